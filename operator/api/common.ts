@@ -1,0 +1,501 @@
+/**
+ * Spec and status pieces shared by TrainingRun, RolloutBatch and EvalSuite. Defaults follow the
+ * paper (METHOD.md sections 2, 6, 7, 8). Every field carries a description: `kubectl explain`
+ * shows them.
+ */
+import { Type, StringEnum, Quantity, Opaque, withRules, DNS1123, type Static } from './schema.ts';
+
+export const GROUP = 'entropo.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+// ---- models ---------------------------------------------------------------------------------
+
+export const SecretKeyRef = Type.Object(
+  {
+    name: Type.String({ minLength: 1, description: 'Secret name, in the object\'s namespace.' }),
+    key: Type.String({ minLength: 1, description: 'Key within the Secret.' }),
+  },
+  { description: 'A key of a Secret.' },
+);
+
+export const ModelRef = withRules(
+  Type.Object(
+    {
+      name: Type.String({
+        minLength: 1,
+        maxLength: 253,
+        description: 'Model name as sent to the chat completions API and recorded in trajectories.',
+      }),
+      source: Type.Optional(
+        Type.String({
+          minLength: 1,
+          description:
+            'Checkpoint served by the operator\'s own policy server: "builtin:<name>" (a model shipped in the image), ' +
+            '"store://<key>" (a checkpoint in the artifact store) or "file://<dir>" (a Hugging Face style directory).',
+          pattern: '^(builtin:[a-z0-9-]+|store://.+|file://.+)$',
+        }),
+      ),
+      endpoint: Type.Optional(
+        Type.Object(
+          {
+            url: Type.String({
+              pattern: '^https?://.+',
+              description: 'Base URL of an OpenAI-compatible API (vLLM, SGLang, ...), e.g. http://vllm:8000/v1.',
+            }),
+            apiKeySecretRef: Type.Optional(SecretKeyRef),
+          },
+          { description: 'An external OpenAI-compatible endpoint serving the model.' },
+        ),
+      ),
+    },
+    { description: 'A policy model: a checkpoint the operator serves (source) or an external endpoint.' },
+  ),
+  [
+    {
+      cel: 'has(self.source) != has(self.endpoint)',
+      message: 'exactly one of source or endpoint must be set',
+      check: (m: { source?: string; endpoint?: unknown }) => (m.source !== undefined) !== (m.endpoint !== undefined),
+    },
+  ],
+);
+export type ModelRef = Static<typeof ModelRef>;
+
+// ---- tasks ----------------------------------------------------------------------------------
+
+export const TaskSource = withRules(
+  Type.Object(
+    {
+      builtin: Type.Optional(
+        Type.Object(
+          {
+            suite: Type.String({ default: 'entropo-bugs', description: 'Built-in task suite name.' }),
+            split: StringEnum(['train', 'eval', 'all'] as const, {
+              default: 'train',
+              description: 'Which split of the suite.',
+            }),
+          },
+          { description: 'A task suite shipped with the operator (self-contained tasks).' },
+        ),
+      ),
+      jsonl: Type.Optional(
+        Type.Object(
+          {
+            uri: Type.String({
+              pattern: '^(store://|file://|https?://).+',
+              description: 'Location of a JSONL file of task records (store://, file:// or http(s)://).',
+            }),
+            format: StringEnum(['swe-bench', 'self-contained'] as const, {
+              default: 'swe-bench',
+              description: 'Record format of each line.',
+            }),
+          },
+          { description: 'A JSONL task dataset.' },
+        ),
+      ),
+      configMapRef: Type.Optional(
+        Type.Object(
+          {
+            name: Type.String({ minLength: 1, description: 'ConfigMap name.' }),
+            key: Type.String({ default: 'tasks.jsonl', description: 'Key holding JSONL task records.' }),
+          },
+          { description: 'Tasks stored as JSONL in a ConfigMap.' },
+        ),
+      ),
+      instanceIds: Type.Optional(
+        Type.Array(Type.String({ minLength: 1 }), {
+          maxItems: 10000,
+          description: 'Only these task ids (default: every task of the source).',
+        }),
+      ),
+      limit: Type.Optional(Type.Integer({ minimum: 1, description: 'At most this many tasks, after filtering.' })),
+      shuffleSeed: Type.Optional(Type.Integer({ description: 'Shuffle tasks with this seed before applying limit.' })),
+    },
+    { description: 'Where the tasks come from. Exactly one of builtin, jsonl, configMapRef.' },
+  ),
+  [
+    {
+      cel: '(has(self.builtin) ? 1 : 0) + (has(self.jsonl) ? 1 : 0) + (has(self.configMapRef) ? 1 : 0) == 1',
+      message: 'exactly one of builtin, jsonl or configMapRef must be set',
+      check: (t: Record<string, unknown>) =>
+        ['builtin', 'jsonl', 'configMapRef'].filter((k) => t[k] !== undefined).length === 1,
+    },
+  ],
+);
+export type TaskSource = Static<typeof TaskSource>;
+
+// ---- rollouts -------------------------------------------------------------------------------
+
+export const Sampling = Type.Object(
+  {
+    temperature: Type.Number({ minimum: 0, maximum: 2, default: 0.7, description: 'Sampling temperature (paper: 0.7).' }),
+    topP: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.8, description: 'Nucleus sampling mass (paper: 0.8).' }),
+    topK: Type.Integer({ minimum: 0, default: 20, description: 'Top-k sampling; 0 disables (paper: 20).' }),
+    maxTokensPerTurn: Type.Integer({
+      minimum: 1,
+      maximum: 131072,
+      default: 4096,
+      description: 'Completion tokens per assistant turn.',
+    }),
+    seed: Type.Optional(Type.Integer({ description: 'Base seed; sample i of a task uses seed + i.' })),
+  },
+  { description: 'Sampling parameters passed to the model for every turn.', default: {} },
+);
+export type Sampling = Static<typeof Sampling>;
+
+export const RolloutLimits = Type.Object(
+  {
+    maxSteps: Type.Integer({ minimum: 1, maximum: 1000, default: 200, description: 'Assistant turns per rollout (paper: 200).' }),
+    maxTokens: Type.Integer({
+      minimum: 256,
+      maximum: 1048576,
+      default: 131072,
+      description: 'Total tokens (prompt + completion) per rollout (paper: 128k).',
+    }),
+    timeoutSeconds: Type.Integer({ minimum: 10, default: 3600, description: 'Wall time per rollout.' }),
+    toolTimeoutSeconds: Type.Integer({ minimum: 1, default: 120, description: 'Wall time per tool call.' }),
+    toolCallFormat: StringEnum(['native', 'text'] as const, {
+      default: 'native',
+      description: 'native: the API\'s tool calls; text: tool calls written in the message text, for models without them.',
+    }),
+  },
+  { description: 'Limits of one rollout. A rollout cut off by a limit is not "finished".', default: {} },
+);
+export type RolloutLimits = Static<typeof RolloutLimits>;
+
+export const Resources = Type.Object(
+  {
+    requests: Type.Optional(Type.Record(Type.String(), Quantity('Quantity.'), { description: 'Resource requests.' })),
+    limits: Type.Optional(Type.Record(Type.String(), Quantity('Quantity.'), { description: 'Resource limits.' })),
+  },
+  { description: 'Compute resources, as in a container spec.' },
+);
+
+export const Sandbox = Type.Object(
+  {
+    image: Type.Optional(
+      Type.String({
+        description:
+          'Image of the task container. Default: the task\'s own image (SWE-bench: sweb.eval.x86_64.<id>), else a Python + Node base image.',
+      }),
+    ),
+    runtimeImage: Type.Optional(
+      Type.String({ description: 'Image holding the agent runtime that an init container copies into the sandbox. Default: the operator image.' }),
+    ),
+    runtimeClassName: Type.Optional(Type.String({ description: 'RuntimeClass for stronger isolation (gVisor, Kata).' })),
+    resources: Type.Optional(Resources),
+    network: StringEnum(['policy-only', 'none', 'unrestricted'] as const, {
+      default: 'policy-only',
+      description: 'Egress allowed from the sandbox: only to the policy endpoint (NetworkPolicy), none, or unrestricted.',
+    }),
+    runAsNonRoot: Type.Boolean({ default: true, description: 'Run the task container as non-root (when the image allows).' }),
+    nodeSelector: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Node selector for sandbox Pods.' })),
+    tolerations: Type.Optional(Type.Array(Opaque('A toleration.'), { description: 'Tolerations for sandbox Pods.' })),
+    env: Type.Optional(
+      Type.Array(
+        Type.Object({ name: Type.String({ minLength: 1 }), value: Type.String() }, { description: 'An environment variable.' }),
+        { description: 'Extra environment for the task container (TZ and PYTHONHASHSEED are pinned).' },
+      ),
+    ),
+  },
+  { description: 'The sandbox Pod that runs one rollout (one per task x sample).', default: {} },
+);
+export type Sandbox = Static<typeof Sandbox>;
+
+// ---- preference optimisation ----------------------------------------------------------------
+
+export const ReferencePointModes = ['exact', 'authors-kl', 'trl-kl'] as const;
+
+export const Preference = withRules(
+  Type.Object(
+    {
+      algorithm: StringEnum(['kto', 'dpo'] as const, {
+        default: 'kto',
+        description: 'kto: unpaired trajectories labelled by reward (Eqs. 11-13); dpo: same-task pairs, one resolved (Eq. 7).',
+      }),
+      zeta: Type.Number({
+        exclusiveMinimum: 0,
+        maximum: 10,
+        default: 0.11,
+        description: 'zeta = gamma + lambda, the inverse temperature of the implicit reward (paper: 0.11).',
+      }),
+      gamma: Type.Number({
+        exclusiveMinimum: 0,
+        maximum: 10,
+        default: 0.1,
+        description: 'KL weight to the reference policy (paper: 0.1). zeta = gamma gives the M-DPO / M-KTO baselines.',
+      }),
+      kto: Type.Optional(
+        Type.Object(
+          {
+            desirableWeight: Type.Number({ exclusiveMinimum: 0, default: 1, description: 'lambda_D.' }),
+            undesirableWeight: Type.Number({ exclusiveMinimum: 0, default: 1, description: 'lambda_U.' }),
+            referencePoint: StringEnum(ReferencePointModes, {
+              default: 'exact',
+              description:
+                'z0 estimate: exact (Eq. 13 over the full vocabulary), authors-kl (released code: clamped mismatched-pair KL), trl-kl (TRL KTO).',
+            }),
+            referencePointEvery: Type.Integer({
+              minimum: 1,
+              default: 1,
+              description: 'Recompute z0 every K optimizer steps (exact mode; K > 1 saves reference forwards).',
+            }),
+          },
+          { description: 'KTO options.', default: {} },
+        ),
+      ),
+    },
+    { description: 'The preference objective: max E[r] - gamma KL(pi||pi_ref) + lambda H(pi).', default: {} },
+  ),
+  [
+    {
+      cel: 'self.zeta >= self.gamma',
+      message: 'zeta must be >= gamma (lambda = zeta - gamma is the entropy weight)',
+      fieldPath: '.zeta',
+      check: (p: { zeta: number; gamma: number }) => p.zeta >= p.gamma,
+    },
+  ],
+);
+export type Preference = Static<typeof Preference>;
+
+export const DefaultLoraTargets = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+
+export const Training = Type.Object(
+  {
+    method: StringEnum(['lora', 'full'] as const, { default: 'lora', description: 'LoRA adapters or full fine-tuning.' }),
+    lora: Type.Optional(
+      Type.Object(
+        {
+          rank: Type.Integer({ minimum: 1, maximum: 1024, default: 8, description: 'LoRA rank r (paper: 8).' }),
+          alpha: Type.Number({ exclusiveMinimum: 0, default: 16, description: 'LoRA alpha (paper: 16).' }),
+          dropout: Type.Number({ minimum: 0, maximum: 1, default: 0, description: 'LoRA dropout.' }),
+          targetModules: Type.Array(Type.String({ minLength: 1 }), {
+            minItems: 1,
+            maxItems: 64,
+            default: DefaultLoraTargets,
+            description: 'Linear layers that get adapters (paper: all linear layers).',
+          }),
+        },
+        { description: 'LoRA settings.', default: {} },
+      ),
+    ),
+    learningRate: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 1e-5, description: 'Peak learning rate (paper: 1e-5).' }),
+    warmupRatio: Type.Number({ minimum: 0, maximum: 1, default: 0.1, description: 'Fraction of steps of linear warm-up (paper: 0.1).' }),
+    scheduler: StringEnum(['cosine', 'linear', 'constant'] as const, { default: 'cosine', description: 'Learning-rate schedule after warm-up.' }),
+    epochs: Type.Integer({ minimum: 1, maximum: 100, default: 1, description: 'Passes over the preference data (paper: 1).' }),
+    batchSize: Type.Integer({ minimum: 1, default: 8, description: 'Examples (KTO) or pairs (DPO) per optimizer step.' }),
+    gradientAccumulationSteps: Type.Integer({ minimum: 1, default: 1, description: 'Micro-batches accumulated per optimizer step.' }),
+    maxGradNorm: Type.Number({ minimum: 0, default: 1, description: 'Gradient clipping by global norm; 0 disables.' }),
+    weightDecay: Type.Number({ minimum: 0, default: 0, description: 'AdamW weight decay.' }),
+    maxSequenceLength: Type.Integer({ minimum: 64, default: 18432, description: 'Token budget per trajectory (paper: 18k).' }),
+    truncation: StringEnum(['keep-end', 'drop'] as const, {
+      default: 'keep-end',
+      description: 'Over-long trajectories: keep the end (final turns and patch) or drop them. Never cut off the end.',
+    }),
+    seed: Type.Integer({ default: 0, description: 'Seed for data order, initialisation and dropout.' }),
+    backend: StringEnum(['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const, {
+      default: 'auto',
+      description: 'tfjs backend; auto tries tfjs-node-gpu, tfjs-node, wasm, cpu in that order.',
+    }),
+    image: Type.Optional(Type.String({ description: 'Trainer image. Default: the operator image (GPU variant).' })),
+    resources: Type.Optional(Resources),
+    nodeSelector: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Node selector for the trainer Pod.' })),
+    tolerations: Type.Optional(Type.Array(Opaque('A toleration.'), { description: 'Tolerations for the trainer Pod.' })),
+  },
+  { description: 'Training hyperparameters and the trainer Pod (paper recipe: LoRA 8/16, lr 1e-5, warm-up 0.1, cosine, 1 epoch).', default: {} },
+);
+export type Training = Static<typeof Training>;
+
+// ---- evaluation and selection ---------------------------------------------------------------
+
+export const SelectionStepTypes = [
+  'finished',
+  'regression',
+  'reproduction',
+  'verifier-threshold',
+  'verifier-argmax',
+  'steps',
+  'majority',
+  'random',
+] as const;
+
+export const SelectionStep = Type.Object(
+  {
+    type: StringEnum(SelectionStepTypes, { description: 'Filter or ranking step.' }),
+    threshold: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 1, description: 'verifier-threshold: keep candidates with p(YES) >= threshold.' }),
+    ),
+    mode: Type.Optional(
+      StringEnum(['all-pass', 'max-count'] as const, {
+        description: 'regression: keep candidates passing every existing test, or those with the maximum pass count.',
+      }),
+    ),
+    order: Type.Optional(StringEnum(['most', 'fewest'] as const, { description: 'steps: prefer the most or the fewest steps.' })),
+  },
+  { description: 'One step of the selection pipeline. A step that would leave no candidate is skipped.' },
+);
+export type SelectionStep = Static<typeof SelectionStep>;
+
+export const PaperSelection: SelectionStep[] = [
+  { type: 'finished' },
+  { type: 'regression', mode: 'all-pass' },
+  { type: 'verifier-threshold', threshold: 0.01 },
+  { type: 'steps', order: 'most' },
+];
+
+export const Selection = Type.Object(
+  {
+    pipeline: Type.Array(SelectionStep, {
+      minItems: 1,
+      maxItems: 16,
+      default: PaperSelection,
+      description: 'Ordered steps; default is the paper\'s hybrid: finished, regression, verifier >= 0.01, most steps.',
+    }),
+    seed: Type.Integer({ default: 0, description: 'Seed of the random tie-break.' }),
+  },
+  { description: 'Hybrid best-trajectory selection among a task\'s N candidates (METHOD.md section 8).', default: {} },
+);
+export type Selection = Static<typeof Selection>;
+
+export const Verifier = Type.Object(
+  {
+    model: ModelRef,
+  },
+  { description: 'Execution-free verifier: scores p(YES) for a finished trajectory and its patch.' },
+);
+
+// ---- storage and run policy -----------------------------------------------------------------
+
+export const Storage = Type.Object(
+  {
+    uri: Type.String({
+      pattern: '^(pvc://[a-z0-9]([-a-z0-9]*[a-z0-9])?(/.*)?|file:///.*|s3://.+)$',
+      default: 'pvc://entropo-artifacts',
+      description: 'Artifact store: pvc://<claim>[/prefix], file:///<dir> (local mode) or s3://<bucket>[/prefix].',
+    }),
+    s3: Type.Optional(
+      Type.Object(
+        {
+          endpoint: Type.Optional(Type.String({ description: 'S3-compatible endpoint URL.' })),
+          region: Type.Optional(Type.String()),
+          credentialsSecretRef: Type.Optional(Type.Object({ name: Type.String({ minLength: 1 }) }, { description: 'Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.' })),
+        },
+        { description: 'Settings for an s3:// store.' },
+      ),
+    ),
+  },
+  { description: 'Where trajectories, preference data and checkpoints are written.', default: {} },
+);
+
+/** Fields users of Kubeflow Trainer, JobSet and KubeRay expect on every workload kind. */
+export const RunPolicyFields = {
+  suspend: Type.Boolean({ default: false, description: 'Suspend: no new Pods; running ones are deleted and recreated on resume.' }),
+  activeDeadlineSeconds: Type.Optional(
+    Type.Integer({ minimum: 1, description: 'Fail the object when it has been active this long.' }),
+  ),
+  startDeadlineSeconds: Type.Integer({
+    minimum: 1,
+    default: 300,
+    description: 'Fail a Pod that has not started within this time (ImagePullBackOff, CreateContainerConfigError, unschedulable) with that reason.',
+  }),
+  ttlSecondsAfterFinished: Type.Optional(
+    Type.Integer({ minimum: 0, description: 'Delete the object this long after it finished.' }),
+  ),
+  backoffLimit: Type.Integer({
+    minimum: 0,
+    maximum: 100,
+    default: 3,
+    description: 'Retries of a Pod lost to an infrastructure failure (eviction, image pull, OOM) before the sample counts as failed.',
+  }),
+  queueName: Type.Optional(
+    Type.String({ pattern: DNS1123, maxLength: 63, description: 'Kueue LocalQueue; set as the kueue.x-k8s.io/queue-name label on Pods and Jobs.' }),
+  ),
+  priorityClassName: Type.Optional(Type.String({ description: 'PriorityClass of the Pods.' })),
+};
+
+// ---- status ---------------------------------------------------------------------------------
+
+export const Phases = ['Pending', 'Running', 'Succeeded', 'Failed', 'Suspended'] as const;
+export type Phase = (typeof Phases)[number];
+
+export const Condition = Type.Object(
+  {
+    type: Type.String({ minLength: 1, maxLength: 316, description: 'Condition type, e.g. Ready, Succeeded, Failed, Suspended.' }),
+    status: StringEnum(['True', 'False', 'Unknown'] as const, { description: 'True, False or Unknown.' }),
+    reason: Type.String({ minLength: 1, maxLength: 1024, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$', description: 'CamelCase reason.' }),
+    message: Type.String({ maxLength: 32768, description: 'Human-readable details.' }),
+    lastTransitionTime: Type.String({ format: 'date-time', description: 'When status last changed.' }),
+    observedGeneration: Type.Optional(Type.Integer({ minimum: 0, description: 'Generation the condition was set for.' })),
+  },
+  { description: 'metav1.Condition.' },
+);
+export type Condition = Static<typeof Condition>;
+
+export const Conditions = Type.Array(Condition, {
+  maxItems: 16,
+  description: 'Observations of the object\'s state.',
+  'x-kubernetes-list-type': 'map',
+  'x-kubernetes-list-map-keys': ['type'],
+});
+
+export const PodCounts = Type.Object(
+  {
+    total: Type.Integer({ minimum: 0, description: 'Rollouts asked for (tasks x samples).' }),
+    pending: Type.Integer({ minimum: 0, description: 'Not started yet.' }),
+    running: Type.Integer({ minimum: 0, description: 'Running now.' }),
+    completed: Type.Integer({ minimum: 0, description: 'Ended with a trajectory (finished or cut off).' }),
+    failed: Type.Integer({ minimum: 0, description: 'Lost to infrastructure after every retry (no sample).' }),
+    retries: Type.Integer({ minimum: 0, description: 'Pods recreated after infrastructure failures.' }),
+    resolved: Type.Integer({ minimum: 0, description: 'Completed rollouts that resolved their task.' }),
+    finished: Type.Integer({ minimum: 0, description: 'Completed rollouts the agent ended itself.' }),
+  },
+  { description: 'Rollout counts.' },
+);
+
+export const PassAtK = Type.Array(
+  Type.Object({ k: Type.Integer({ minimum: 1, description: 'k.' }), value: Type.Number({ minimum: 0, maximum: 1, description: 'Value at k.' }) }, { description: 'A value at k.' }),
+  { maxItems: 1024, description: 'Values for k = 1..N.' },
+);
+
+/** Evaluation metrics of METHOD.md section 10. */
+export const EvalMetrics = Type.Object(
+  {
+    pass1: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Resolve rate (mean over samples).' })),
+    passAtN: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Unbiased pass@N.' })),
+    bestAtN: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Resolve rate of the selector\'s pick.' })),
+    oracleGap: Type.Optional(Type.Number({ description: 'pass@N - best@N.' })),
+    passAtK: Type.Optional(PassAtK),
+    bestAtK: Type.Optional(PassAtK),
+    selectionAccuracy: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Picks that resolved among tasks with any resolved candidate.' })),
+    distinctPatchesPerTask: Type.Optional(Type.Number({ minimum: 0, description: 'Mean distinct final patches per task.' })),
+    finishedRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Share of rollouts the agent ended itself.' })),
+    meanSteps: Type.Optional(Type.Number({ minimum: 0, description: 'Mean steps per rollout.' })),
+  },
+  { description: 'Evaluation metrics.' },
+);
+export type EvalMetrics = Static<typeof EvalMetrics>;
+
+/** Training metrics of METHOD.md section 10 (last step of an iteration's update). */
+export const TrainMetrics = Type.Object(
+  {
+    loss: Type.Optional(Type.Number({ description: 'Final training loss.' })),
+    rewardMargin: Type.Optional(Type.Number({ description: 'Mean implicit-reward margin, chosen - rejected (or desirable - undesirable).' })),
+    z0: Type.Optional(Type.Number({ description: 'KTO reference point.' })),
+    entropy: Type.Optional(Type.Number({ description: 'Mean policy token entropy over assistant tokens (nats).' })),
+    klToReference: Type.Optional(Type.Number({ description: 'Mean per-token KL to the reference (nats).' })),
+    gradNorm: Type.Optional(Type.Number({ minimum: 0, description: 'Gradient norm before clipping.' })),
+    tokensPerSecond: Type.Optional(Type.Number({ minimum: 0, description: 'Training throughput.' })),
+    examples: Type.Optional(Type.Integer({ minimum: 0, description: 'Preference examples (KTO) or pairs (DPO) trained on.' })),
+  },
+  { description: 'Training metrics.' },
+);
+export type TrainMetrics = Static<typeof TrainMetrics>;
+
+export const CommonStatusFields = {
+  phase: Type.Optional(StringEnum(Phases, { description: 'Pending, Running, Succeeded, Failed or Suspended.' })),
+  conditions: Type.Optional(Conditions),
+  observedGeneration: Type.Optional(Type.Integer({ minimum: 0, description: 'metadata.generation last reconciled.' })),
+  startTime: Type.Optional(Type.String({ format: 'date-time', description: 'When work started.' })),
+  completionTime: Type.Optional(Type.String({ format: 'date-time', description: 'When the object finished.' })),
+  message: Type.Optional(Type.String({ maxLength: 4096, description: 'Why the object is in its phase.' })),
+};

@@ -1,0 +1,169 @@
+/**
+ * Validation without an API server (local mode, `entropo train`, task files): applies the
+ * schema defaults, checks the schema, rejects unknown fields, then checks the same cross-field
+ * rules the CRDs carry as CEL. Every error names the field and what was expected.
+ */
+import type { TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
+import { rulesOf } from './schema.ts';
+import { KINDS } from './kinds.ts';
+
+export interface FieldError {
+  /** Dotted path, e.g. "spec.preference.zeta" or "spec.tasks.instanceIds[3]". */
+  field: string;
+  message: string;
+}
+
+export class ValidationError extends Error {
+  constructor(
+    readonly what: string,
+    readonly errors: FieldError[],
+  ) {
+    super(`${what} is invalid:\n${errors.map((e) => `  - ${e.field || '(root)'}: ${e.message}`).join('\n')}`);
+    this.name = 'ValidationError';
+  }
+}
+
+export type Result<T> = { ok: true; value: T } | { ok: false; errors: FieldError[] };
+
+/** JSON pointer "/spec/tasks/instanceIds/3" -> "spec.tasks.instanceIds[3]". */
+export function fieldOf(pointer: string): string {
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
+}
+
+function describe(e: ValueError): string {
+  const s = e.schema as Record<string, unknown>;
+  const got = e.value === undefined ? 'nothing' : JSON.stringify(e.value)?.slice(0, 80);
+  const anyOf = s.anyOf as Record<string, unknown>[] | undefined;
+  if (anyOf && anyOf.every((b) => b.const !== undefined)) {
+    return `must be one of ${anyOf.map((b) => JSON.stringify(b.const)).join(', ')} (got ${got})`;
+  }
+  if (s.const !== undefined) return `must be ${JSON.stringify(s.const)} (got ${got})`;
+  switch (e.type) {
+    case ValueErrorType.ObjectRequiredProperty:
+      return 'is required';
+    case ValueErrorType.NumberMinimum:
+    case ValueErrorType.IntegerMinimum:
+      return `must be >= ${s.minimum} (got ${got})`;
+    case ValueErrorType.NumberMaximum:
+    case ValueErrorType.IntegerMaximum:
+      return `must be <= ${s.maximum} (got ${got})`;
+    case ValueErrorType.NumberExclusiveMinimum:
+    case ValueErrorType.IntegerExclusiveMinimum:
+      return `must be > ${s.exclusiveMinimum} (got ${got})`;
+    case ValueErrorType.Integer:
+      return `must be an integer (got ${got})`;
+    case ValueErrorType.Number:
+      return `must be a number (got ${got})`;
+    case ValueErrorType.String:
+      return `must be a string (got ${got})`;
+    case ValueErrorType.Boolean:
+      return `must be a boolean (got ${got})`;
+    case ValueErrorType.Object:
+      return `must be an object (got ${got})`;
+    case ValueErrorType.Array:
+      return `must be a list (got ${got})`;
+    case ValueErrorType.StringPattern:
+      return `must match ${s.pattern}${s.description ? ` (${s.description})` : ''} (got ${got})`;
+    case ValueErrorType.StringMinLength:
+      return `must have at least ${s.minLength} characters`;
+    case ValueErrorType.StringMaxLength:
+      return `must have at most ${s.maxLength} characters`;
+    case ValueErrorType.ArrayMinItems:
+      return `must have at least ${s.minItems} items`;
+    case ValueErrorType.ArrayMaxItems:
+      return `must have at most ${s.maxItems} items`;
+    default:
+      return `${e.message} (got ${got})`;
+  }
+}
+
+/** Fields present in value that the schema does not declare (the API server rejects them under strict field validation). */
+function unknownFields(schema: TSchema, value: unknown, path: string, out: FieldError[]): void {
+  const s = schema as unknown as Record<string, unknown>;
+  if (value === null || typeof value !== 'object') return;
+  if (Array.isArray(value)) {
+    if (s.type === 'array') value.forEach((v, i) => unknownFields(s.items as TSchema, v, `${path}[${i}]`, out));
+    return;
+  }
+  if (s.type !== 'object' || s['x-kubernetes-preserve-unknown-fields'] || s.additionalProperties === true) return;
+  const props = s.properties as Record<string, TSchema> | undefined;
+  const pattern = s.patternProperties as Record<string, TSchema> | undefined;
+  for (const [k, v] of Object.entries(value)) {
+    const child = props?.[k] ?? (pattern ? Object.values(pattern)[0] : undefined);
+    const at = path ? `${path}.${k}` : k;
+    if (!child) out.push({ field: at, message: `unknown field${props ? ` (expected one of ${Object.keys(props).join(', ')})` : ''}` });
+    else unknownFields(child, v, at, out);
+  }
+}
+
+/** Checks the cross-field rules attached anywhere in the schema, at the places they are attached. */
+function ruleErrors(schema: TSchema, value: unknown, old: unknown, path: string, out: FieldError[]): void {
+  const s = schema as unknown as Record<string, unknown>;
+  if (value === null || typeof value !== 'object') return;
+  for (const r of rulesOf(schema)) {
+    if (r.transition && old === undefined) continue;
+    if (!r.check(value as never, old as never)) {
+      const field = r.fieldPath ? `${path}${path ? '' : ''}${r.fieldPath}`.replace(/^\./, '') : path;
+      out.push({ field, message: r.message });
+    }
+  }
+  const props = s.properties as Record<string, TSchema> | undefined;
+  if (props && !Array.isArray(value)) {
+    for (const [k, child] of Object.entries(props)) {
+      const v = (value as Record<string, unknown>)[k];
+      const o = old && typeof old === 'object' ? (old as Record<string, unknown>)[k] : undefined;
+      if (v !== undefined) ruleErrors(child, v, o, path ? `${path}.${k}` : k, out);
+    }
+  }
+  if (s.type === 'array' && Array.isArray(value)) {
+    value.forEach((v, i) => ruleErrors(s.items as TSchema, v, undefined, `${path}[${i}]`, out));
+  }
+}
+
+/**
+ * Defaults, then validates. Returns the defaulted value; the input is not modified.
+ * old: the stored object, for transition rules (immutability).
+ */
+export function check<T>(schema: TSchema, input: unknown, old?: unknown): Result<T> {
+  const value = Value.Default(schema, structuredClone(input));
+  const errors: FieldError[] = [];
+  unknownFields(schema, value, '', errors);
+  const seen = new Set<string>();
+  for (const e of Value.Errors(schema, value)) {
+    const field = fieldOf(e.path);
+    // A union reports once for itself and once per branch: keep the first message per field.
+    if (seen.has(field)) continue;
+    seen.add(field);
+    errors.push({ field, message: describe(e) });
+  }
+  if (errors.length === 0) ruleErrors(schema, value, old, '', errors);
+  return errors.length ? { ok: false, errors } : { ok: true, value: value as T };
+}
+
+/** Like check(), but throws a ValidationError naming `what` (a file, a line, an object). */
+export function parse<T>(schema: TSchema, input: unknown, what: string, old?: unknown): T {
+  const r = check<T>(schema, input, old);
+  if (!r.ok) throw new ValidationError(what, r.errors);
+  return r.value;
+}
+
+/** Validates a custom resource by its kind (apiVersion and kind are checked first). */
+export function parseResource(input: unknown, what = 'resource'): { kind: string; value: unknown } {
+  const obj = input as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: string; namespace?: string } };
+  if (!obj || typeof obj !== 'object') throw new ValidationError(what, [{ field: '', message: 'must be an object' }]);
+  if (obj.apiVersion !== 'entropo.dev/v1alpha1') {
+    throw new ValidationError(what, [{ field: 'apiVersion', message: `must be "entropo.dev/v1alpha1" (got ${JSON.stringify(obj.apiVersion)})` }]);
+  }
+  const info = KINDS.find((k) => k.kind === obj.kind);
+  if (!info) {
+    throw new ValidationError(what, [{ field: 'kind', message: `must be one of ${KINDS.map((k) => k.kind).join(', ')} (got ${JSON.stringify(obj.kind)})` }]);
+  }
+  const name = obj.metadata?.name ? `${info.kind} ${obj.metadata.namespace ?? 'default'}/${obj.metadata.name}` : what;
+  return { kind: info.kind, value: parse(info.schema, input, name) };
+}
