@@ -193,7 +193,10 @@ export const Sandbox = Type.Object(
     tolerations: Type.Optional(Type.Array(Opaque('A toleration.'), { description: 'Tolerations for sandbox Pods.' })),
     env: Type.Optional(
       Type.Array(
-        Type.Object({ name: Type.String({ minLength: 1 }), value: Type.String() }, { description: 'An environment variable.' }),
+        Type.Object(
+          { name: Type.String({ minLength: 1, description: 'Variable name.' }), value: Type.String({ description: 'Value.' }) },
+          { description: 'An environment variable.' },
+        ),
         { description: 'Extra environment for the task container (TZ and PYTHONHASHSEED are pinned).' },
       ),
     ),
@@ -377,8 +380,8 @@ export const Storage = Type.Object(
       Type.Object(
         {
           endpoint: Type.Optional(Type.String({ description: 'S3-compatible endpoint URL.' })),
-          region: Type.Optional(Type.String()),
-          credentialsSecretRef: Type.Optional(Type.Object({ name: Type.String({ minLength: 1 }) }, { description: 'Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.' })),
+          region: Type.Optional(Type.String({ description: 'Region.' })),
+          credentialsSecretRef: Type.Optional(Type.Object({ name: Type.String({ minLength: 1, description: 'Secret name.' }) }, { description: 'Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.' })),
         },
         { description: 'Settings for an s3:// store.' },
       ),

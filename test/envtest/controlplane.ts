@@ -4,7 +4,7 @@
  * KUBEBUILDER_ASSETS / TEST_ASSET_KUBE_APISERVER / TEST_ASSET_ETCD / TEST_ASSET_KUBECTL when set,
  * else from test/envtest/provision.sh (built once, cached under ~/.cache).
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync, existsSync, createWriteStream } from 'node:fs';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
@@ -206,13 +206,9 @@ export class ControlPlane {
 }
 
 export function runTool(bin: string, args: string[], input?: string): { status: number; stdout: string; stderr: string } {
-  try {
-    const stdout = execFileSync(bin, args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
-    return { status: 0, stdout, stderr: '' };
-  } catch (e) {
-    const err = e as { status?: number; stdout?: string; stderr?: string };
-    return { status: err.status ?? 1, stdout: err.stdout ?? '', stderr: err.stderr ?? String(e) };
-  }
+  const r = spawnSync(bin, args, { input, encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.error) return { status: 1, stdout: '', stderr: r.error.message };
+  return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
 async function stopProcess(p?: ChildProcess): Promise<void> {
