@@ -3,11 +3,19 @@
  * register(program); this file only assembles them.
  */
 import { Command, CommanderError } from 'commander';
-import { readFileSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { registerValidate } from './commands/validate.ts';
 import { registerGenerate } from './commands/generate.ts';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+/** The package's own package.json: two levels up from the sources, three from dist/. */
+function packageJson(): { version: string } {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string };
+}
+const pkg = packageJson();
 
 export function buildProgram(): Command {
   const program = new Command('entropo')

@@ -1,0 +1,37 @@
+# syntax=docker/dockerfile:1
+# The operator image (first version). One image serves three roles:
+#   - the operator:        entropo operator
+#   - the trainer (CPU):   entropo train ...        (GPU: build with --build-arg TFJS_GPU=1 on a CUDA base)
+#   - the agent runtime:   an init container copies /opt/entropo (Node + the bundled agent) into
+#                          an emptyDir of each sandbox Pod, whose task image then runs
+#                          /entropo/bin/node /entropo/app/bin/entropo.js sandbox
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY operator ./operator
+RUN npm run build && npm prune --omit=dev
+
+FROM ${NODE_IMAGE}
+ARG TFJS_GPU=0
+RUN apt-get update && apt-get install -y --no-install-recommends git ca-certificates tini \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /opt/entropo/app
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY package.json ./
+COPY bin ./bin
+COPY crds ./crds
+COPY manifests ./manifests
+# The GPU trainer variant: tfjs-node-gpu downloads libtensorflow at install time (needs internet
+# at build time and a CUDA base image); the runtime picks it up when present.
+RUN if [ "$TFJS_GPU" = "1" ]; then npm install --no-save @tensorflow/tfjs-node-gpu@4.22.0; fi
+# Self-contained runtime for sandbox injection: the node binary next to the app.
+RUN mkdir -p /opt/entropo/bin && cp "$(command -v node)" /opt/entropo/bin/node
+ENV NODE_ENV=production PATH=/opt/entropo/app/bin:$PATH
+USER 65532:65532
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "/opt/entropo/app/bin/entropo.js"]
+CMD ["operator"]

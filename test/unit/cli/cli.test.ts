@@ -1,0 +1,42 @@
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { baseTrainingRun, setPath } from '../../fixtures/api/invalid-cases.ts';
+
+const entropo = (...args: string[]) => spawnSync('node', ['bin/entropo.js', ...args], { encoding: 'utf8' });
+
+test('entropo --help lists the commands and exits 0', (t) => {
+  const r = entropo('--help');
+  t.is(r.status, 0, r.stderr);
+  t.regex(r.stdout, /Usage: entropo/);
+  t.regex(r.stdout, /validate/);
+  t.regex(r.stdout, /crds/);
+});
+
+test('entropo validate accepts the examples and rejects a bad manifest naming the field', (t) => {
+  const ok = entropo('validate', 'manifests/examples/quickstart.yaml', 'manifests/examples/evalsuite.yaml');
+  t.is(ok.status, 0, ok.stderr);
+  t.regex(ok.stdout, /quickstart\.yaml: TrainingRun is valid/);
+
+  const dir = mkdtempSync(join(tmpdir(), 'entropo-cli-'));
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(bad, stringify(setPath(baseTrainingRun(), 'spec.preference.gamma', 0.5)));
+  const r = entropo('validate', bad);
+  t.is(r.status, 1);
+  t.regex(r.stderr, /spec\.preference\.zeta: zeta must be >= gamma/);
+
+  const broken = join(dir, 'broken.yaml');
+  writeFileSync(broken, 'spec: [unclosed\n');
+  const y = entropo('validate', broken);
+  t.is(y.status, 1);
+  t.regex(y.stderr, /broken\.yaml: YAML error/);
+});
+
+test('entropo crds prints the three CRDs', (t) => {
+  const r = entropo('crds');
+  t.is(r.status, 0);
+  t.is((r.stdout.match(/kind: CustomResourceDefinition/g) ?? []).length, 3);
+});
