@@ -1,0 +1,80 @@
+/**
+ * Run-time choice of the tfjs backend (ARCHITECTURE.md section 7): @tensorflow/tfjs-node-gpu,
+ * then @tensorflow/tfjs-node, then @tensorflow/tfjs-backend-wasm, then the pure-JS CPU backend.
+ * Each candidate is imported dynamically; a failure falls through to the next one. The backend
+ * in use is logged and exported as entropo_training_backend_info{backend}.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { Gauge, register as globalRegistry, type Registry } from 'prom-client';
+import { logger } from '../logging/logger.ts';
+
+export const BackendPreferences = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;
+export type BackendPreference = (typeof BackendPreferences)[number];
+export type BackendName = Exclude<BackendPreference, 'auto'>;
+
+const ORDER: BackendName[] = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
+
+/** What each candidate registers with tfjs once imported. */
+const TF_NAME: Record<BackendName, string> = { 'tfjs-node-gpu': 'tensorflow', 'tfjs-node': 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
+
+async function activate(name: BackendName): Promise<void> {
+  if (name === 'tfjs-node-gpu' || name === 'tfjs-node') {
+    // A variable specifier: these optional packages are usually absent and have no types here.
+    const spec = `@tensorflow/${name}`;
+    await import(spec);
+  } else if (name === 'wasm') {
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    const require = createRequire(import.meta.url);
+    const dir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
+    wasm.setWasmPaths(`${dir}${path.sep}`);
+  }
+  const ok = await tf.setBackend(TF_NAME[name]);
+  if (!ok) throw new Error(`tf.setBackend('${TF_NAME[name]}') failed`);
+  await tf.ready();
+}
+
+export interface BackendChoice {
+  backend: BackendName;
+  /** Why each earlier candidate was skipped. */
+  skipped: { backend: BackendName; reason: string }[];
+}
+
+let current: BackendName | undefined;
+
+/** Selects and initialises the backend. `auto` walks the order above; a named one must work. */
+export async function selectBackend(pref: BackendPreference = 'auto', registry: Registry = globalRegistry): Promise<BackendChoice> {
+  const candidates = pref === 'auto' ? ORDER : [pref];
+  const skipped: BackendChoice['skipped'] = [];
+  for (const name of candidates) {
+    try {
+      if (current !== name) await activate(name);
+      current = name;
+      logger.info('tfjs backend selected', { component: 'training', backend: name, skipped });
+      recordBackend(name, registry);
+      return { backend: name, skipped };
+    } catch (e) {
+      skipped.push({ backend: name, reason: (e as Error).message.split('\n')[0] });
+    }
+  }
+  throw new Error(`training.backend: no usable tfjs backend (${skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ')})`);
+}
+
+export function currentBackend(): BackendName | undefined {
+  return current;
+}
+
+function recordBackend(name: BackendName, registry: Registry): void {
+  const metricName = 'entropo_training_backend_info';
+  const g =
+    (registry.getSingleMetric(metricName) as Gauge<'backend'> | undefined) ??
+    new Gauge({ name: metricName, help: 'tfjs backend the trainer runs on (value 1 for the one in use).', labelNames: ['backend'], registers: [registry] });
+  g.reset();
+  g.set({ backend: name }, 1);
+}
+
+/** Whether the active backend has a kernel (the wasm backend lacks e.g. UnsortedSegmentSum). */
+export function hasKernel(kernel: string): boolean {
+  return tf.getKernel(kernel, tf.getBackend()) !== undefined;
+}

@@ -1,0 +1,112 @@
+/**
+ * The objectives of METHOD.md sections 2-5 as pure functions of per-trajectory log-probability
+ * sums (tensors, so gradients flow). zeta = gamma reduces EntroPO-DPO / EntroPO-KTO to the
+ * M-DPO / M-KTO baselines.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export interface Temperatures {
+  zeta: number;
+  gamma: number;
+}
+
+/** SFT: masked cross-entropy, mean over assistant tokens: -sum logp / sum tokens. */
+export function sftLoss(logp: tf.Tensor1D, counts: number[]): tf.Scalar {
+  const n = counts.reduce((a, b) => a + b, 0);
+  if (n === 0) throw new Error('sftLoss: no assistant tokens in the batch');
+  return tf.div(tf.neg(tf.sum(logp)), n) as tf.Scalar;
+}
+
+/** rho_theta(tau) = log pi_theta(tau) - (gamma/zeta) log pi_ref(tau)   (Eq. 10). */
+export function implicitReward(logp: tf.Tensor1D, refLogp: tf.Tensor1D, t: Temperatures): tf.Tensor1D {
+  return tf.sub(logp, tf.mul(refLogp, t.gamma / t.zeta)) as tf.Tensor1D;
+}
+
+/** log sigmoid(x) = -softplus(-x), stable for large |x|. */
+function logSigmoid(x: tf.Tensor): tf.Tensor {
+  return tf.neg(tf.softplus(tf.neg(x)));
+}
+
+export interface DpoInputs {
+  chosen: tf.Tensor1D;
+  rejected: tf.Tensor1D;
+  refChosen: tf.Tensor1D;
+  refRejected: tf.Tensor1D;
+}
+
+/**
+ * EntroPO-DPO (Eq. 7): L = -log sigmoid( zeta*(lp+ - lp-) - gamma*(lpref+ - lpref-) )
+ *                        = -log sigmoid( zeta * (rho(tau+) - rho(tau-)) ), mean over pairs.
+ * margins: rho(tau+) - rho(tau-) per pair.
+ */
+export function dpoLoss(x: DpoInputs, t: Temperatures): { loss: tf.Scalar; margins: tf.Tensor1D } {
+  const logits = tf.sub(tf.mul(tf.sub(x.chosen, x.rejected), t.zeta), tf.mul(tf.sub(x.refChosen, x.refRejected), t.gamma));
+  const loss = tf.mean(tf.neg(logSigmoid(logits))) as tf.Scalar;
+  const margins = tf.sub(implicitReward(x.chosen, x.refChosen, t), implicitReward(x.rejected, x.refRejected, t)) as tf.Tensor1D;
+  return { loss, margins };
+}
+
+export type ReferencePointMode = 'exact' | 'authors-kl' | 'trl-kl';
+
+export interface KtoOptions extends Temperatures {
+  desirableWeight: number;
+  undesirableWeight: number;
+  mode: ReferencePointMode;
+}
+
+/**
+ * EntroPO-KTO (Eqs. 11-12), z0 a constant:
+ *   exact:      u = rho = lp - (gamma/zeta) lpref;  v+ = lD sigma(zeta (u - z0)),  v- = lU sigma(zeta (z0 - u))
+ *   authors-kl: u = gamma (lp - lpref);             v+ = lD sigma(u - z0),          v- = lU sigma(z0 - u)
+ *   trl-kl:     u = lp - lpref, beta = gamma;       v+ = lD sigma(gamma (u - z0)),  v- = lU sigma(gamma (z0 - u))
+ * L = mean( lambda_y - v(tau) ).
+ */
+export function ktoLoss(
+  logp: tf.Tensor1D,
+  refLogp: tf.Tensor1D,
+  labels: boolean[],
+  z0: number,
+  o: KtoOptions,
+): { loss: tf.Scalar; rewards: tf.Tensor1D } {
+  const sign = tf.tensor1d(labels.map((l) => (l ? 1 : -1)));
+  const lambda = tf.tensor1d(labels.map((l) => (l ? o.desirableWeight : o.undesirableWeight)));
+  let u: tf.Tensor1D;
+  let scale: number;
+  if (o.mode === 'exact') {
+    u = implicitReward(logp, refLogp, o);
+    scale = o.zeta;
+  } else if (o.mode === 'authors-kl') {
+    u = tf.mul(tf.sub(logp, refLogp), o.gamma) as tf.Tensor1D;
+    scale = 1;
+  } else {
+    u = tf.sub(logp, refLogp) as tf.Tensor1D;
+    scale = o.gamma;
+  }
+  const v = tf.mul(lambda, tf.sigmoid(tf.mul(tf.mul(tf.sub(u, z0), scale), sign)));
+  return { loss: tf.mean(tf.sub(lambda, v)) as tf.Scalar, rewards: u };
+}
+
+/**
+ * Exact reference point (Eq. 13): z0 = mean over trajectories of
+ *   sum over assistant tokens t of ( -H_t + (gamma/zeta) CE_t ).
+ * Inputs are per-sequence sums of H_t and CE_t over assistant tokens.
+ */
+export function exactReferencePoint(entropySums: number[], crossEntropySums: number[], t: Temperatures): number {
+  if (entropySums.length === 0) throw new Error('exactReferencePoint: empty batch');
+  const r = t.gamma / t.zeta;
+  let s = 0;
+  for (let i = 0; i < entropySums.length; i++) s += -entropySums[i] + r * crossEntropySums[i];
+  return s / entropySums.length;
+}
+
+/** authors-kl: z0 = clamp_min(mean(zeta lp(y') - gamma lpref(y')), 0) over mismatched pairs. */
+export function authorsKlReferencePoint(lp: number[], refLp: number[], t: Temperatures): number {
+  const m = lp.reduce((a, x, i) => a + t.zeta * x - t.gamma * refLp[i], 0) / lp.length;
+  return Math.max(m, 0);
+}
+
+/** trl-kl: z0 = clamp_min(mean(lp(y') - lpref(y')), 0) over mismatched pairs. */
+export function trlKlReferencePoint(lp: number[], refLp: number[]): number {
+  const m = lp.reduce((a, x, i) => a + x - refLp[i], 0) / lp.length;
+  return Math.max(m, 0);
+}

@@ -1,0 +1,196 @@
+/**
+ * Decoder-only transformer of the Llama / Qwen family, in tfjs: RMSNorm, RoPE (HF rotate_half
+ * convention), grouped-query attention, SwiGLU MLP, optional QKV bias and per-head q/k norm
+ * (Qwen3), tied or untied embeddings, optional LoRA adapters, and a KV cache for generation.
+ * Weights keep their Hugging Face names and shapes (linear weights [out, in]).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { embeddingLookup } from './ops.ts';
+import type { ModelConfig } from './model-config.ts';
+
+export const LinearModules = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
+export type LinearModule = (typeof LinearModules)[number];
+
+export interface LoraSettings {
+  rank: number;
+  alpha: number;
+  dropout: number;
+  targetModules: string[];
+}
+
+/** LoRA adapters, keyed by the HF module path, e.g. "model.layers.0.self_attn.q_proj". */
+export interface LoraAdapters {
+  settings: LoraSettings;
+  scale: number;
+  A: Map<string, tf.Variable>; // [r, in]
+  B: Map<string, tf.Variable>; // [out, r]
+}
+
+export interface KvCache {
+  k: tf.Tensor4D[]; // per layer [B, KV, T, hd]
+  v: tf.Tensor4D[];
+  length: number;
+}
+
+export interface ForwardOptions {
+  /** Apply the LoRA adapters (false: the frozen base model, i.e. the reference policy). Default true. */
+  adapters?: boolean;
+  /** Enables LoRA dropout; the seed makes it reproducible. */
+  dropoutSeed?: number;
+  /** Continue from this cache; the new keys/values are returned in the result's cache. */
+  cache?: KvCache;
+  /** Return the KV cache (generation). */
+  returnCache?: boolean;
+  /** Return the final hidden states [B, T, D] instead of logits (and skip the LM head). */
+  hiddenOnly?: boolean;
+}
+
+export class CausalLM {
+  constructor(
+    readonly config: ModelConfig,
+    /** HF name -> tensor (tf.Variable for parameters that are trained in full fine-tuning). */
+    readonly params: Map<string, tf.Tensor>,
+    public lora?: LoraAdapters,
+  ) {}
+
+  private p(name: string): tf.Tensor {
+    const t = this.params.get(name);
+    if (!t) throw new Error(`model: missing tensor ${name}`);
+    return t;
+  }
+
+  /** Variables an optimizer should update: the adapters (LoRA) or every parameter (full). */
+  trainableVariables(): Map<string, tf.Variable> {
+    const out = new Map<string, tf.Variable>();
+    if (this.lora) {
+      for (const [k, v] of this.lora.A) out.set(`${k}.lora_A.weight`, v);
+      for (const [k, v] of this.lora.B) out.set(`${k}.lora_B.weight`, v);
+    } else {
+      for (const [k, v] of this.params) if (v instanceof tf.Variable && v.trainable) out.set(k, v);
+    }
+    return out;
+  }
+
+  private linear(x: tf.Tensor2D, module: string, opts: ForwardOptions): tf.Tensor2D {
+    let y = tf.matMul(x, this.p(`${module}.weight`) as tf.Tensor2D, false, true);
+    const bias = this.params.get(`${module}.bias`);
+    if (bias) y = tf.add(y, bias);
+    const lora = opts.adapters === false ? undefined : this.lora;
+    const A = lora?.A.get(module);
+    if (lora && A) {
+      const B = lora.B.get(module)!;
+      const xin = opts.dropoutSeed !== undefined && lora.settings.dropout > 0 ? tf.dropout(x, lora.settings.dropout, undefined, opts.dropoutSeed) : x;
+      const delta = tf.matMul(tf.matMul(xin, A, false, true), B, false, true);
+      y = tf.add(y, tf.mul(delta, lora.scale));
+    }
+    return y;
+  }
+
+  private rmsNorm(x: tf.Tensor, weight: tf.Tensor): tf.Tensor {
+    const variance = tf.mean(tf.square(x), -1, true);
+    return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, this.config.rmsNormEps))), weight);
+  }
+
+  /** cos, sin tables [T, hd] for positions start..start+T-1: emb = cat(freqs, freqs). */
+  private rope(start: number, T: number): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
+    const hd = this.config.headDim;
+    const half = hd / 2;
+    const cos = new Float32Array(T * hd);
+    const sin = new Float32Array(T * hd);
+    for (let t = 0; t < T; t++) {
+      for (let i = 0; i < half; i++) {
+        // inv_freq computed in float32 as HF does: 1 / theta^(2i/hd)
+        const invFreq = Math.fround(1 / Math.pow(this.config.ropeTheta, Math.fround((2 * i) / hd)));
+        const f = Math.fround((start + t) * invFreq);
+        cos[t * hd + i] = cos[t * hd + i + half] = Math.cos(f);
+        sin[t * hd + i] = sin[t * hd + i + half] = Math.sin(f);
+      }
+    }
+    return { cos: tf.tensor2d(cos, [T, hd]), sin: tf.tensor2d(sin, [T, hd]) };
+  }
+
+  /** x [B, T, heads, hd]: x * cos + rotate_half(x) * sin. */
+  private applyRope(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor4D {
+    const half = this.config.headDim / 2;
+    const [x1, x2] = tf.split(x, [half, half], -1);
+    const rotated = tf.concat([tf.neg(x2), x1], -1);
+    const c = tf.reshape(cos, [1, cos.shape[0], 1, cos.shape[1]]);
+    const s = tf.reshape(sin, [1, sin.shape[0], 1, sin.shape[1]]);
+    return tf.add(tf.mul(x, c), tf.mul(rotated, s)) as tf.Tensor4D;
+  }
+
+  /**
+   * Logits [B, T, V] for token ids [B, T] (equal lengths; right-pad shorter rows: attention is
+   * causal, so padding never changes earlier positions).
+   */
+  forward(ids: number[][] | tf.Tensor2D, opts: ForwardOptions = {}): { logits: tf.Tensor3D; cache?: KvCache } {
+    const c = this.config;
+    const idsT = Array.isArray(ids) ? tf.tensor2d(ids, undefined, 'int32') : ids;
+    const [B, T] = idsT.shape;
+    const start = opts.cache?.length ?? 0;
+    const Tk = start + T;
+    const D = c.hiddenSize;
+    const H = c.numHeads;
+    const KV = c.numKvHeads;
+    const n = H / KV;
+    const hd = c.headDim;
+    const newCache: KvCache = { k: [], v: [], length: Tk };
+
+    // Causal mask bias [n*T, Tk]: query row r is position start + (r mod T).
+    const bias = new Float32Array(n * T * Tk);
+    for (let r = 0; r < n * T; r++) {
+      const q = start + (r % T);
+      for (let k = q + 1; k < Tk; k++) bias[r * Tk + k] = -1e9;
+    }
+    const maskBias = tf.tensor2d(bias, [n * T, Tk]);
+    const { cos, sin } = this.rope(start, T);
+
+    let h = embeddingLookup(this.p('model.embed_tokens.weight') as tf.Tensor2D, tf.reshape(idsT, [-1]) as tf.Tensor1D) as tf.Tensor2D; // [B*T, D]
+    for (let i = 0; i < c.numLayers; i++) {
+      const pre = `model.layers.${i}`;
+      const x = this.rmsNorm(h, this.p(`${pre}.input_layernorm.weight`)) as tf.Tensor2D;
+      let q = tf.reshape(this.linear(x, `${pre}.self_attn.q_proj`, opts), [B, T, H, hd]) as tf.Tensor4D;
+      let k = tf.reshape(this.linear(x, `${pre}.self_attn.k_proj`, opts), [B, T, KV, hd]) as tf.Tensor4D;
+      const v = tf.reshape(this.linear(x, `${pre}.self_attn.v_proj`, opts), [B, T, KV, hd]) as tf.Tensor4D;
+      if (c.qkNorm) {
+        q = this.rmsNorm(q, this.p(`${pre}.self_attn.q_norm.weight`)) as tf.Tensor4D;
+        k = this.rmsNorm(k, this.p(`${pre}.self_attn.k_norm.weight`)) as tf.Tensor4D;
+      }
+      q = this.applyRope(q, cos, sin);
+      k = this.applyRope(k, cos, sin);
+      // Grouped-query attention without repeating K/V: query head h = kv * n + j shares kv head kv.
+      const qg = tf.reshape(tf.transpose(tf.reshape(q, [B, T, KV, n, hd]), [0, 2, 3, 1, 4]), [B, KV, n * T, hd]);
+      let kt = tf.transpose(k, [0, 2, 1, 3]) as tf.Tensor4D; // [B, KV, T, hd]
+      let vt = tf.transpose(v, [0, 2, 1, 3]) as tf.Tensor4D;
+      if (opts.cache) {
+        kt = tf.concat([opts.cache.k[i], kt], 2);
+        vt = tf.concat([opts.cache.v[i], vt], 2);
+      }
+      if (opts.returnCache) {
+        newCache.k.push(kt);
+        newCache.v.push(vt);
+      }
+      const scores = tf.add(tf.mul(tf.matMul(qg, kt, false, true), 1 / Math.sqrt(hd)), maskBias);
+      const attn = tf.softmax(scores, -1);
+      const ctx = tf.matMul(attn, vt); // [B, KV, n*T, hd]
+      const merged = tf.reshape(tf.transpose(tf.reshape(ctx, [B, KV, n, T, hd]), [0, 3, 1, 2, 4]), [B * T, H * hd]) as tf.Tensor2D;
+      h = tf.add(h, this.linear(merged, `${pre}.self_attn.o_proj`, opts));
+      const x2 = this.rmsNorm(h, this.p(`${pre}.post_attention_layernorm.weight`)) as tf.Tensor2D;
+      const gate = this.linear(x2, `${pre}.mlp.gate_proj`, opts);
+      const up = this.linear(x2, `${pre}.mlp.up_proj`, opts);
+      const act = tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as tf.Tensor2D; // SwiGLU: silu(gate) * up
+      h = tf.add(h, this.linear(act, `${pre}.mlp.down_proj`, opts));
+    }
+    h = this.rmsNorm(h, this.p('model.norm.weight')) as tf.Tensor2D;
+    if (opts.hiddenOnly) return { logits: tf.reshape(h, [B, T, D]) as tf.Tensor3D, cache: opts.returnCache ? newCache : undefined };
+    const head = this.params.get('lm_head.weight') ?? this.p('model.embed_tokens.weight');
+    const logits = tf.reshape(tf.matMul(h, head as tf.Tensor2D, false, true), [B, T, c.vocabSize]) as tf.Tensor3D;
+    return { logits, cache: opts.returnCache ? newCache : undefined };
+  }
+
+  /** Frees every tensor the model owns. */
+  dispose(): void {
+    for (const t of this.params.values()) t.dispose();
+    if (this.lora) for (const m of [this.lora.A, this.lora.B]) for (const t of m.values()) t.dispose();
+  }
+}
