@@ -1,0 +1,104 @@
+/**
+ * `entropo operator`: runs the controllers against a cluster (kubeconfig from --kubeconfig, KUBECONFIG,
+ * ~/.kube/config or the in-cluster service account), with leader election, /metrics, /healthz and
+ * /readyz. SIGTERM / SIGINT: graceful shutdown, exit 0 (1 if in-flight reconciles outlived the bound);
+ * a lost lease exits 1 so the Pod restarts as a follower.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { logger } from '../../logging/logger.ts';
+import { Manager } from '../../runtime/manager.ts';
+import { registerControllers } from '../../controllers/index.ts';
+
+const SA_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+const positiveInt = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('want a positive integer');
+  return n;
+};
+const nonNegative = (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('want a number >= 0');
+  return n;
+};
+const bool = (v: string) => {
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw new InvalidArgumentError('want true or false');
+};
+
+interface Flags {
+  kubeconfig?: string;
+  namespace: string[];
+  workers: number;
+  metricsBindAddress: string;
+  healthProbeBindAddress: string;
+  leaderElect: boolean;
+  leaderElectionNamespace?: string;
+  leaderElectionId: string;
+  syncPeriodSeconds: number;
+  gracefulShutdownTimeoutSeconds: number;
+}
+
+export function loadKubeConfig(path?: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault(); // KUBECONFIG, ~/.kube/config, else in-cluster
+  return kc;
+}
+
+function defaultLeaseNamespace(kc: KubeConfig): string {
+  if (existsSync(SA_NAMESPACE)) return readFileSync(SA_NAMESPACE, 'utf8').trim();
+  const ctx = kc.getContextObject(kc.getCurrentContext());
+  return ctx?.namespace || 'default';
+}
+
+export function registerOperator(program: Command): void {
+  program
+    .command('operator')
+    .description('Run the EntroPO controllers against a Kubernetes cluster')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster)')
+    .option('--namespace <ns>', 'namespace to watch; repeatable; "all" or none = all namespaces', (v: string, acc: string[]) => [...acc, v], [])
+    .option('--workers <n>', 'concurrent reconciles per controller', positiveInt, 4)
+    .option('--metrics-bind-address <addr>', 'address of /metrics; "0" disables', ':8080')
+    .option('--health-probe-bind-address <addr>', 'address of /healthz and /readyz; "0" disables', ':8081')
+    .option('--leader-elect [bool]', 'leader election with a Lease (true|false)', bool, true)
+    .option('--no-leader-elect', 'disable leader election')
+    .option('--leader-election-namespace <ns>', 'namespace of the Lease (default: own namespace or the kubeconfig context\'s)')
+    .option('--leader-election-id <name>', 'name of the Lease', 'entropo-operator.entropo.dev')
+    .option('--sync-period-seconds <s>', 'periodic resync of every object (0 = off)', nonNegative, 36_000)
+    .option('--graceful-shutdown-timeout-seconds <s>', 'bound on finishing in-flight reconciles at shutdown', nonNegative, 30)
+    .action(async (flags: Flags) => {
+      const kc = loadKubeConfig(flags.kubeconfig);
+      const namespaces = flags.namespace.includes('all') ? [] : flags.namespace;
+      const mgr = await Manager.create({
+        kubeConfig: kc,
+        namespaces,
+        leaderElection: flags.leaderElect
+          ? { namespace: flags.leaderElectionNamespace ?? defaultLeaseNamespace(kc), id: flags.leaderElectionId }
+          : false,
+        metricsBindAddress: flags.metricsBindAddress,
+        healthProbeBindAddress: flags.healthProbeBindAddress,
+        syncPeriodMs: flags.syncPeriodSeconds * 1000,
+        gracefulShutdownMs: flags.gracefulShutdownTimeoutSeconds * 1000,
+        log: logger.child({ component: 'operator' }),
+      });
+      registerControllers(mgr, { workers: flags.workers });
+      const onSignal = (sig: NodeJS.Signals) => {
+        logger.info('signal received, shutting down', { component: 'operator', signal: sig });
+        void mgr.stop();
+      };
+      process.once('SIGTERM', onSignal);
+      process.once('SIGINT', onSignal);
+      await mgr.start();
+      const reason = await mgr.done;
+      const drained = await mgr.stop();
+      const code = reason === 'leadership-lost' || !drained ? 1 : 0;
+      logger.info('operator exiting', { component: 'operator', reason, drained, code });
+      // Leave nothing behind (keep-alive sockets, timers of third-party code): exit explicitly.
+      process.exit(code);
+    });
+}

@@ -1,0 +1,238 @@
+/**
+ * The Manager assembles the runtime: one REST client (counted), shared caches per kind over the
+ * namespace scope, controllers, leader election, the metrics and probe endpoints, and graceful
+ * shutdown. Caches run in every replica (a new leader starts warm); controllers' workers run only
+ * in the leader. /readyz is 200 when the caches synced and this replica leads (or leader
+ * election is off); /healthz is 200 while the process serves.
+ *
+ *   const mgr = await Manager.create({ kubeConfig, namespaces: ['team-a'] });
+ *   mgr.addController({ name: 'rolloutbatch', for: EntropoResources.RolloutBatch, owns: [Pods], reconciler });
+ *   await mgr.start();          // returns once started; mgr.done settles when it stops or loses the lease
+ *   await mgr.stop();           // graceful: drain reconciles (bounded), release the lease
+ */
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../logging/logger.ts';
+import { logger as rootLogger } from '../logging/logger.ts';
+import { createRegistry, runtimeMetrics, type RuntimeMetrics } from '../metrics/registry.ts';
+import { RestClient } from './kube/rest.ts';
+import type { Resource } from './kube/resource.ts';
+import type { KubeObject } from './kube/types.ts';
+import { Cache } from './cache.ts';
+import { Controller, type Reconciler } from './controller.ts';
+import { LeaderElector } from './leader.ts';
+import { HttpEndpoints } from './http.ts';
+
+export interface LeaderElectionOptions {
+  namespace: string;
+  id: string;
+  identity?: string;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+}
+
+export interface ManagerOptions {
+  kubeConfig: KubeConfig;
+  /** Namespaces to watch; undefined or [] = all namespaces. */
+  namespaces?: string[];
+  /** Lease-based leader election; false = this replica always runs the controllers. */
+  leaderElection?: LeaderElectionOptions | false;
+  /** '[host]:port' of /metrics; '0' disables. Default '0' (the CLI sets ':8080'). */
+  metricsBindAddress?: string;
+  /** '[host]:port' of /healthz and /readyz; '0' disables. */
+  healthProbeBindAddress?: string;
+  /** Periodic resync of every cache (re-reconcile everything); 0 = off. */
+  syncPeriodMs?: number;
+  /** Bound on waiting for in-flight reconciles at shutdown. Default 30 s. */
+  gracefulShutdownMs?: number;
+  /** Informer watchdog and watch timeout (defaults in informer.ts). */
+  watchIdleTimeoutMs?: number;
+  watchTimeoutSeconds?: number;
+  registry?: Registry;
+  log?: Logger;
+}
+
+export interface ControllerSpec {
+  name: string;
+  /** The kind this controller reconciles. */
+  for: Resource;
+  /** Kinds whose objects carry a controller ownerReference to a `for` object (Pods, Jobs, ...). */
+  owns?: Resource[];
+  /** Label selector for the owned kinds' caches (cache only what we create). */
+  ownedLabelSelector?: string;
+  reconciler: Reconciler;
+  workers?: number;
+}
+
+export type StopReason = 'stopped' | 'leadership-lost';
+
+export class Manager {
+  readonly registry: Registry;
+  readonly metrics: RuntimeMetrics;
+  readonly identity: string;
+  readonly controllers: Controller[] = [];
+  metricsPort?: number;
+  healthPort?: number;
+  private readonly caches = new Map<string, Cache>();
+  private readonly log: Logger;
+  private elector?: LeaderElector;
+  private readonly lifetime = new AbortController();
+  private controllersStarted = false;
+  private stopping?: Promise<boolean>;
+  private readonly metricsServer: HttpEndpoints;
+  private readonly healthServer: HttpEndpoints;
+  private settle!: (r: StopReason) => void;
+  /** Settles when the manager stopped, or lost leadership (then the process should exit non-zero). */
+  readonly done: Promise<StopReason> = new Promise((r) => (this.settle = r));
+
+  private constructor(
+    readonly client: RestClient,
+    private readonly opts: ManagerOptions,
+    registry: Registry,
+  ) {
+    this.registry = registry;
+    this.metrics = runtimeMetrics(registry);
+    this.log = opts.log ?? rootLogger.child({ component: 'manager' });
+    const le = opts.leaderElection;
+    this.identity = (le && le.identity) || `${hostname()}_${randomUUID()}`;
+    this.metricsServer = new HttpEndpoints({ registry });
+    this.healthServer = new HttpEndpoints({ healthz: () => ({ ok: true }), readyz: () => this.readiness() });
+  }
+
+  static async create(opts: ManagerOptions): Promise<Manager> {
+    const registry = opts.registry ?? createRegistry();
+    const client = await RestClient.fromKubeConfig(opts.kubeConfig, { metrics: runtimeMetrics(registry) });
+    return new Manager(client, opts, registry);
+  }
+
+  /** The shared cache of a kind (one per kind and label selector). */
+  cache<T extends KubeObject = KubeObject>(resource: Resource, labelSelector?: string): Cache<T> {
+    const id = `${resource.group}/${resource.version}/${resource.plural}?${labelSelector ?? ''}`;
+    let c = this.caches.get(id);
+    if (!c) {
+      c = new Cache(resource, this.opts.namespaces, {
+        client: this.client,
+        labelSelector,
+        resyncPeriodMs: this.opts.syncPeriodMs,
+        idleTimeoutMs: this.opts.watchIdleTimeoutMs,
+        watchTimeoutSeconds: this.opts.watchTimeoutSeconds,
+        log: this.log,
+      });
+      this.caches.set(id, c);
+      if (this.lifetime.signal.aborted === false && this.startedCaches) c.start();
+    }
+    return c as unknown as Cache<T>;
+  }
+
+  addController(spec: ControllerSpec): Controller {
+    const ctl = new Controller({
+      name: spec.name,
+      reconciler: spec.reconciler,
+      client: this.client,
+      workers: spec.workers,
+      metrics: this.metrics,
+      log: this.log,
+    });
+    ctl.watchFor(this.cache(spec.for));
+    for (const owned of spec.owns ?? []) ctl.watchOwned(this.cache(owned, spec.ownedLabelSelector), spec.for);
+    this.controllers.push(ctl);
+    if (this.controllersStarted) ctl.start();
+    return ctl;
+  }
+
+  isLeader(): boolean {
+    return this.opts.leaderElection ? (this.elector?.isLeader() ?? false) : true;
+  }
+
+  hasSynced(): boolean {
+    return [...this.caches.values()].every((c) => c.hasSynced());
+  }
+
+  readiness(): { ok: boolean; detail?: string } {
+    if (this.stopping) return { ok: false, detail: 'shutting down' };
+    if (!this.hasSynced()) return { ok: false, detail: 'caches not synced' };
+    if (!this.isLeader()) return { ok: false, detail: 'not the leader' };
+    return { ok: true };
+  }
+
+  private startedCaches = false;
+  private reason: StopReason = 'stopped';
+
+  /** Starts endpoints, caches and (once leading) controllers; returns when the endpoints listen. */
+  async start(): Promise<void> {
+    this.metricsPort = await this.metricsServer.listen(this.opts.metricsBindAddress ?? '0');
+    this.healthPort = await this.healthServer.listen(this.opts.healthProbeBindAddress ?? '0');
+    this.startedCaches = true;
+    for (const c of this.caches.values()) c.start();
+    const le = this.opts.leaderElection;
+    this.log.info('manager started', {
+      identity: this.identity,
+      namespaces: this.opts.namespaces?.length ? this.opts.namespaces : 'all',
+      leaderElection: le ? `${le.namespace}/${le.id}` : false,
+      metricsPort: this.metricsPort,
+      healthPort: this.healthPort,
+    });
+    if (!le) {
+      void this.startControllersWhenSynced();
+      return;
+    }
+    this.elector = new LeaderElector({
+      client: this.client,
+      namespace: le.namespace,
+      name: le.id,
+      identity: this.identity,
+      leaseDurationMs: le.leaseDurationMs,
+      renewDeadlineMs: le.renewDeadlineMs,
+      retryPeriodMs: le.retryPeriodMs,
+      metrics: this.metrics,
+      log: this.log,
+    });
+    void this.lead(this.elector);
+  }
+
+  private async lead(elector: LeaderElector): Promise<void> {
+    const signal = this.lifetime.signal;
+    if (!(await elector.acquire(signal))) return;
+    await this.startControllersWhenSynced();
+    const r = await elector.renewLoop(signal);
+    if (r === 'lost') {
+      // Like controller-runtime: a replica that lost the lease must not keep reconciling.
+      this.reason = 'leadership-lost';
+      await this.stop();
+    }
+  }
+
+  private async startControllersWhenSynced(): Promise<void> {
+    const signal = this.lifetime.signal;
+    const caches = [...this.caches.values()];
+    const ok = (await Promise.all(caches.map((c) => c.waitForSync(signal)))).every(Boolean);
+    if (!ok || signal.aborted) return;
+    this.log.info('caches synced, starting controllers', { controllers: this.controllers.map((c) => c.name) });
+    this.controllersStarted = true;
+    for (const c of this.controllers) c.start();
+  }
+
+  /**
+   * Graceful stop: no new keys, in-flight reconciles finish (bounded by gracefulShutdownMs), caches
+   * stop, the lease is released, endpoints close. Resolves true when every reconcile finished in time.
+   */
+  stop(): Promise<boolean> {
+    this.stopping ??= (async () => {
+      this.log.info('shutting down');
+      this.lifetime.abort();
+      const grace = this.opts.gracefulShutdownMs ?? 30_000;
+      const drained = (await Promise.all(this.controllers.map((c) => c.stop(grace)))).every(Boolean);
+      await Promise.all([...this.caches.values()].map((c) => c.stop()));
+      await this.elector?.release();
+      await Promise.all([this.metricsServer.close(), this.healthServer.close()]);
+      this.client.close();
+      this.log.info('stopped', { drained });
+      this.settle(this.reason);
+      return drained;
+    })();
+    return this.stopping;
+  }
+}

@@ -1,0 +1,132 @@
+/** Shared pieces of the runtime integration tests: a private control plane, objects, waits, operator processes. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { ExecutionContext } from 'ava';
+import { KubeConfig } from '@kubernetes/client-node';
+import { ControlPlane, freePort, resolveAssets, type ControlPlaneOptions } from '../../envtest/controlplane.ts';
+import { installCrds } from '../../envtest/crds.ts';
+import { RestClient } from '../../../operator/runtime/kube/rest.ts';
+import { resourcePath, EntropoResources } from '../../../operator/runtime/kube/resource.ts';
+import type { KubeObject } from '../../../operator/runtime/kube/types.ts';
+import { parseExposition, type Sample } from '../../../operator/metrics/parse.ts';
+
+export const RB = EntropoResources.RolloutBatch;
+
+/** A private control plane with the CRDs installed, stopped when the test ends. */
+export async function controlPlane(t: ExecutionContext, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const cp = new ControlPlane(resolveAssets(), options);
+  t.teardown(() => cp.stop());
+  await cp.start();
+  installCrds(cp);
+  return cp;
+}
+
+export function kubeConfig(cp: ControlPlane): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(cp.kubeconfigPath);
+  return kc;
+}
+
+export async function adminClient(cp: ControlPlane): Promise<RestClient> {
+  return RestClient.fromKubeConfig(kubeConfig(cp));
+}
+
+export async function createNamespace(client: RestClient, prefix = 'rt'): Promise<string> {
+  const name = `${prefix}-${randomBytes(3).toString('hex')}`;
+  await client.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } });
+  return name;
+}
+
+export function rolloutBatch(namespace: string, name: string, samplesPerTask = 1): KubeObject {
+  return {
+    apiVersion: 'entropo.dev/v1alpha1',
+    kind: 'RolloutBatch',
+    metadata: { name, namespace },
+    spec: { policy: { name: 'tiny-coder', endpoint: { url: 'http://policy:8000/v1' } }, tasks: { builtin: { split: 'all' } }, samplesPerTask },
+  };
+}
+
+export async function createRB(client: RestClient, namespace: string, name: string, samplesPerTask = 1): Promise<KubeObject> {
+  return client.request<KubeObject>('POST', resourcePath(RB, namespace), { body: rolloutBatch(namespace, name, samplesPerTask) });
+}
+
+export async function getRB(client: RestClient, namespace: string, name: string): Promise<KubeObject & { status?: Record<string, any> }> {
+  return client.request('GET', resourcePath(RB, namespace, name));
+}
+
+/** Accepted: status.observedGeneration equals metadata.generation and Accepted=True. */
+export function isAccepted(o: KubeObject & { status?: Record<string, any> }): boolean {
+  const s = o.status;
+  return !!s && s.observedGeneration === o.metadata.generation && s.phase === 'Pending' && (s.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Accepted' && c.status === 'True');
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+export async function scrape(port: number): Promise<Sample[]> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  if (res.status !== 200) throw new Error(`/metrics: ${res.status}`);
+  return parseExposition(await res.text());
+}
+
+export interface OperatorProcess {
+  child: ChildProcess;
+  metricsPort: number;
+  healthPort: number;
+  logPath: string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** `node bin/entropo.js operator` as a real child process; killed (SIGKILL) at teardown if still running. */
+export async function startOperator(t: ExecutionContext, cp: ControlPlane, args: string[]): Promise<OperatorProcess> {
+  const metricsPort = await freePort();
+  const healthPort = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'entropo-op-'));
+  const logPath = join(dir, 'operator.log');
+  const log = createWriteStream(logPath);
+  const child = spawn(
+    process.execPath,
+    [
+      'bin/entropo.js',
+      'operator',
+      '--kubeconfig',
+      cp.kubeconfigPath,
+      '--metrics-bind-address',
+      `127.0.0.1:${metricsPort}`,
+      '--health-probe-bind-address',
+      `127.0.0.1:${healthPort}`,
+      ...args,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ENTROPO_LOG_LEVEL: 'info' } },
+  );
+  child.stdout!.pipe(log);
+  child.stderr!.pipe(log);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return { child, metricsPort, healthPort, logPath, exited };
+}
+
+export async function readyz(port: number): Promise<number> {
+  try {
+    return (await fetch(`http://127.0.0.1:${port}/readyz`)).status;
+  } catch {
+    return 0;
+  }
+}
