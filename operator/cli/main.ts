@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { registerValidate } from './commands/validate.ts';
 import { registerGenerate } from './commands/generate.ts';
+import { registerOperator } from './commands/operator.ts';
 
 /** The package's own package.json: two levels up from the sources, three from dist/. */
 function packageJson(): { version: string } {
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerValidate(program);
   registerGenerate(program);
+  registerOperator(program);
   return program;
 }
 
