@@ -1,0 +1,139 @@
+/**
+ * Running commands for grading: a clean, pinned environment (no network needed, no inherited
+ * NODE_OPTIONS / PYTEST_ADDOPTS / GIT_DIR), a wall-clock timeout that kills the whole process
+ * group, combined stdout+stderr capped in size.
+ */
+import { spawn } from 'node:child_process';
+
+/** Variables pinned for reproducible test runs (flaky-test hygiene). */
+export const HYGIENE_ENV: Readonly<Record<string, string>> = {
+  TZ: 'UTC',
+  LC_ALL: 'C.UTF-8',
+  LANG: 'C.UTF-8',
+  PYTHONHASHSEED: '0',
+  PYTHONDONTWRITEBYTECODE: '1',
+  PYTHONUNBUFFERED: '1',
+  PYTHONWARNINGS: 'ignore',
+  PIP_NO_INDEX: '1',
+  NO_COLOR: '1',
+  FORCE_COLOR: '0',
+  NODE_NO_WARNINGS: '1',
+  CI: '1',
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_TERMINAL_PROMPT: '0',
+  GIT_AUTHOR_NAME: 'entropo',
+  GIT_AUTHOR_EMAIL: 'entropo@localhost',
+  GIT_COMMITTER_NAME: 'entropo',
+  GIT_COMMITTER_EMAIL: 'entropo@localhost',
+  GIT_AUTHOR_DATE: '2000-01-01T00:00:00Z',
+  GIT_COMMITTER_DATE: '2000-01-01T00:00:00Z',
+};
+
+/** The environment graded commands run with: PATH and HOME from the parent, plus HYGIENE_ENV. */
+export function gradingEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...HYGIENE_ENV, ...extra };
+  for (const k of ['PATH', 'HOME', 'TMPDIR', 'PYENV_ROOT', 'PYENV_VERSION', 'VIRTUAL_ENV']) {
+    const v = process.env[k];
+    if (v !== undefined && env[k] === undefined) env[k] = v;
+  }
+  return env;
+}
+
+export interface ExecResult {
+  /** Exit code; null when killed by a signal. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** stdout and stderr interleaved as they arrived, capped at maxOutputBytes (the head is kept, then the tail). */
+  output: string;
+  timedOut: boolean;
+  seconds: number;
+}
+
+export interface ExecOptions {
+  cwd: string;
+  timeoutSeconds?: number;
+  env?: NodeJS.ProcessEnv;
+  input?: string;
+  maxOutputBytes?: number;
+  /** 'merge' (default): stderr interleaved into output; 'ignore': output is stdout only. */
+  stderr?: 'merge' | 'ignore';
+}
+
+/**
+ * Runs `command` with /bin/sh -c in its own process group; on timeout the whole group gets
+ * SIGKILL (test runners that spawn workers cannot outlive it). Never rejects for a non-zero exit.
+ */
+export function runShell(command: string, opts: ExecOptions): Promise<ExecResult> {
+  return runProcess('/bin/sh', ['-c', command], opts);
+}
+
+export function runProcess(file: string, args: readonly string[], opts: ExecOptions): Promise<ExecResult> {
+  const started = process.hrtime.bigint();
+  const max = opts.maxOutputBytes ?? 4 * 1024 * 1024;
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, {
+      cwd: opts.cwd,
+      env: opts.env ?? gradingEnv(),
+      detached: true,
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', opts.stderr === 'ignore' ? 'ignore' : 'pipe'],
+    });
+    const head: Buffer[] = [];
+    let headBytes = 0;
+    let tail: Buffer[] = [];
+    let tailBytes = 0;
+    let dropped = 0;
+    const onData = (b: Buffer) => {
+      if (headBytes < max / 2) {
+        head.push(b);
+        headBytes += b.length;
+        return;
+      }
+      tail.push(b);
+      tailBytes += b.length;
+      while (tailBytes > max / 2 && tail.length > 1) {
+        const first = tail.shift() as Buffer;
+        tailBytes -= first.length;
+        dropped += first.length;
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    let timedOut = false;
+    const killGroup = () => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
+    const timer =
+      opts.timeoutSeconds !== undefined
+        ? setTimeout(() => {
+            timedOut = true;
+            killGroup();
+          }, opts.timeoutSeconds * 1000)
+        : undefined;
+    child.on('error', (err) => {
+      if (timer) clearTimeout(timer);
+      reject(err);
+    });
+    // When the command itself exits, reap what it left running in its group (a background
+    // process holding the output pipe open would otherwise delay 'close' until the timeout).
+    child.on('exit', killGroup);
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      const parts = [Buffer.concat(head).toString('utf8')];
+      if (dropped > 0) parts.push(`\n[... ${dropped} bytes of output dropped ...]\n`);
+      parts.push(Buffer.concat(tail).toString('utf8'));
+      tail = [];
+      resolve({
+        code,
+        signal,
+        output: parts.join(''),
+        timedOut,
+        seconds: Number(process.hrtime.bigint() - started) / 1e9,
+      });
+    });
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+  });
+}

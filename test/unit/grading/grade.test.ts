@@ -1,0 +1,61 @@
+import test from 'ava';
+import { gradeOutcome, gradeLog, frameworkOf, outcomeOf } from '../../../operator/rollout/grading/grade.ts';
+import type { TestStatus } from '../../../operator/rollout/grading/parse.ts';
+import type { SweBenchTask } from '../../../operator/api/records.ts';
+
+const task = { FAIL_TO_PASS: ['t::hidden1', 't::hidden2'], PASS_TO_PASS: ['t::old1', 't::old2'] };
+
+test('resolved only when every FAIL_TO_PASS and every PASS_TO_PASS test passes', (t) => {
+  const all = new Map<string, TestStatus>([
+    ['t::hidden1', 'PASSED'],
+    ['t::hidden2', 'XFAIL'],
+    ['t::old1', 'PASSED'],
+    ['t::old2', 'PASSED'],
+    ['t::unrelated', 'FAILED'],
+  ]);
+  const g = gradeOutcome(new Map(all), task);
+  t.true(g.resolved);
+  t.is(g.reward, 1);
+  t.deepEqual(g.hidden, { passed: ['t::hidden1', 't::hidden2'], failed: [] });
+  t.deepEqual(g.regression, { passed: ['t::old1', 't::old2'], failed: [] });
+
+  for (const [id, status] of [['t::hidden2', 'FAILED'], ['t::old1', 'ERROR'], ['t::old2', 'SKIPPED']] as const) {
+    const m = new Map(all);
+    m.set(id, status);
+    const r = gradeOutcome(m, task);
+    t.false(r.resolved, `${id} ${status}`);
+    t.is(r.reward, 0);
+  }
+});
+
+test('a test missing from the log counts as failed', (t) => {
+  const g = gradeOutcome(new Map([['t::hidden1', 'PASSED'], ['t::old1', 'PASSED'], ['t::old2', 'PASSED']]), task);
+  t.false(g.resolved);
+  t.deepEqual(g.hidden, { passed: ['t::hidden1'], failed: ['t::hidden2'] });
+  t.deepEqual(outcomeOf(new Map(), ['a', 'b']), { passed: [], failed: ['a', 'b'] });
+});
+
+test('a task without FAIL_TO_PASS tests is never resolved (nothing proves the fix)', (t) => {
+  t.false(gradeOutcome(new Map([['a', 'PASSED']]), { FAIL_TO_PASS: [], PASS_TO_PASS: ['a'] }).resolved);
+});
+
+test('SWE-bench tasks: framework by repo, a log graded with the same rule', (t) => {
+  const base: SweBenchTask = {
+    instance_id: 'astropy__astropy-1',
+    repo: 'astropy/astropy',
+    base_commit: 'abc',
+    problem_statement: 'x',
+    patch: '',
+    test_patch: '',
+    FAIL_TO_PASS: ['astropy/tests/test_a.py::test_new[1]'],
+    PASS_TO_PASS: ['astropy/tests/test_a.py::test_old'],
+  };
+  t.is(frameworkOf(base), 'pytest');
+  t.is(frameworkOf({ ...base, repo: 'django/django' }), 'unittest');
+  t.is(frameworkOf({ ...base, test_framework: 'node' }), 'node');
+  const log = '=== short test summary info ===\nPASSED astropy/tests/test_a.py::test_new[1]\nPASSED astropy/tests/test_a.py::test_old\n';
+  t.true(gradeLog(base, log).resolved);
+  t.false(gradeLog(base, log.replace('PASSED astropy/tests/test_a.py::test_old', 'FAILED astropy/tests/test_a.py::test_old - x')).resolved);
+  const django = { ...base, repo: 'django/django', FAIL_TO_PASS: ['a.tests.T.test_x'], PASS_TO_PASS: [] };
+  t.true(gradeLog(django, 'test_x (a.tests.T) ... ok\n').resolved);
+});
