@@ -1,0 +1,39 @@
+/** Test-time scaling: hybrid selection, pass@k / best@k metrics, verifier calibration. */
+export { toCandidate, toCandidates, type SelectionCandidate, type CandidateSource } from './candidate.ts';
+export {
+  select,
+  prepare,
+  pickIndex,
+  explainIndex,
+  rankOrder,
+  isRankable,
+  resolveStep,
+  toTaskSelection,
+  describeSelection,
+  DEFAULT_VERIFIER_THRESHOLD,
+  type SelectionResult,
+  type SelectionOptions,
+  type StepOutcome,
+  type StepStatus,
+  type ResolvedStep,
+  type PreparedTask,
+  type TaskSelection,
+} from './selector.ts';
+export {
+  passAtK,
+  binomial,
+  bestAtKCurve,
+  computeEvalMetrics,
+  groupByTask,
+  type BestAtKEstimate,
+  type BestAtKMethod,
+  type EvalOptions,
+  type EvalReport,
+  type GradedTrajectory,
+  type KSummary,
+  type SubsetOptions,
+  type TaskResult,
+} from './metrics.ts';
+export { auc, ece, calibration, type Calibration, type CalibrationBin } from './calibration.ts';
+export { normalisePatch, normalisedPatchHash } from './patch.ts';
+export { hash53, mulberry32 } from './hash.ts';
