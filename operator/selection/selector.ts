@@ -96,7 +96,7 @@ export interface PreparedTask {
   readonly candidates: readonly SelectionCandidate[];
   readonly pipeline: readonly ResolvedStep[];
   readonly seed: number;
-  /** Seeded hash of each candidate's id: the tie-break key (smaller wins). */
+  /** Seeded hash of each candidate's id: the tie-break key (smaller wins); NaN until needed. */
   readonly tieKey: Float64Array;
   /** Normalised-patch group of each candidate (-1: empty patch); only when the pipeline votes. */
   readonly patchGroup?: Int32Array;
@@ -115,8 +115,7 @@ export function prepare(candidates: readonly SelectionCandidate[], selection: Se
     if (seen.has(c.id)) throw new Error(`duplicate candidate id ${JSON.stringify(c.id)}`);
     seen.add(c.id);
   }
-  const tieKey = new Float64Array(candidates.length);
-  candidates.forEach((c, i) => (tieKey[i] = hash53(c.id, seed)));
+  const tieKey = new Float64Array(candidates.length).fill(Number.NaN);
   let patchGroup: Int32Array | undefined;
   if (pipeline.some((s) => s.type === 'majority')) {
     patchGroup = new Int32Array(candidates.length);
@@ -222,11 +221,17 @@ function runStep(task: PreparedTask, step: ResolvedStep, pool: number[], explain
   }
 }
 
+function tieKey(task: PreparedTask, i: number): number {
+  let key = task.tieKey[i];
+  if (Number.isNaN(key)) key = task.tieKey[i] = hash53(task.candidates[i].id, task.seed);
+  return key;
+}
+
 function tieBreak(task: PreparedTask, pool: readonly number[]): number {
   let best = pool[0];
   for (const i of pool) {
-    const a = task.tieKey[i];
-    const b = task.tieKey[best];
+    const a = tieKey(task, i);
+    const b = tieKey(task, best);
     if (a < b || (a === b && task.candidates[i].id < task.candidates[best].id)) best = i;
   }
   return best;
