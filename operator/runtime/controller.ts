@@ -63,7 +63,8 @@ export interface Source {
   addHandler(h: EventHandler): void;
 }
 
-export type ResultLabel = 'success' | 'error' | 'requeue' | 'requeue_after';
+export const RESULTS = ['success', 'error', 'requeue', 'requeue_after'] as const;
+export type ResultLabel = (typeof RESULTS)[number];
 
 export class Controller {
   readonly name: string;
@@ -81,6 +82,9 @@ export class Controller {
     this.log = (opts.log ?? rootLogger).child({ controller: opts.name });
     opts.metrics?.maxConcurrentReconciles.set({ controller: opts.name }, this.workers);
     opts.metrics?.activeWorkers.set({ controller: opts.name }, 0);
+    // Series exist from the start (like controller-runtime), so rate() and alerts see zeros.
+    opts.metrics?.reconcileErrors.inc({ controller: opts.name }, 0);
+    for (const result of RESULTS) opts.metrics?.reconcileTotal.inc({ controller: opts.name, result }, 0);
   }
 
   /** Reconcile the objects of this informer's kind (key = the object's own key). */

@@ -37,6 +37,8 @@ export class WorkQueue {
     this.limiter = opts.rateLimiter ?? defaultControllerRateLimiter();
     this.metrics = opts.metrics;
     this.now = opts.now ?? Date.now;
+    this.metrics?.queueAdds.inc({ name: this.name }, 0);
+    this.metrics?.queueRetries.inc({ name: this.name }, 0);
     this.metrics?.trackQueue(this.name, {
       depth: () => this.len(),
       unfinishedWorkSeconds: (now) => {

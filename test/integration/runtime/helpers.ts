@@ -130,3 +130,11 @@ export async function readyz(port: number): Promise<number> {
     return 0;
   }
 }
+
+/** The promise's value, or undefined if it takes longer than ms (the timer does not keep the process alive). */
+export async function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const r = await Promise.race([p, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)))]);
+  clearTimeout(timer);
+  return r;
+}
