@@ -72,16 +72,16 @@ export class CausalLM {
   }
 
   private linear(x: tf.Tensor2D, module: string, opts: ForwardOptions): tf.Tensor2D {
-    let y = tf.matMul(x, this.p(`${module}.weight`) as tf.Tensor2D, false, true);
+    let y: tf.Tensor2D = tf.matMul(x, this.p(`${module}.weight`) as tf.Tensor2D, false, true);
     const bias = this.params.get(`${module}.bias`);
-    if (bias) y = tf.add(y, bias);
+    if (bias) y = tf.add(y, bias) as tf.Tensor2D;
     const lora = opts.adapters === false ? undefined : this.lora;
     const A = lora?.A.get(module);
     if (lora && A) {
       const B = lora.B.get(module)!;
       const xin = opts.dropoutSeed !== undefined && lora.settings.dropout > 0 ? tf.dropout(x, lora.settings.dropout, undefined, opts.dropoutSeed) : x;
       const delta = tf.matMul(tf.matMul(xin, A, false, true), B, false, true);
-      y = tf.add(y, tf.mul(delta, lora.scale));
+      y = tf.add(y, tf.mul(delta, lora.scale)) as tf.Tensor2D;
     }
     return y;
   }
