@@ -1,0 +1,110 @@
+/**
+ * How a sandbox command is isolated from the machine. A choice, with a default per environment:
+ *
+ * - bwrap (local default where bubblewrap works): the root file system read-only, the work tree
+ *   the only writable host path, a private /tmp, no network (new network namespace), a new PID
+ *   namespace (every process of a command dies with it), a new session.
+ * - unshare (util-linux; local fallback): a new network and PID namespace; the file system is
+ *   protected by permissions only (a root runner drops to a user of its own).
+ * - none: the command runs directly. Inside a Kubernetes sandbox Pod the container is the
+ *   sandbox: its securityContext, resource limits and NetworkPolicy do the isolating.
+ *
+ * In every mode the command runs in its own process group with rlimits (limits.ts), and a root
+ * runner (outside Kubernetes) runs it as an unprivileged user of its own so that the process
+ * limit applies and files outside the work tree cannot be written.
+ */
+import { spawnSync } from 'node:child_process';
+import { ulimitScript, type ResourceLimits } from './limits.ts';
+
+export const ISOLATIONS = ['bwrap', 'unshare', 'none'] as const;
+export type Isolation = (typeof ISOLATIONS)[number];
+
+export interface CommandSpec {
+  isolation: Isolation;
+  workDir: string;
+  limits: ResourceLimits;
+  /** Apply the process limit (the sandbox has a user of its own, or is a Pod). */
+  processLimit: boolean;
+  /** The command runs with a uid other than root (dropped, or the runner is not root). */
+  unprivileged: boolean;
+}
+
+/** The argv that runs `command` (a bash script) under the chosen isolation. Pure. */
+export function commandArgv(spec: CommandSpec, command: string): string[] {
+  // Output of both streams goes to one pipe, in order; the limits come before the command.
+  const script = `${ulimitScript(spec.limits, { processLimit: spec.processLimit })}\nexec 2>&1\n${command}`;
+  const inner = ['bash', '--noprofile', '--norc', '-c', script];
+  switch (spec.isolation) {
+    case 'none':
+      return inner;
+    case 'unshare':
+      return [
+        'unshare',
+        ...(spec.unprivileged ? ['--map-root-user'] : []),
+        '--net',
+        '--pid',
+        '--fork',
+        '--kill-child',
+        ...inner,
+      ];
+    case 'bwrap':
+      return [
+        'bwrap',
+        '--ro-bind', '/', '/',
+        '--dev', '/dev',
+        '--proc', '/proc',
+        '--tmpfs', '/tmp',
+        '--bind', spec.workDir, spec.workDir,
+        '--chdir', spec.workDir,
+        '--unshare-net',
+        '--unshare-pid',
+        '--unshare-ipc',
+        '--unshare-uts',
+        '--die-with-parent',
+        '--new-session',
+        '--',
+        ...inner,
+      ];
+  }
+}
+
+export const inKubernetes = (env: NodeJS.ProcessEnv = process.env): boolean => Boolean(env.KUBERNETES_SERVICE_HOST);
+
+/** The first uid of the range sandbox users are drawn from when the runner is root. */
+export const SANDBOX_UID_BASE = 200_000;
+export const SANDBOX_UID_RANGE = 100_000;
+
+const probeCache = new Map<string, boolean>();
+
+/** Whether an isolation mode works on this machine for this user (probed once, cached). */
+export function isolationWorks(isolation: Isolation, uid?: number): boolean {
+  if (isolation === 'none') return true;
+  const key = `${isolation}:${uid ?? ''}`;
+  const cached = probeCache.get(key);
+  if (cached !== undefined) return cached;
+  const argv = commandArgv(
+    {
+      isolation,
+      workDir: '/',
+      limits: { cpuSeconds: 5, memoryMiB: 1024, processes: 64, fileSizeMiB: 1, openFiles: 64, outputHeadBytes: 0, outputTailBytes: 0 },
+      processLimit: false,
+      unprivileged: uid !== undefined && uid !== 0 ? true : process.getuid?.() !== 0,
+    },
+    'true',
+  );
+  const r = spawnSync(argv[0], argv.slice(1), { stdio: 'ignore', timeout: 10_000, ...(uid !== undefined ? { uid, gid: uid } : {}) });
+  const ok = r.status === 0;
+  probeCache.set(key, ok);
+  return ok;
+}
+
+/**
+ * The default isolation: none in a Kubernetes Pod (the container is the sandbox), else the
+ * strongest mode that works here.
+ */
+export function defaultIsolation(uid?: number, env: NodeJS.ProcessEnv = process.env): Isolation {
+  if (inKubernetes(env)) return 'none';
+  if (isolationWorks('bwrap', uid)) return 'bwrap';
+  if (isolationWorks('unshare', uid)) return 'unshare';
+  return 'none';
+}

@@ -1,0 +1,204 @@
+/**
+ * The sandbox runner: a fresh work tree per rollout, commands run in it under the chosen
+ * isolation and limits, the final patch as `git diff` against the base, and the work tree always
+ * removed (or, in place, put back to its base state).
+ */
+import { chown, lstat, mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { randomInt } from 'node:crypto';
+import { isSelfContained, type TaskRecord } from '../../api/records.ts';
+import { HYGIENE_ENV } from '../grading/exec.ts';
+import { materialiseWorkTree } from '../grading/worktree.ts';
+import { execCapture, type ExecResult } from './exec.ts';
+import { commandArgv, defaultIsolation, inKubernetes, isolationWorks, SANDBOX_UID_BASE, SANDBOX_UID_RANGE, type Isolation } from './isolation.ts';
+import { DEFAULT_LIMITS, type ResourceLimits } from './limits.ts';
+
+export interface SandboxOptions {
+  /** auto (default): none in a Pod, else bwrap, else unshare, else none. */
+  isolation?: Isolation | 'auto';
+  /**
+   * Who commands run as. auto (default): a root runner outside Kubernetes uses an unprivileged
+   * uid of its own (random in 200000..299999); otherwise the runner's user. A number: that uid.
+   */
+  user?: 'auto' | 'runner' | number;
+  limits?: Partial<ResourceLimits>;
+  /** Extra environment variables for commands. */
+  env?: Record<string, string>;
+  /** SWE-bench tasks: an existing checkout of the repository (in the task image: /testbed). */
+  repoDir?: string;
+  /** Work in repoDir itself (a Pod: the container is thrown away); default true in Kubernetes. */
+  inPlace?: boolean;
+  /** Parent directory of work trees (default: the OS temp dir). */
+  tmpDir?: string;
+}
+
+export class SandboxError extends Error {
+  override name = 'SandboxError';
+}
+
+const git = (args: string[]) => ['git', '-c', 'core.hooksPath=/dev/null', '-c', 'commit.gpgsign=false', '-c', 'core.quotePath=false', ...args];
+
+export class Sandbox {
+  private disposed = false;
+
+  private constructor(
+    readonly workDir: string,
+    readonly base: string,
+    readonly isolation: Isolation,
+    readonly uid: number | undefined,
+    readonly limits: ResourceLimits,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly inPlace: boolean,
+    /** Seconds spent creating the work tree. */
+    readonly setupSeconds: number,
+  ) {}
+
+  static async create(task: TaskRecord, opts: SandboxOptions = {}): Promise<Sandbox> {
+    const started = process.hrtime.bigint();
+    const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    const runnerIsRoot = process.getuid?.() === 0;
+    const user = opts.user ?? 'auto';
+    const uid =
+      typeof user === 'number'
+        ? user
+        : user === 'auto' && runnerIsRoot && !inKubernetes()
+          ? SANDBOX_UID_BASE + randomInt(SANDBOX_UID_RANGE)
+          : undefined;
+    const requested = opts.isolation ?? 'auto';
+    const isolation = requested === 'auto' ? defaultIsolation(uid) : requested;
+    if (requested !== 'auto' && !isolationWorks(isolation, uid)) {
+      throw new SandboxError(`sandbox isolation "${isolation}" does not work on this machine (is ${isolation === 'bwrap' ? 'bubblewrap' : 'util-linux'} installed, are user namespaces allowed?)`);
+    }
+
+    let workDir: string;
+    let inPlace = false;
+    if (isSelfContained(task)) {
+      workDir = await mkdtemp(path.join(opts.tmpDir ?? os.tmpdir(), 'entropo-wt-'));
+      try {
+        await materialiseWorkTree(task, workDir);
+      } catch (e) {
+        await rm(workDir, { recursive: true, force: true });
+        throw new SandboxError(`cannot create the work tree of ${task.instance_id}: ${(e as Error).message}`);
+      }
+    } else {
+      if (!opts.repoDir) {
+        throw new SandboxError(`SWE-bench task ${task.instance_id} needs its repository checkout (repoDir, e.g. /testbed in its image)`);
+      }
+      inPlace = opts.inPlace ?? inKubernetes();
+      workDir = inPlace ? await realpath(opts.repoDir) : await mkdtemp(path.join(opts.tmpDir ?? os.tmpdir(), 'entropo-wt-'));
+    }
+    const env: NodeJS.ProcessEnv = {
+      ...HYGIENE_ENV,
+      PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      HOME: isolation === 'bwrap' ? '/tmp' : workDir,
+      TMPDIR: '/tmp',
+      TERM: 'dumb',
+      PAGER: 'cat',
+      GIT_PAGER: 'cat',
+      GIT_CONFIG_GLOBAL: '/dev/null',
+      ...opts.env,
+    };
+    try {
+      if (uid !== undefined) await chownTree(workDir, uid);
+      const sandbox = new Sandbox(workDir, '', isolation, uid, limits, env, inPlace, 0);
+      if (!isSelfContained(task) && !inPlace) {
+        const clone = await sandbox.git(['clone', '-q', '--no-hardlinks', opts.repoDir!, workDir]);
+        if (clone.exitCode !== 0) throw new SandboxError(`git clone of ${opts.repoDir} failed: ${clone.output}`);
+        const co = await sandbox.git(['checkout', '-q', task.base_commit]);
+        if (co.exitCode !== 0) throw new SandboxError(`git checkout ${task.base_commit} failed: ${co.output}`);
+      }
+      const head = await sandbox.git(['rev-parse', 'HEAD']);
+      if (head.exitCode !== 0) throw new SandboxError(`work tree ${workDir} is not a git repository: ${head.output}`);
+      const setupSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+      return new Sandbox(workDir, head.output.trim(), isolation, uid, limits, env, inPlace, setupSeconds);
+    } catch (e) {
+      if (!inPlace) await rm(workDir, { recursive: true, force: true });
+      throw e instanceof SandboxError ? e : new SandboxError((e as Error).message);
+    }
+  }
+
+  /** Runs a bash script in the work tree under the sandbox's isolation and limits. */
+  exec(command: string, timeoutSeconds: number): Promise<ExecResult> {
+    if (this.disposed) throw new SandboxError('sandbox already disposed');
+    const argv = commandArgv(
+      {
+        isolation: this.isolation,
+        workDir: this.workDir,
+        limits: this.limits,
+        processLimit: this.uid !== undefined || inKubernetes(),
+        unprivileged: this.uid !== undefined || process.getuid?.() !== 0,
+      },
+      command,
+    );
+    return execCapture(argv, {
+      cwd: this.workDir,
+      env: this.env,
+      timeoutMs: Math.max(1, timeoutSeconds) * 1000,
+      headBytes: this.limits.outputHeadBytes,
+      tailBytes: this.limits.outputTailBytes,
+      ...(this.uid !== undefined ? { uid: this.uid, gid: this.uid } : {}),
+    });
+  }
+
+  /** Runs git in the work tree as the sandbox user (not isolated: git is ours, not the agent's). */
+  private git(args: string[], extraEnv: Record<string, string> = {}, stdoutOnly = false, bytes = 64 * 1024 * 1024): Promise<ExecResult> {
+    const argv = git(args);
+    return execCapture(argv, {
+      cwd: this.workDir,
+      env: { ...this.env, HOME: os.tmpdir(), ...extraEnv },
+      timeoutMs: 120_000,
+      headBytes: bytes,
+      tailBytes: 0,
+      mergeStderr: !stdoutOnly,
+      ...(this.uid !== undefined ? { uid: this.uid, gid: this.uid } : {}),
+    });
+  }
+
+  /** Gives a file or directory the editor created to the sandbox user. */
+  async own(p: string): Promise<void> {
+    if (this.uid !== undefined) await chown(p, this.uid, this.uid);
+  }
+
+  /**
+   * The patch: every change to the work tree (tracked and untracked files, commits the agent
+   * made) against the base commit. A private index is used; the agent's own index is untouched.
+   */
+  async diff(): Promise<string> {
+    const index = path.join(os.tmpdir(), `entropo-index-${process.pid}-${randomInt(1e9)}`);
+    const steps = [['read-tree', this.base], ['add', '-A', '.'], ['diff', '--cached', '--no-color', '--no-ext-diff', this.base]];
+    try {
+      let out = '';
+      for (const args of steps) {
+        const r = await this.git(['-c', 'core.fileMode=false', ...args], { GIT_INDEX_FILE: index }, args[0] === 'diff');
+        if (r.exitCode !== 0 || r.truncated) throw new SandboxError(`git ${args.join(' ')} failed (exit ${r.exitCode}): ${r.output.slice(0, 2000)}`);
+        out = r.output;
+      }
+      return out;
+    } finally {
+      await rm(index, { force: true });
+    }
+  }
+
+  /** Removes the work tree; in place, puts it back to its base state. Safe to call twice. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.inPlace) {
+      await this.git(['reset', '-q', '--hard', this.base]);
+      await this.git(['clean', '-q', '-fdx']);
+      return;
+    }
+    await rm(this.workDir, { recursive: true, force: true, maxRetries: 3 });
+  }
+}
+
+async function chownTree(dir: string, uid: number): Promise<void> {
+  await chown(dir, uid, uid);
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) await chownTree(p, uid);
+    else if ((await lstat(p)).isSymbolicLink()) continue;
+    else await chown(p, uid, uid);
+  }
+}
