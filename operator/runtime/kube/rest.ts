@@ -201,7 +201,8 @@ export class RestClient {
    */
   async watch<T extends KubeObject>(path: string, query: Query, onEvent: (e: WatchEvent<T>) => void, opts: WatchOptions): Promise<void> {
     if (opts.signal?.aborted) return;
-    const { req, res } = await this.open('GET', path, { query: { ...query, watch: true }, timeoutMs: 0, signal: opts.signal });
+    // The socket timeout bounds the wait for the answer's headers; the watchdog below, the stream.
+    const { req, res } = await this.open('GET', path, { query: { ...query, watch: true }, timeoutMs: opts.idleTimeoutMs + 1_000, signal: opts.signal });
     const status = res.statusCode ?? 0;
     if (status !== 200) throw toApiError(status, await readAll(res), `WATCH ${path}`);
     return new Promise<void>((resolve, reject) => {

@@ -1,6 +1,6 @@
 /** Shared pieces of the runtime integration tests: a private control plane, objects, waits, operator processes. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -137,4 +137,18 @@ export async function within<T>(p: Promise<T>, ms: number): Promise<T | undefine
   const r = await Promise.race([p, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)))]);
   clearTimeout(timer);
   return r;
+}
+
+/** The pid of this control plane's kube-apiserver (found by its --secure-port flag in /proc). */
+export function apiServerPid(cp: ControlPlane): number {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (args.includes(`--secure-port=${cp.apiPort}`) && args[0].endsWith('kube-apiserver')) return Number(entry);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  throw new Error('kube-apiserver process not found');
 }

@@ -11,7 +11,7 @@ import { resourcePath } from '../../../operator/runtime/kube/resource.ts';
 import { Backoff } from '../../../operator/runtime/ratelimit.ts';
 import { logger } from '../../../operator/logging/logger.ts';
 import type { KubeObject } from '../../../operator/runtime/kube/types.ts';
-import { adminClient, controlPlane, createNamespace, createRB, getRB, isAccepted, kubeConfig, RB, rolloutBatch, waitFor } from './helpers.ts';
+import { adminClient, apiServerPid, controlPlane, createNamespace, createRB, getRB, isAccepted, kubeConfig, RB, rolloutBatch, waitFor } from './helpers.ts';
 
 const log = logger.child({ test: 'informer' });
 
@@ -99,4 +99,30 @@ test('a watch resumed from a compacted resourceVersion relists (410) and deliver
     (e: { code: number }) => e.code,
   );
   t.is(gone, 404);
+});
+
+test('a watch that goes silent (API server frozen with SIGSTOP) is restarted by the watchdog', async (t) => {
+  const cp = await controlPlane(t);
+  const admin = await adminClient(cp);
+  t.teardown(() => admin.close());
+  const ns = await createNamespace(admin);
+  const client = await adminClient(cp);
+  t.teardown(() => client.close());
+  const informer = new Informer({ client, resource: RB, namespace: ns, idleTimeoutMs: 3_000, watchTimeoutSeconds: 300, backoff: new Backoff(200, 1_000), log });
+  informer.start();
+  t.teardown(() => informer.stop());
+  await createRB(admin, ns, 'one');
+  await waitFor('one cached', () => informer.get(ns, 'one'));
+  const pid = apiServerPid(cp);
+  process.kill(pid, 'SIGSTOP');
+  try {
+    // The TCP connection stays open but nothing arrives: only the watchdog can notice.
+    await waitFor('the watchdog to fire', () => informer.stats.silentWatches >= 1, 15_000);
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+  await createRB(admin, ns, 'two');
+  await waitFor('two cached after the restart of the watch', () => informer.get(ns, 'two'), 30_000);
+  t.true(informer.stats.silentWatches >= 1, JSON.stringify(informer.stats));
+  t.true(informer.stats.watches >= 2);
 });
