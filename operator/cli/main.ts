@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { registerValidate } from './commands/validate.ts';
 import { registerGenerate } from './commands/generate.ts';
 import { registerOperator } from './commands/operator.ts';
+import { registerSandbox } from './commands/sandbox.ts';
+import { registerRollout } from './commands/rollout.ts';
 
 /** The package's own package.json: two levels up from the sources, three from dist/. */
 function packageJson(): { version: string } {
@@ -27,6 +29,8 @@ export function buildProgram(): Command {
   registerValidate(program);
   registerGenerate(program);
   registerOperator(program);
+  registerSandbox(program);
+  registerRollout(program);
   return program;
 }
 

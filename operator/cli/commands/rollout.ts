@@ -1,0 +1,141 @@
+/**
+ * `entropo rollout`: local rollouts of an endpoint over a task set, with a progress bar on
+ * stderr, a summary table on stdout, and trajectories / SWE-bench predictions as JSONL.
+ */
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import cliProgress from 'cli-progress';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { RolloutLimits, Sampling } from '../../api/common.ts';
+import type { TaskRecord } from '../../api/records.ts';
+import { formatError, loadTaskFile, selectTasks } from '../../tasks/dataset.ts';
+import { formatSummaryTable, predictions, runBatch, summaryRows } from '../../rollout/batch.ts';
+import type { Isolation } from '../../rollout/sandbox/isolation.ts';
+
+interface RolloutCliOptions {
+  tasks?: string;
+  suite?: string;
+  split: 'train' | 'eval' | 'all';
+  instanceIds?: string;
+  limit?: number;
+  endpoint?: string;
+  model: string;
+  samples: number;
+  concurrency: number;
+  out: string;
+  run: string;
+  temperature: number;
+  topP: number;
+  topK: number;
+  maxTokensPerTurn: number;
+  seed?: number;
+  maxSteps: number;
+  maxTokens: number;
+  timeout: number;
+  toolTimeout: number;
+  toolFormat: 'native' | 'text';
+  isolation: Isolation | 'auto';
+  retries: number;
+  progress: boolean;
+}
+
+const int = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError('expected an integer');
+  return n;
+};
+const num = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError('expected a number');
+  return n;
+};
+
+async function loadTasks(o: RolloutCliOptions): Promise<TaskRecord[]> {
+  let tasks: TaskRecord[];
+  if (o.tasks) {
+    const r = await loadTaskFile(o.tasks, 'auto');
+    if (r.errors.length) throw new Error(r.errors.slice(0, 5).map((e) => formatError(e, o.tasks)).join('\n'));
+    tasks = r.tasks;
+  } else {
+    const { loadBuiltinSuite } = await import('../../tasks/suite.ts');
+    tasks = await loadBuiltinSuite({ suite: o.suite ?? 'entropo-bugs', split: o.split });
+  }
+  const sel = selectTasks(tasks, { ...(o.instanceIds ? { instanceIds: o.instanceIds.split(',') } : {}), ...(o.limit ? { limit: o.limit } : {}) });
+  if (sel.missing.length) throw new Error(`no task named ${sel.missing.join(', ')}`);
+  return sel.tasks;
+}
+
+export function registerRollout(program: Command): void {
+  program
+    .command('rollout')
+    .description('run rollouts of a model endpoint over a task set on this machine')
+    .option('--tasks <file>', 'JSONL of task records (SWE-bench or self-contained)')
+    .option('--suite <name>', 'a built-in task suite instead of --tasks (default entropo-bugs)')
+    .option('--split <split>', 'split of the built-in suite: train | eval | all', 'all')
+    .option('--instance-ids <ids>', 'only these tasks (comma-separated)')
+    .option('--limit <n>', 'at most this many tasks', int)
+    .requiredOption('--endpoint <url>', 'OpenAI-compatible base URL, e.g. http://localhost:8000/v1 (key: OPENAI_API_KEY)')
+    .requiredOption('--model <name>', 'model name')
+    .option('--samples <n>', 'rollouts per task', int, 1)
+    .option('--concurrency <n>', 'rollouts at a time', int, 2)
+    .option('-o, --out <dir>', 'output directory', 'rollouts')
+    .option('--run <name>', 'run part of the trajectory ids', 'local')
+    .option('--temperature <t>', 'sampling temperature', num, 0.7)
+    .option('--top-p <p>', 'nucleus sampling mass', num, 0.8)
+    .option('--top-k <k>', 'top-k (0: off)', int, 20)
+    .option('--max-tokens-per-turn <n>', 'completion tokens per turn', int, 4096)
+    .option('--seed <n>', 'base seed (sample i uses seed + i)', int)
+    .option('--max-steps <n>', 'assistant turns per rollout', int, 200)
+    .option('--max-tokens <n>', 'context tokens per rollout', int, 131072)
+    .option('--timeout <s>', 'wall time per rollout', int, 3600)
+    .option('--tool-timeout <s>', 'wall time per tool call', int, 120)
+    .option('--tool-format <f>', 'native | text tool calls', 'native')
+    .option('--isolation <mode>', 'auto | bwrap | unshare | none', 'auto')
+    .option('--retries <n>', 'extra attempts of a rollout that hit a sandbox error', int, 1)
+    .option('--no-progress', 'no progress bar')
+    .action(async (o: RolloutCliOptions) => {
+      if (o.toolFormat !== 'native' && o.toolFormat !== 'text') throw new Error('--tool-format must be native or text');
+      const tasks = await loadTasks(o);
+      const sampling: Sampling = { temperature: o.temperature, topP: o.topP, topK: o.topK, maxTokensPerTurn: o.maxTokensPerTurn, ...(o.seed !== undefined ? { seed: o.seed } : {}) };
+      const limits: RolloutLimits = { maxSteps: o.maxSteps, maxTokens: o.maxTokens, timeoutSeconds: o.timeout, toolTimeoutSeconds: o.toolTimeout, toolCallFormat: o.toolFormat };
+      const total = tasks.length * o.samples;
+      const bar = o.progress
+        ? new cliProgress.SingleBar(
+            { stream: process.stderr, format: 'rollouts [{bar}] {value}/{total} | resolved {resolved} | sandbox errors {errors} | {duration_formatted} (eta {eta_formatted})', hideCursor: true },
+            cliProgress.Presets.shades_classic,
+          )
+        : undefined;
+      let resolved = 0;
+      let errors = 0;
+      bar?.start(total, 0, { resolved, errors });
+      const result = await runBatch({
+        tasks,
+        samples: o.samples,
+        concurrency: o.concurrency,
+        retries: o.retries,
+        run: o.run,
+        model: o.model,
+        endpoint: { baseURL: o.endpoint!, ...(process.env.OPENAI_API_KEY ? { apiKey: process.env.OPENAI_API_KEY } : {}) },
+        sampling,
+        limits,
+        sandbox: { isolation: o.isolation },
+        onDone: (t) => {
+          if (t.resolved) resolved++;
+          if (t.exitReason === 'sandbox_error') errors++;
+          bar?.increment(1, { resolved, errors });
+        },
+      });
+      bar?.stop();
+      await mkdir(o.out, { recursive: true });
+      const jsonl = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
+      await writeFile(path.join(o.out, 'trajectories.jsonl'), jsonl(result.trajectories));
+      await writeFile(path.join(o.out, 'predictions.jsonl'), jsonl(predictions(result.trajectories, 0)));
+      for (let s = 1; s < o.samples; s++) await writeFile(path.join(o.out, `predictions.sample-${s}.jsonl`), jsonl(predictions(result.trajectories, s)));
+      const rows = summaryRows(result.trajectories);
+      await writeFile(path.join(o.out, 'summary.json'), JSON.stringify({ seconds: result.seconds, rows }, null, 2) + '\n');
+      console.log(formatSummaryTable(rows));
+      console.log(`\n${total} rollouts in ${result.seconds.toFixed(1)} s; trajectories and predictions in ${o.out}/`);
+      if (errors) process.exitCode = 3;
+    });
+}

@@ -1,0 +1,159 @@
+/**
+ * The assignment of a sandbox Pod (one rollout), from command-line options and environment
+ * variables (an option wins over its variable). Pure: reading the task and writing results are
+ * the caller's. The variables, which the sandbox Pod builder sets:
+ *
+ *   ENTROPO_TASK_FILE        file holding the task: one JSON record, or JSONL (then ENTROPO_TASK_ID)
+ *   ENTROPO_TASK_KEY         artifact-store key of that file (instead of ENTROPO_TASK_FILE)
+ *   ENTROPO_TASK_ID          instance_id of the task in a multi-task file
+ *   ENTROPO_SAMPLE           sample index (default 0); the seed of sample i is seed + i
+ *   ENTROPO_RUN              run part of the trajectory id <task>/<sample>/<run> (default "local")
+ *   ENTROPO_SOURCE           JSON {kind, namespace, name, iteration} of the owning object
+ *   ENTROPO_ENDPOINT         base URL of the OpenAI-compatible API (fallback OPENAI_BASE_URL)
+ *   ENTROPO_API_KEY          API key (fallback OPENAI_API_KEY; never an argument)
+ *   ENTROPO_MODEL            model name
+ *   ENTROPO_SAMPLING         JSON of the Sampling spec (temperature, topP, topK, maxTokensPerTurn, seed)
+ *   ENTROPO_LIMITS           JSON of the RolloutLimits spec (maxSteps, maxTokens, timeoutSeconds, ...)
+ *   ENTROPO_STORE_URI        artifact store (file:///dir, pvc://claim/prefix)
+ *   ENTROPO_TRAJECTORY_KEY   key of the trajectory in the store (default trajectories/<task>/<sample>-<run>.json)
+ *   ENTROPO_TERMINATION_LOG  where the summary goes (default /dev/termination-log)
+ *   ENTROPO_SANDBOX_ISOLATION auto | bwrap | unshare | none (default auto: none in a Pod)
+ *   ENTROPO_REPO_DIR         SWE-bench: the repository checkout in the task image (default /testbed)
+ *   ENTROPO_GRADING_TIMEOUT  seconds for the grading test run
+ */
+import { RolloutLimits, Sampling } from '../api/common.ts';
+import type { TrajectoryRecord } from '../api/records.ts';
+import { check } from '../api/validate.ts';
+import { ISOLATIONS, type Isolation } from './sandbox/isolation.ts';
+
+export interface SandboxCliOptions {
+  taskFile?: string;
+  taskKey?: string;
+  taskId?: string;
+  sample?: string;
+  run?: string;
+  source?: string;
+  endpoint?: string;
+  model?: string;
+  sampling?: string;
+  limits?: string;
+  store?: string;
+  trajectoryKey?: string;
+  terminationLog?: string;
+  isolation?: string;
+  repoDir?: string;
+  gradingTimeout?: string;
+}
+
+export interface SandboxInputs {
+  task: { file: string } | { key: string };
+  taskId?: string;
+  sample: number;
+  run: string;
+  source?: TrajectoryRecord['source'];
+  endpoint: string;
+  apiKey?: string;
+  model: string;
+  sampling: Sampling;
+  limits: RolloutLimits;
+  storeUri: string;
+  trajectoryKey?: string;
+  terminationLog: string;
+  isolation: Isolation | 'auto';
+  repoDir: string;
+  gradingTimeoutSeconds?: number;
+}
+
+export class AssignmentError extends Error {
+  override name = 'AssignmentError';
+}
+
+const ENV: Record<keyof SandboxCliOptions, string> = {
+  taskFile: 'ENTROPO_TASK_FILE',
+  taskKey: 'ENTROPO_TASK_KEY',
+  taskId: 'ENTROPO_TASK_ID',
+  sample: 'ENTROPO_SAMPLE',
+  run: 'ENTROPO_RUN',
+  source: 'ENTROPO_SOURCE',
+  endpoint: 'ENTROPO_ENDPOINT',
+  model: 'ENTROPO_MODEL',
+  sampling: 'ENTROPO_SAMPLING',
+  limits: 'ENTROPO_LIMITS',
+  store: 'ENTROPO_STORE_URI',
+  trajectoryKey: 'ENTROPO_TRAJECTORY_KEY',
+  terminationLog: 'ENTROPO_TERMINATION_LOG',
+  isolation: 'ENTROPO_SANDBOX_ISOLATION',
+  repoDir: 'ENTROPO_REPO_DIR',
+  gradingTimeout: 'ENTROPO_GRADING_TIMEOUT',
+};
+
+function json(what: string, text: string | undefined): unknown {
+  if (text === undefined || text.trim() === '') return {};
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new AssignmentError(`${what}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+function spec<T>(schema: Parameters<typeof check>[0], what: string, text: string | undefined): T {
+  const r = check<T>(schema, json(what, text));
+  if (!r.ok) throw new AssignmentError(`${what}: ${r.errors.map((e) => `${e.field || '(root)'}: ${e.message}`).join('; ')}`);
+  return r.value;
+}
+
+function nonNegativeInt(what: string, text: string | undefined, dflt: number): number {
+  if (text === undefined || text === '') return dflt;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new AssignmentError(`${what}: expected a non-negative integer, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+/** Resolves the assignment; throws AssignmentError naming the option or variable at fault. */
+export function resolveSandboxInputs(opts: SandboxCliOptions, env: NodeJS.ProcessEnv): SandboxInputs {
+  const get = (k: keyof SandboxCliOptions): string | undefined => opts[k] ?? (env[ENV[k]] || undefined);
+  const name = (k: keyof SandboxCliOptions) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} / ${ENV[k]}`;
+  const file = get('taskFile');
+  const key = get('taskKey');
+  if (!file === !key) throw new AssignmentError(`exactly one of ${name('taskFile')} or ${name('taskKey')} is required`);
+  const endpoint = get('endpoint') ?? (env.OPENAI_BASE_URL || undefined);
+  if (!endpoint || !/^https?:\/\/./.test(endpoint)) throw new AssignmentError(`${name('endpoint')}: an http(s) URL of an OpenAI-compatible API is required`);
+  const model = get('model');
+  if (!model) throw new AssignmentError(`${name('model')} is required`);
+  const store = get('store');
+  if (!store) throw new AssignmentError(`${name('store')} is required (file:///dir or pvc://claim/prefix)`);
+  const isolation = get('isolation') ?? 'auto';
+  if (isolation !== 'auto' && !(ISOLATIONS as readonly string[]).includes(isolation)) {
+    throw new AssignmentError(`${name('isolation')}: expected auto, ${ISOLATIONS.join(', ')}; got ${JSON.stringify(isolation)}`);
+  }
+  const sourceText = get('source');
+  const source = sourceText ? (json(name('source'), sourceText) as TrajectoryRecord['source']) : undefined;
+  const apiKey = env.ENTROPO_API_KEY || env.OPENAI_API_KEY || undefined;
+  const gradingTimeout = get('gradingTimeout');
+  return {
+    task: file ? { file } : { key: key! },
+    ...(get('taskId') ? { taskId: get('taskId') } : {}),
+    sample: nonNegativeInt(name('sample'), get('sample'), 0),
+    run: get('run') ?? 'local',
+    ...(source ? { source } : {}),
+    endpoint,
+    ...(apiKey ? { apiKey } : {}),
+    model,
+    sampling: spec<Sampling>(Sampling, name('sampling'), get('sampling')),
+    limits: spec<RolloutLimits>(RolloutLimits, name('limits'), get('limits')),
+    storeUri: store,
+    ...(get('trajectoryKey') ? { trajectoryKey: get('trajectoryKey') } : {}),
+    terminationLog: get('terminationLog') ?? '/dev/termination-log',
+    isolation: isolation as Isolation | 'auto',
+    repoDir: get('repoDir') ?? '/testbed',
+    ...(gradingTimeout ? { gradingTimeoutSeconds: nonNegativeInt(name('gradingTimeout'), gradingTimeout, 300) } : {}),
+  };
+}
+
+/** A path segment safe for an artifact key. */
+export const keySegment = (s: string): string => s.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_').slice(0, 200) || '_';
+
+/** The default store key of a trajectory. */
+export function defaultTrajectoryKey(taskId: string, sample: number, run: string): string {
+  return `trajectories/${keySegment(taskId)}/${sample}-${keySegment(run)}.json`;
+}
