@@ -3,7 +3,7 @@
  * namespace scope, controllers, leader election, the metrics and probe endpoints, and graceful
  * shutdown. Caches run in every replica (a new leader starts warm); controllers' workers run only
  * in the leader. /readyz is 200 when the caches synced and this replica leads (or leader
- * election is off); /healthz is 200 while the process serves.
+ * election is off; or readinessRequiresLeadership is false); /healthz is 200 while the process serves.
  *
  *   const mgr = await Manager.create({ kubeConfig, namespaces: ['team-a'] });
  *   mgr.addController({ name: 'rolloutbatch', for: EntropoResources.RolloutBatch, owns: [Pods], reconciler });
@@ -46,6 +46,11 @@ export interface ManagerOptions {
   healthProbeBindAddress?: string;
   /** Periodic resync of every cache (re-reconcile everything); 0 = off. */
   syncPeriodMs?: number;
+  /**
+   * /readyz requires leadership (default true). Set false where a Deployment with several replicas
+   * rolls out with RollingUpdate: a standby that can never become ready stalls the rollout.
+   */
+  readinessRequiresLeadership?: boolean;
   /** Bound on waiting for in-flight reconciles at shutdown. Default 30 s. */
   gracefulShutdownMs?: number;
   /** Informer watchdog and watch timeout (defaults in informer.ts). */
@@ -154,12 +159,15 @@ export class Manager {
   readiness(): { ok: boolean; detail?: string } {
     if (this.stopping) return { ok: false, detail: 'shutting down' };
     if (!this.hasSynced()) return { ok: false, detail: 'caches not synced' };
-    if (!this.isLeader()) return { ok: false, detail: 'not the leader' };
+    if (!this.isLeader()) {
+      return this.opts.readinessRequiresLeadership === false ? { ok: true, detail: 'standby' } : { ok: false, detail: 'not the leader' };
+    }
     return { ok: true };
   }
 
   private startedCaches = false;
   private reason: StopReason = 'stopped';
+  private leadLoop?: Promise<void>;
 
   /** Starts endpoints, caches and (once leading) controllers; returns when the endpoints listen. */
   async start(): Promise<void> {
@@ -190,7 +198,7 @@ export class Manager {
       metrics: this.metrics,
       log: this.log,
     });
-    void this.lead(this.elector);
+    this.leadLoop = this.lead(this.elector);
   }
 
   private async lead(elector: LeaderElector): Promise<void> {
@@ -201,7 +209,7 @@ export class Manager {
     if (r === 'lost') {
       // Like controller-runtime: a replica that lost the lease must not keep reconciling.
       this.reason = 'leadership-lost';
-      await this.stop();
+      void this.stop();
     }
   }
 
@@ -225,6 +233,8 @@ export class Manager {
       this.lifetime.abort();
       const grace = this.opts.gracefulShutdownMs ?? 30_000;
       const drained = (await Promise.all(this.controllers.map((c) => c.stop(grace)))).every(Boolean);
+      // Let an in-flight renew finish before releasing, so the release is the last lease write.
+      await this.leadLoop;
       await Promise.all([...this.caches.values()].map((c) => c.stop()));
       await this.elector?.release();
       await Promise.all([this.metricsServer.close(), this.healthServer.close()]);

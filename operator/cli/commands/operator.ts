@@ -39,6 +39,7 @@ interface Flags {
   leaderElect: boolean;
   leaderElectionNamespace?: string;
   leaderElectionId: string;
+  readinessRequiresLeadership: boolean;
   syncPeriodSeconds: number;
   gracefulShutdownTimeoutSeconds: number;
 }
@@ -69,6 +70,7 @@ export function registerOperator(program: Command): void {
     .option('--no-leader-elect', 'disable leader election')
     .option('--leader-election-namespace <ns>', 'namespace of the Lease (default: own namespace or the kubeconfig context\'s)')
     .option('--leader-election-id <name>', 'name of the Lease', 'entropo-operator.entropo.dev')
+    .option('--readiness-requires-leadership [bool]', '/readyz is 200 only on the leader (false: also on a synced standby)', bool, true)
     .option('--sync-period-seconds <s>', 'periodic resync of every object (0 = off)', nonNegative, 36_000)
     .option('--graceful-shutdown-timeout-seconds <s>', 'bound on finishing in-flight reconciles at shutdown', nonNegative, 30)
     .action(async (flags: Flags) => {
@@ -82,6 +84,7 @@ export function registerOperator(program: Command): void {
           : false,
         metricsBindAddress: flags.metricsBindAddress,
         healthProbeBindAddress: flags.healthProbeBindAddress,
+        readinessRequiresLeadership: flags.readinessRequiresLeadership,
         syncPeriodMs: flags.syncPeriodSeconds * 1000,
         gracefulShutdownMs: flags.gracefulShutdownTimeoutSeconds * 1000,
         log: logger.child({ component: 'operator' }),
