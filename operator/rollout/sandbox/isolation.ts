@@ -79,7 +79,8 @@ const probeCache = new Map<string, boolean>();
 /** Whether an isolation mode works on this machine for this user (probed once, cached). */
 export function isolationWorks(isolation: Isolation, uid?: number): boolean {
   if (isolation === 'none') return true;
-  const key = `${isolation}:${uid ?? ''}`;
+  // Whether it works depends on being root or not, not on which sandbox uid: one probe each.
+  const key = `${isolation}:${uid === undefined ? 'runner' : 'own-user'}`;
   const cached = probeCache.get(key);
   if (cached !== undefined) return cached;
   const argv = commandArgv(

@@ -3,6 +3,7 @@
 export type EditResult = { ok: true; content: string; line: number } | { ok: false; error: string };
 
 const lines = (text: string): string[] => {
+  if (text === '') return [];
   const parts = text.split('\n');
   if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop();
   return parts;

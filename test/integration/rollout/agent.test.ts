@@ -1,0 +1,202 @@
+/**
+ * The agent loop end to end: the real openai client against a real HTTP server speaking the chat
+ * completions API (scripted replies), the real sandbox, the real grader (evaluatePatch).
+ */
+import test from 'ava';
+import type { RolloutLimits, Sampling } from '../../../operator/api/common.ts';
+import type { TaskRecord } from '../../../operator/api/records.ts';
+import { runRollout, runRolloutDetailed, type RolloutAssignment } from '../../../operator/rollout/rollout.ts';
+import { patchHash } from '../../../operator/rollout/trajectory.ts';
+import { startScriptedLLM, type Script } from '../../helpers/scripted-llm.ts';
+import { fixtureTask, SOLVE_NATIVE, SOLVE_TEXT } from './helpers/fixture.ts';
+
+const SAMPLING: Sampling = { temperature: 0.7, topP: 0.8, topK: 20, maxTokensPerTurn: 1024, seed: 1000 };
+const LIMITS: RolloutLimits = { maxSteps: 12, maxTokens: 65536, timeoutSeconds: 60, toolTimeoutSeconds: 20, toolCallFormat: 'native' };
+
+async function rollout(t: { teardown(fn: () => Promise<void>): void }, script: Script, over: Partial<RolloutAssignment> = {}, limits: Partial<RolloutLimits> = {}) {
+  const llm = await startScriptedLLM(script);
+  t.teardown(() => llm.close());
+  const a: RolloutAssignment = {
+    task: fixtureTask(),
+    sample: 2,
+    run: 'test',
+    model: 'scripted-coder',
+    endpoint: { baseURL: llm.url, apiKey: 'k-123', maxRetries: 0 },
+    sampling: SAMPLING,
+    limits: { ...LIMITS, ...limits },
+    ...over,
+  };
+  return { llm, out: await runRolloutDetailed(a) };
+}
+
+test('native tool calls: a solved task ends as a graded, resolved trajectory', async (t) => {
+  const { llm, out } = await rollout(t, SOLVE_NATIVE);
+  const tr = out.trajectory;
+  t.is(tr.exitReason, 'finished');
+  t.true(tr.finished);
+  t.is(tr.steps, 4);
+  t.is(tr.id, 'calc-add/2/test');
+  t.deepEqual(tr.regression, { passed: ['mul multiplies'], failed: [] });
+  t.deepEqual(tr.hidden, { passed: ['add adds'], failed: [] });
+  t.true(tr.resolved);
+  t.is(tr.reward, 1);
+  t.regex(tr.patch, /^diff --git a\/src\/math\.js b\/src\/math\.js/);
+  t.regex(tr.patch, /\+  return a \+ b;/);
+  t.is(tr.patchHash, patchHash(tr.patch));
+  t.is(tr.error, undefined);
+  // messages: system, user, then assistant/tool pairs in OpenAI format
+  t.deepEqual(tr.messages.map((m) => m.role), ['system', 'user', 'assistant', 'tool', 'assistant', 'tool', 'assistant', 'tool', 'assistant', 'tool']);
+  const a1 = tr.messages[2];
+  t.is(a1.tool_calls?.[0].function.name, 'file_editor');
+  t.is(tr.messages[3].tool_call_id, a1.tool_calls?.[0].id);
+  t.regex(tr.messages[3].content ?? '', /2\t  return a - b;/);
+  t.regex(tr.messages[7].content ?? '', /^1\n\[exit code: 0\]$/); // the agent ran the visible test: 1 "ok"
+  // The agent never saw the hidden test.
+  t.false(JSON.stringify(tr.messages).includes('add adds'));
+  // usage summed over the 4 turns, as the server reported it; timings per step
+  const reported = llm.requests.length;
+  t.is(reported, 4);
+  t.true(tr.usage.totalTokens > 0);
+  t.is(tr.usage.totalTokens, tr.usage.promptTokens + tr.usage.completionTokens);
+  t.deepEqual(tr.timings.map((s) => [s.step, s.tool]), [[1, 'file_editor'], [2, 'file_editor'], [3, 'execute_bash'], [4, 'finish']]);
+  t.true(tr.timings.every((s) => s.modelSeconds > 0 && s.toolSeconds >= 0));
+  t.true(out.phases.gradingSeconds > 0 && out.phases.setupSeconds > 0);
+  t.is(tr.tools?.length, 4);
+});
+
+test('sampling parameters, seed + sample, tools and the API key reach the server', async (t) => {
+  const { llm } = await rollout(t, SOLVE_NATIVE);
+  const body = llm.requests[0].body;
+  t.is(llm.requests[0].path, '/v1/chat/completions');
+  t.is(llm.requests[0].headers.authorization, 'Bearer k-123');
+  t.is(body.model, 'scripted-coder');
+  t.is(body.temperature, 0.7);
+  t.is(body.top_p, 0.8);
+  t.is(body.top_k, 20);
+  t.is(body.seed, 1002);
+  t.is(body.max_tokens, 1024);
+  t.deepEqual(body.tools.map((x: any) => x.function.name), ['file_editor', 'execute_bash', 'search', 'finish']);
+  t.is(body.tool_choice, 'auto');
+  // every turn carries the whole conversation so far
+  t.deepEqual(llm.requests.map((r) => r.body.messages.length), [2, 4, 6, 8]);
+  t.true(llm.requests.every((r) => r.body.top_k === 20 && r.body.seed === 1002));
+});
+
+test('text tool calls: same task solved, no tools parameter, results in <tool_response>', async (t) => {
+  const { llm, out } = await rollout(t, SOLVE_TEXT, {}, { toolCallFormat: 'text' });
+  const tr = out.trajectory;
+  t.is(tr.exitReason, 'finished');
+  t.true(tr.resolved);
+  t.is(tr.reward, 1);
+  t.is(tr.steps, 3);
+  t.is(llm.requests[0].body.tools, undefined);
+  t.regex(llm.requests[0].body.messages[0].content, /<tools>\n\{"type":"function","function":\{"name":"file_editor"/);
+  t.deepEqual(tr.messages.map((m) => m.role), ['system', 'user', 'assistant', 'user', 'assistant', 'user', 'assistant', 'user']);
+  t.regex(tr.messages[3].content ?? '', /^<tool_response>\nThe file src\/math\.js has been edited/);
+  t.true(tr.messages.every((m) => m.tool_calls === undefined));
+});
+
+test('malformed tool calls are error observations and the rollout goes on', async (t) => {
+  const script: Script = [
+    { content: null, tool_calls: [{ name: 'execute_bash', arguments: '{"command": "ls' }] },
+    { content: null, tool_calls: [{ name: 'no_such_tool', arguments: {} }] },
+    ...SOLVE_NATIVE,
+  ];
+  const { out } = await rollout(t, script);
+  const tr = out.trajectory;
+  t.is(tr.exitReason, 'finished');
+  t.true(tr.resolved);
+  t.is(tr.steps, 6);
+  t.regex(tr.messages[3].content ?? '', /^Error: cannot run execute_bash: the arguments are not valid JSON/);
+  t.regex(tr.messages[5].content ?? '', /^Error: unknown tool "no_such_tool"/);
+});
+
+test('malformed text tool calls are error observations too', async (t) => {
+  const script: Script = [{ content: '<tool_call>{"name": "execute_bash", "arguments": {"command": </tool_call>' }, ...SOLVE_TEXT];
+  const { out } = await rollout(t, script, {}, { toolCallFormat: 'text' });
+  t.is(out.trajectory.exitReason, 'finished');
+  t.true(out.trajectory.resolved);
+  t.regex(out.trajectory.messages[3].content ?? '', /^<tool_response>\nError: the tool call is not valid JSON/);
+});
+
+test('max steps: cut off, not finished, still graded', async (t) => {
+  const loop: Script = () => ({ content: null, tool_calls: [{ name: 'execute_bash', arguments: { command: 'echo again' } }] });
+  const { llm, out } = await rollout(t, loop, {}, { maxSteps: 3 });
+  const tr = out.trajectory;
+  t.is(tr.exitReason, 'max_steps');
+  t.false(tr.finished);
+  t.is(tr.steps, 3);
+  t.is(llm.requests.length, 3);
+  t.false(tr.resolved);
+  t.is(tr.reward, 0);
+  t.deepEqual(tr.hidden, { passed: [], failed: ['add adds'] });
+  t.deepEqual(tr.regression, { passed: ['mul multiplies'], failed: [] });
+  t.is(tr.patch, '');
+});
+
+// Serial: timing under the load of the other tests of this file would make the step count vary.
+test.serial('wall-time limit: a slow model ends the rollout as timeout, not finished', async (t) => {
+  const slow: Script = () => ({ content: null, tool_calls: [{ name: 'execute_bash', arguments: { command: 'sleep 0.2' } }], delayMs: 500 });
+  const { llm, out } = await rollout(t, slow, {}, { timeoutSeconds: 3 });
+  const tr = out.trajectory;
+  t.is(tr.exitReason, 'timeout');
+  t.false(tr.finished);
+  t.true(tr.steps >= 2 && tr.steps <= 5, `steps ${tr.steps}`);
+  // The request in flight at the deadline was aborted, not waited for.
+  t.is(llm.requests.length, tr.steps + 1);
+  t.true(out.phases.agentSeconds < 3.5, `agent ran ${out.phases.agentSeconds} s`);
+});
+
+test('token limit: the conversation growing past maxTokens ends it as max_tokens', async (t) => {
+  // The conversation grows by 300 tokens a turn: 500, 800, 1100 > 1000.
+  const big: Script = (_req, turn) => ({
+    content: null,
+    tool_calls: [{ name: 'execute_bash', arguments: { command: 'echo x' } }],
+    usage: { prompt_tokens: 400 + 300 * turn, completion_tokens: 100 },
+  });
+  const { llm, out } = await rollout(t, big, {}, { maxTokens: 1000 });
+  t.is(out.trajectory.exitReason, 'max_tokens');
+  t.false(out.trajectory.finished);
+  t.is(out.trajectory.steps, 3);
+  // Each turn may only use what is left of the budget.
+  t.deepEqual(llm.requests.map((r) => r.body.max_tokens), [1000, 500, 200]);
+  t.deepEqual(out.trajectory.usage, { promptTokens: 400 + 700 + 1000, completionTokens: 300, totalTokens: 2400 });
+});
+
+test('a context-length error is context_length; another API error is model_error; both not finished', async (t) => {
+  const ctx = await rollout(t, [{ status: 400, error: "This model's maximum context length is 32768 tokens." }]);
+  t.is(ctx.out.trajectory.exitReason, 'context_length');
+  t.false(ctx.out.trajectory.finished);
+  const auth = await rollout(t, [{ status: 401, error: 'bad key' }]);
+  t.is(auth.out.trajectory.exitReason, 'model_error');
+  t.regex(auth.out.trajectory.error ?? '', /bad key/);
+});
+
+test('a message without a tool call ends the rollout on its own (finished)', async (t) => {
+  const { out } = await rollout(t, [{ content: 'I cannot help.' }]);
+  t.is(out.trajectory.exitReason, 'finished');
+  t.true(out.trajectory.finished);
+  t.is(out.trajectory.steps, 1);
+  t.is(out.trajectory.reward, 0);
+});
+
+test('infrastructure failures are sandbox_error with the reason, never a silent reward 0', async (t) => {
+  // The work tree cannot be made: no model call at all.
+  const swe: TaskRecord = { instance_id: 'o__r-1', repo: 'o/r', base_commit: 'abc', problem_statement: 'p', patch: '', test_patch: '', FAIL_TO_PASS: ['t'], PASS_TO_PASS: [] };
+  const { llm, out } = await rollout(t, SOLVE_NATIVE, { task: swe });
+  t.is(out.trajectory.exitReason, 'sandbox_error');
+  t.false(out.trajectory.finished);
+  t.regex(out.trajectory.error ?? '', /sandbox setup failed: .*needs its repository checkout/);
+  t.is(llm.requests.length, 0);
+  // The grader fails: the sample is void, not 0.
+  const llm2 = await startScriptedLLM(SOLVE_NATIVE);
+  t.teardown(() => llm2.close());
+  const tr = await runRollout(
+    { task: fixtureTask(), sample: 0, run: 'x', model: 'm', endpoint: { baseURL: llm2.url }, sampling: SAMPLING, limits: LIMITS },
+    { evaluate: async () => { throw new Error('grader pod evicted'); } },
+  );
+  t.is(tr.exitReason, 'sandbox_error');
+  t.false(tr.finished);
+  t.is(tr.steps, 4);
+  t.regex(tr.error ?? '', /grading failed: grader pod evicted/);
+});
