@@ -41,7 +41,7 @@ test('native tool calls: a solved task ends as a graded, resolved trajectory', a
   t.true(tr.resolved);
   t.is(tr.reward, 1);
   t.regex(tr.patch, /^diff --git a\/src\/math\.js b\/src\/math\.js/);
-  t.regex(tr.patch, /\+  return a \+ b;/);
+  t.regex(tr.patch, /\+ {2}return a \+ b;/);
   t.is(tr.patchHash, patchHash(tr.patch));
   t.is(tr.error, undefined);
   // messages: system, user, then assistant/tool pairs in OpenAI format
@@ -49,7 +49,7 @@ test('native tool calls: a solved task ends as a graded, resolved trajectory', a
   const a1 = tr.messages[2];
   t.is(a1.tool_calls?.[0].function.name, 'file_editor');
   t.is(tr.messages[3].tool_call_id, a1.tool_calls?.[0].id);
-  t.regex(tr.messages[3].content ?? '', /2\t  return a - b;/);
+  t.regex(tr.messages[3].content ?? '', /2\t {2}return a - b;/);
   t.regex(tr.messages[7].content ?? '', /^1\n\[exit code: 0\]$/); // the agent ran the visible test: 1 "ok"
   // The agent never saw the hidden test.
   t.false(JSON.stringify(tr.messages).includes('add adds'));

@@ -91,7 +91,7 @@ test('entropo rollout: tasks x samples with concurrency, trajectories and SWE-be
   const preds = (await readFile(path.join(out, 'predictions.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
   t.deepEqual(preds.map((p) => Object.keys(p)), [['instance_id', 'model_name_or_path', 'model_patch'], ['instance_id', 'model_name_or_path', 'model_patch']]);
   t.deepEqual(preds.map((p) => [p.instance_id, p.model_name_or_path]), [['calc-a', 'scripted'], ['calc-b', 'scripted']]);
-  t.regex(preds[0].model_patch, /\+  return a \+ b;/);
+  t.regex(preds[0].model_patch, /\+ {2}return a \+ b;/);
   t.regex((await readFile(path.join(out, 'predictions.sample-1.jsonl'), 'utf8')), /"instance_id":"calc-a"/);
   t.regex(r.stdout, /\| calc-a \| 2 \| 2 \| 100\.0% \| 2 \| 0 \| 4\.0 \|/);
   t.regex(r.stdout, /\| TOTAL \| 4 \| 4 \| 100\.0% \|/);

@@ -136,7 +136,7 @@ test('editor and search work in the tree; the diff has tracked and new files; di
   await tools.call('execute_bash', { command: 'git add -A && git -c user.name=a -c user.email=a@b commit -qm wip && echo committed' });
   const patch = await sandbox.diff();
   t.regex(patch, /diff --git a\/docs\/notes\.md b\/docs\/notes\.md\nnew file mode 100644/);
-  t.regex(patch, /-  return a - b;\n\+  return a \+ b;/);
+  t.regex(patch, /- {2}return a - b;\n\+ {2}return a \+ b;/);
   t.false(patch.includes('mul.test.js'));
   const dir = sandbox.workDir;
   await sandbox.dispose();
