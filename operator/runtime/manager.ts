@@ -12,12 +12,13 @@
  */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { Configuration, KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logging/logger.ts';
 import { logger as rootLogger } from '../logging/logger.ts';
 import { createRegistry, runtimeMetrics, type RuntimeMetrics } from '../metrics/registry.ts';
 import { RestClient } from './kube/rest.ts';
+import { makeCountedApiClient } from './kube/typed.ts';
 import type { Resource } from './kube/resource.ts';
 import type { KubeObject } from './kube/types.ts';
 import { Cache } from './cache.ts';
@@ -130,6 +131,11 @@ export class Manager {
       if (this.lifetime.signal.aborted === false && this.startedCaches) c.start();
     }
     return c as unknown as Cache<T>;
+  }
+
+  /** A typed client-node API client (e.g. CoreV1Api) whose requests are counted like the REST client's. */
+  apiClient<T>(type: new (config: Configuration) => T): T {
+    return makeCountedApiClient(this.opts.kubeConfig, type, this.metrics);
   }
 
   addController(spec: ControllerSpec): Controller {

@@ -11,12 +11,12 @@ import { acceptedStatus } from '../../../operator/controllers/accept.ts';
 import { patchStatus } from '../../../operator/runtime/status.ts';
 import { resourcePath } from '../../../operator/runtime/kube/resource.ts';
 import { logger } from '../../../operator/logging/logger.ts';
-import { adminClient, controlPlane, createNamespace, createRB, getRB, isAccepted, kubeConfig, RB, waitFor } from './helpers.ts';
+import { adminClient, cluster, createNamespace, createRB, getRB, isAccepted, kubeConfig, RB, waitFor } from './helpers.ts';
 
 const log = logger.child({ test: 'conflict' });
 
 test('a status patch computed from a stale object gets 409, is retried through the queue, and keeps the other writer\'s change', async (t) => {
-  const cp = await controlPlane(t);
+  const cp = await cluster(t);
   const admin = await adminClient(cp);
   t.teardown(() => admin.close());
   const ns = await createNamespace(admin);
@@ -65,7 +65,7 @@ test('a status patch computed from a stale object gets 409, is retried through t
 });
 
 test('spec writers racing the operator: every object ends reconciled at its last generation', async (t) => {
-  const cp = await controlPlane(t);
+  const cp = await cluster(t);
   const admin = await adminClient(cp);
   t.teardown(() => admin.close());
   const ns = await createNamespace(admin);

@@ -8,12 +8,28 @@ import type { ExecutionContext } from 'ava';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ControlPlane, freePort, resolveAssets, type ControlPlaneOptions } from '../../envtest/controlplane.ts';
 import { installCrds } from '../../envtest/crds.ts';
+import { testCluster } from '../../helpers/cluster.ts';
 import { RestClient } from '../../../operator/runtime/kube/rest.ts';
 import { resourcePath, EntropoResources } from '../../../operator/runtime/kube/resource.ts';
 import type { KubeObject } from '../../../operator/runtime/kube/types.ts';
 import { parseExposition, type Sample } from '../../../operator/metrics/parse.ts';
 
 export const RB = EntropoResources.RolloutBatch;
+
+/** What the tests need of a cluster: a kubeconfig and the real kubectl. */
+export interface Cluster {
+  readonly kubeconfigPath: string;
+  kubectl(args: string[], input?: string): { status: number; stdout: string; stderr: string };
+}
+
+/**
+ * The suite's shared control plane under `npm run test:integration`, else a private one. Tests that
+ * stop, freeze or compact the API server use controlPlane() (always private).
+ */
+export async function cluster(t: ExecutionContext): Promise<Cluster> {
+  if (process.env.ENTROPO_TEST_KUBECONFIG && process.env.ENTROPO_TEST_KUBECTL) return testCluster();
+  return controlPlane(t);
+}
 
 /** A private control plane with the CRDs installed, stopped when the test ends. */
 export async function controlPlane(t: ExecutionContext, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
@@ -24,13 +40,13 @@ export async function controlPlane(t: ExecutionContext, options: ControlPlaneOpt
   return cp;
 }
 
-export function kubeConfig(cp: ControlPlane): KubeConfig {
+export function kubeConfig(cp: Cluster): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromFile(cp.kubeconfigPath);
   return kc;
 }
 
-export async function adminClient(cp: ControlPlane): Promise<RestClient> {
+export async function adminClient(cp: Cluster): Promise<RestClient> {
   return RestClient.fromKubeConfig(kubeConfig(cp));
 }
 
@@ -93,7 +109,7 @@ export interface OperatorProcess {
 }
 
 /** `node bin/entropo.js operator` as a real child process; killed (SIGKILL) at teardown if still running. */
-export async function startOperator(t: ExecutionContext, cp: ControlPlane, args: string[]): Promise<OperatorProcess> {
+export async function startOperator(t: ExecutionContext, cp: Cluster, args: string[]): Promise<OperatorProcess> {
   const metricsPort = await freePort();
   const healthPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'entropo-op-'));

@@ -6,7 +6,7 @@
 import test from 'ava';
 import { sumSamples } from '../../../operator/metrics/parse.ts';
 import { resourcePath, Leases } from '../../../operator/runtime/kube/resource.ts';
-import { adminClient, controlPlane, createNamespace, createRB, getRB, isAccepted, readyz, scrape, startOperator, waitFor, within, type OperatorProcess } from './helpers.ts';
+import { adminClient, cluster, createNamespace, createRB, getRB, isAccepted, readyz, scrape, startOperator, waitFor, within, type OperatorProcess } from './helpers.ts';
 
 const LEASE = 'entropo-leader-test';
 
@@ -14,7 +14,7 @@ const reconciles = async (p: OperatorProcess) => sumSamples(await scrape(p.metri
 const leading = async (p: OperatorProcess) => sumSamples(await scrape(p.metricsPort), 'leader_election_master_status', { name: LEASE }) === 1;
 
 test('two operator processes: one reconciles; SIGKILL of the leader hands over within 25 s; SIGTERM exits 0 and releases the lease', async (t) => {
-  const cp = await controlPlane(t);
+  const cp = await cluster(t);
   const admin = await adminClient(cp);
   t.teardown(() => admin.close());
   const ns = await createNamespace(admin);

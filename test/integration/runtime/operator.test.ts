@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import { sumSamples } from '../../../operator/metrics/parse.ts';
-import { adminClient, controlPlane, createNamespace, isAccepted, readyz, scrape, startOperator, waitFor, within } from './helpers.ts';
+import { adminClient, cluster, createNamespace, isAccepted, readyz, scrape, startOperator, waitFor, within } from './helpers.ts';
 import type { KubeObject } from '../../../operator/runtime/kube/types.ts';
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -31,7 +31,7 @@ const NAMES = [
 ];
 
 test('the operator accepts all three kinds, exposes its metrics, writes nothing while idle, and exits 0 on SIGTERM', async (t) => {
-  const cp = await controlPlane(t);
+  const cp = await cluster(t);
   const admin = await adminClient(cp);
   t.teardown(() => admin.close());
   const ns = await createNamespace(admin);

@@ -9,12 +9,12 @@ import { createRegistry } from '../../../operator/metrics/registry.ts';
 import { Jobs, Pods, resourcePath } from '../../../operator/runtime/kube/resource.ts';
 import { logger } from '../../../operator/logging/logger.ts';
 import type { KubeObject } from '../../../operator/runtime/kube/types.ts';
-import { adminClient, controlPlane, createNamespace, createRB, kubeConfig, RB, waitFor } from './helpers.ts';
+import { adminClient, cluster, createNamespace, createRB, kubeConfig, RB, waitFor } from './helpers.ts';
 
 const log = logger.child({ test: 'owns' });
 
 test('events of owned Pods and Jobs reconcile their controller owner; unselected and unowned objects do not', async (t) => {
-  const cp = await controlPlane(t);
+  const cp = await cluster(t);
   const admin = await adminClient(cp);
   t.teardown(() => admin.close());
   const ns = await createNamespace(admin);

@@ -1,0 +1,54 @@
+/** Server-side apply helpers and counted typed clients against a real API server. */
+import test from 'ava';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { Manager } from '../../../operator/runtime/manager.ts';
+import { createRegistry, sumCounter } from '../../../operator/metrics/registry.ts';
+import { apply, applyStatus, createOrGet, deleteIfExists, FIELD_MANAGER } from '../../../operator/runtime/apply.ts';
+import { ConfigMaps } from '../../../operator/runtime/kube/resource.ts';
+import { logger } from '../../../operator/logging/logger.ts';
+import type { KubeObject } from '../../../operator/runtime/kube/types.ts';
+import { adminClient, cluster, createNamespace, createRB, kubeConfig, RB } from './helpers.ts';
+
+test('apply, applyStatus (no request when nothing changes), createOrGet, deleteIfExists, counted typed clients', async (t) => {
+  const cp = await cluster(t);
+  const admin = await adminClient(cp);
+  t.teardown(() => admin.close());
+  const ns = await createNamespace(admin);
+  const registry = createRegistry({ defaults: false });
+  const mgr = await Manager.create({ kubeConfig: kubeConfig(cp), namespaces: [ns], leaderElection: false, registry, log: logger });
+  t.teardown(() => mgr.stop());
+  const client = mgr.client;
+  const requests = () => sumCounter(registry, 'rest_client_requests_total');
+
+  const cm: KubeObject = { metadata: { name: 'cfg', namespace: ns }, data: { a: '1' } };
+  const first = await apply(client, ConfigMaps, cm);
+  const second = await apply(client, ConfigMaps, cm);
+  t.is(second.metadata.resourceVersion, first.metadata.resourceVersion, 'the same apply changes nothing on the server');
+  const managers = (first.metadata.managedFields as { manager: string }[]).map((f) => f.manager);
+  t.true(managers.includes(FIELD_MANAGER));
+
+  const rb = await createRB(admin, ns, 'ssa');
+  const status = { phase: 'Pending', observedGeneration: 1 };
+  const r1 = await applyStatus(client, RB, rb, status);
+  t.true(r1.changed);
+  t.like(r1.object.status as object, status);
+  const before = await requests();
+  const r2 = await applyStatus(client, RB, r1.object, status);
+  t.false(r2.changed);
+  t.is(await requests(), before, 'no request when the status already holds the fields');
+
+  const c1 = await createOrGet(client, ConfigMaps, { metadata: { name: 'once', namespace: ns }, data: { v: 'x' } } as KubeObject);
+  const c2 = await createOrGet(client, ConfigMaps, { metadata: { name: 'once', namespace: ns }, data: { v: 'y' } } as KubeObject);
+  t.true(c1.created);
+  t.false(c2.created);
+  t.is((c2.object as KubeObject & { data: { v: string } }).data.v, 'x');
+  t.true(await deleteIfExists(client, ConfigMaps, ns, 'once'));
+  t.false(await deleteIfExists(client, ConfigMaps, ns, 'once'));
+
+  const core = mgr.apiClient(CoreV1Api);
+  const gets = () => sumCounter(registry, 'rest_client_requests_total', (l) => l.method === 'GET' && l.code === '200');
+  const g0 = await gets();
+  const list = await core.listNamespacedConfigMap({ namespace: ns });
+  t.true(list.items.some((c) => c.metadata?.name === 'cfg'));
+  t.is(await gets(), g0 + 1, 'the typed client\'s request was counted');
+});
