@@ -60,10 +60,10 @@ async function pool<T>(items: T[], jobs: number, fn: (x: T) => Promise<void>): P
 }
 
 async function main(argv: string[]): Promise<number> {
-  const suite = argv.find((a) => !a.startsWith('--') && !/^\d+$/.test(a) && !a.includes(',')) ?? DEFAULT_SUITE;
   const jobsAt = argv.indexOf('--jobs');
-  const jobs = jobsAt >= 0 ? Number(argv[jobsAt + 1]) : Math.max(2, os.cpus().length);
   const onlyAt = argv.indexOf('--only');
+  const suite = argv.find((a, i) => !a.startsWith('--') && i !== jobsAt + 1 && i !== onlyAt + 1) ?? DEFAULT_SUITE;
+  const jobs = jobsAt >= 0 ? Number(argv[jobsAt + 1]) : Math.max(2, os.cpus().length);
   const only = onlyAt >= 0 ? new Set(argv[onlyAt + 1].split(',')) : undefined;
   const libs = await readLibraries(suite);
   const tasks = libs.flatMap((lib) => lib.def.tasks.filter((t) => !only || only.has(t.id)).map((t) => buildTask(lib, t)));
