@@ -6,7 +6,7 @@
  */
 import { isAlreadyExists, isNotFound, type RestClient } from './kube/rest.ts';
 import { resourcePath, apiVersionOf, type Resource } from './kube/resource.ts';
-import type { KubeObject } from './kube/types.ts';
+import type { KubeObject, OwnerReference } from './kube/types.ts';
 import { deepEqual } from './status.ts';
 
 export const FIELD_MANAGER = 'entropo-operator';
@@ -16,6 +16,13 @@ export interface ApplyOptions {
   fieldManager?: string;
   /** Take over fields another manager owns (controllers own their objects): default true. */
   force?: boolean;
+}
+
+/** The ownerReference a child carries to its controlling owner (controller: true, blockOwnerDeletion: true). */
+export function controllerRef(owner: KubeObject): OwnerReference {
+  const { name, uid } = owner.metadata;
+  if (!owner.apiVersion || !owner.kind || !name || !uid) throw new Error('controllerRef needs apiVersion, kind, name and uid of the owner');
+  return { apiVersion: owner.apiVersion, kind: owner.kind, name, uid, controller: true, blockOwnerDeletion: true };
 }
 
 /** True when every field of `want` is present in `have` with the same value (arrays compared whole). */

@@ -4,6 +4,7 @@ import { Pods, EntropoResources } from '../../../operator/runtime/kube/resource.
 import { ApiError, type RestClient } from '../../../operator/runtime/kube/rest.ts';
 import { createRegistry, runtimeMetrics, sumCounter } from '../../../operator/metrics/registry.ts';
 import { parseBindAddress } from '../../../operator/runtime/http.ts';
+import { controllerRef, isSubset } from '../../../operator/runtime/apply.ts';
 import { parseExposition, sumSamples } from '../../../operator/metrics/parse.ts';
 import { logger } from '../../../operator/logging/logger.ts';
 import type { KubeObject } from '../../../operator/runtime/kube/types.ts';
@@ -127,4 +128,15 @@ test('bind addresses and the exposition parser', (t) => {
   t.is(sumSamples(s, 'rest_client_requests_total'), 5);
   t.is(sumSamples(s, 'rest_client_requests_total', { method: 'PATCH' }), 2);
   t.is(sumSamples(s, 'up'), 1);
+});
+
+test('controllerRef builds the reference controllerOwnerKey follows back', (t) => {
+  const owner: KubeObject = { apiVersion: 'entropo.dev/v1alpha1', kind: 'RolloutBatch', metadata: { name: 'b', namespace: 'ns', uid: 'u-1' } };
+  const ref = controllerRef(owner);
+  t.deepEqual(ref, { apiVersion: 'entropo.dev/v1alpha1', kind: 'RolloutBatch', name: 'b', uid: 'u-1', controller: true, blockOwnerDeletion: true });
+  t.is(controllerOwnerKey({ metadata: { namespace: 'ns', name: 'pod', ownerReferences: [ref] } }, EntropoResources.RolloutBatch), 'ns/b');
+  t.throws(() => controllerRef({ metadata: { name: 'x' } }));
+  t.true(isSubset({ a: 1, b: { c: [1] } }, { a: 1, b: { c: [1], d: 2 }, e: 3 }));
+  t.false(isSubset({ b: { c: [1] } }, { b: { c: [1, 2] } }));
+  t.false(isSubset({ a: 1 }, undefined));
 });
