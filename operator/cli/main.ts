@@ -11,6 +11,7 @@ import { registerGenerate } from './commands/generate.ts';
 import { registerOperator } from './commands/operator.ts';
 import { registerSandbox } from './commands/sandbox.ts';
 import { registerRollout } from './commands/rollout.ts';
+import { registerVerifier } from './commands/verifier.ts';
 
 /** The package's own package.json: two levels up from the sources, three from dist/. */
 function packageJson(): { version: string } {
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerOperator(program);
   registerSandbox(program);
   registerRollout(program);
+  registerVerifier(program);
   return program;
 }
 

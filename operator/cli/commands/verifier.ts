@@ -1,0 +1,209 @@
+/**
+ * `entropo verifier train` and `entropo verifier score`: the execution-free verifier of
+ * test-time scaling (METHOD.md section 8). Trajectory inputs are JSONL files (one
+ * TrajectoryRecord per line, as `entropo rollout` writes), JSON files (a record or an array) or
+ * directories of them.
+ */
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Training } from '../../api/common.ts';
+import { TrajectoryRecord } from '../../api/records.ts';
+import { check } from '../../api/validate.ts';
+import { calibration, type Calibration } from '../../selection/calibration.ts';
+import { scoreAll, verifierLabel } from '../../selection/verifier-prompt.ts';
+
+const int = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError('expected an integer');
+  return n;
+};
+const num = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError('expected a number');
+  return n;
+};
+
+function files(p: string): string[] {
+  if (!statSync(p).isDirectory()) return [p];
+  return readdirSync(p, { withFileTypes: true })
+    .filter((e) => e.isDirectory() || /\.jsonl?$/.test(e.name))
+    .map((e) => path.join(p, e.name))
+    .sort()
+    .flatMap(files);
+}
+
+/** Reads and validates trajectory records from files and directories; errors name file and line. */
+export function readTrajectories(paths: readonly string[]): TrajectoryRecord[] {
+  const out: TrajectoryRecord[] = [];
+  const add = (value: unknown, where: string) => {
+    const r = check<TrajectoryRecord>(TrajectoryRecord, value);
+    if (!r.ok) throw new Error(`${where}: not a trajectory record: ${r.errors.slice(0, 3).map((e) => `${e.field || '(root)'} ${e.message}`).join('; ')}`);
+    out.push(r.value);
+  };
+  for (const file of paths.flatMap(files)) {
+    const text = readFileSync(file, 'utf8');
+    if (file.endsWith('.jsonl')) {
+      text.split('\n').forEach((line, i) => {
+        if (!line.trim()) return;
+        let value: unknown;
+        try {
+          value = JSON.parse(line);
+        } catch (e) {
+          throw new Error(`${file}:${i + 1}: ${(e as Error).message}`);
+        }
+        add(value, `${file}:${i + 1}`);
+      });
+    } else {
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch (e) {
+        throw new Error(`${file}: ${(e as Error).message}`);
+      }
+      if (Array.isArray(value)) value.forEach((v, i) => add(v, `${file}[${i}]`));
+      else add(value, file);
+    }
+  }
+  return out;
+}
+
+const f3 = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(3));
+
+export function calibrationTable(rows: [string, Calibration | undefined][]): string {
+  const lines = ['| split | trajectories | resolved | AUC | ECE (10 bins) |', '|---|---:|---:|---:|---:|'];
+  for (const [name, c] of rows) lines.push(c ? `| ${name} | ${c.count} | ${c.positives} | ${f3(c.auc)} | ${f3(c.ece)} |` : `| ${name} | 0 | 0 | - | - |`);
+  return lines.join('\n');
+}
+
+interface TrainOptions {
+  model: string;
+  output: string;
+  learningRate?: number;
+  epochs?: number;
+  batchSize?: number;
+  maxSequenceLength?: number;
+  method?: 'lora' | 'full';
+  loraRank?: number;
+  backend?: Training['backend'];
+  seed?: number;
+  maxSteps?: number;
+  validationFraction: number;
+  balance?: boolean;
+  json?: boolean;
+  progress?: boolean;
+}
+
+interface ScoreOptions {
+  verifier?: string;
+  endpoint?: string;
+  endpointModel?: string;
+  apiKeyEnv: string;
+  concurrency: number;
+  output?: string;
+  annotate?: string;
+  calibration?: boolean;
+  backend?: Training['backend'];
+}
+
+export function registerVerifier(program: Command): void {
+  const verifier = program.command('verifier').description('execution-free verifier: train it on finished trajectories, score p(YES) per trajectory');
+
+  verifier
+    .command('train')
+    .description('train a verifier (YES/NO from the reward) on finished trajectories of training tasks; reports AUC and ECE')
+    .argument('<trajectories...>', 'trajectory JSONL / JSON files or directories')
+    .requiredOption('--model <dir>', 'base model directory (Hugging Face style: config.json, model.safetensors, tokenizer)')
+    .requiredOption('-o, --output <dir>', 'output directory; the verifier is written to <dir>/model')
+    .option('--learning-rate <x>', 'peak learning rate (default: the training schema\'s)', num)
+    .option('--epochs <n>', 'passes over the data', int)
+    .option('--batch-size <n>', 'examples per optimizer step', int)
+    .option('--max-sequence-length <n>', 'token budget per example (the end is kept)', int)
+    .option('--method <method>', 'lora or full')
+    .option('--lora-rank <n>', 'LoRA rank', int)
+    .option('--backend <name>', 'tfjs backend: auto, tfjs-node-gpu, tfjs-node, wasm, cpu')
+    .option('--seed <n>', 'seed of data order, initialisation and the validation split', int)
+    .option('--max-steps <n>', 'cap on optimizer steps', int)
+    .option('--validation-fraction <x>', 'share of tasks held out for calibration', num, 0.2)
+    .option('--balance', 'repeat the rarer answer so YES and NO are equally frequent')
+    .option('--json', 'print the verifier config (with calibration) as JSON')
+    .option('--no-progress', 'no progress bar')
+    .action(async (inputs: string[], o: TrainOptions) => {
+      const { trainVerifier } = await import('../../selection/verifier.ts');
+      const trajectories = readTrajectories(inputs);
+      const training: Partial<Training> = {};
+      if (o.learningRate !== undefined) training.learningRate = o.learningRate;
+      if (o.epochs !== undefined) training.epochs = o.epochs;
+      if (o.batchSize !== undefined) training.batchSize = o.batchSize;
+      if (o.maxSequenceLength !== undefined) training.maxSequenceLength = o.maxSequenceLength;
+      if (o.method !== undefined) training.method = o.method;
+      if (o.loraRank !== undefined) training.lora = { rank: o.loraRank } as Training['lora'];
+      if (o.backend !== undefined) training.backend = o.backend;
+      if (o.seed !== undefined) training.seed = o.seed;
+      const result = await trainVerifier({
+        modelDir: o.model,
+        outputDir: o.output,
+        trajectories,
+        training,
+        validationFraction: o.validationFraction,
+        balance: o.balance,
+        maxSteps: o.maxSteps,
+        progress: o.progress === false ? false : undefined,
+      });
+      if (o.json) {
+        console.log(JSON.stringify({ verifierDir: result.verifierDir, ...result.config }, null, 2));
+        return;
+      }
+      const t = result.config.trainedOn!;
+      console.log(`verifier written to ${result.verifierDir}`);
+      console.log(`${t.examples} examples (${t.yes} YES, ${t.no} NO) from ${t.tasks} tasks; ${t.validationTasks} tasks held out; ${t.skippedUnfinished} unfinished or lost trajectories skipped`);
+      console.log(`backend ${result.train.backend}, ${result.train.stepsDone} steps, final loss ${f3(result.train.summary.loss)}\n`);
+      console.log(calibrationTable([
+        ['train', result.config.calibration?.train],
+        ['validation', result.config.calibration?.validation],
+      ]));
+    });
+
+  verifier
+    .command('score')
+    .description('score trajectories with p(YES) / (p(YES) + p(NO)); scores are keyed by trajectory id')
+    .argument('<trajectories...>', 'trajectory JSONL / JSON files or directories')
+    .option('--verifier <dir>', 'a trained verifier (the <dir>/model of `entropo verifier train -o <dir>`)')
+    .option('--endpoint <url>', 'score through an OpenAI-compatible endpoint instead (e.g. http://vllm:8000/v1)')
+    .option('--endpoint-model <name>', 'model name at the endpoint')
+    .option('--api-key-env <var>', 'environment variable holding the endpoint API key', 'OPENAI_API_KEY')
+    .option('--concurrency <n>', 'trajectories scored at once (endpoint)', int, 4)
+    .option('-o, --output <file>', 'write scores as JSONL {id, taskId, score} (default: stdout)')
+    .option('--annotate <file>', 'write the trajectories with verifierScore set, as JSONL')
+    .option('--calibration', 'report AUC and ECE against the records\' rewards (evaluating the verifier; selection never sees rewards)')
+    .option('--backend <name>', 'tfjs backend for --verifier')
+    .action(async (inputs: string[], o: ScoreOptions) => {
+      if (Boolean(o.verifier) === Boolean(o.endpoint)) throw new InvalidArgumentError('give exactly one of --verifier or --endpoint');
+      const trajectories = readTrajectories(inputs);
+      let scores: Map<string, number>;
+      if (o.endpoint) {
+        if (!o.endpointModel) throw new InvalidArgumentError('--endpoint needs --endpoint-model');
+        const { endpointScorer } = await import('../../selection/verifier-endpoint.ts');
+        scores = await scoreAll(trajectories, endpointScorer({ baseURL: o.endpoint, model: o.endpointModel, apiKey: process.env[o.apiKeyEnv] }), { concurrency: o.concurrency });
+      } else {
+        const { Verifier } = await import('../../selection/verifier.ts');
+        const v = await Verifier.load(o.verifier!, { backend: o.backend });
+        try {
+          scores = await v.scoreAll(trajectories);
+        } finally {
+          v.dispose();
+        }
+      }
+      const rows = trajectories.map((t) => JSON.stringify({ id: t.id, taskId: t.taskId, score: scores.get(t.id) })).join('\n') + (trajectories.length ? '\n' : '');
+      if (o.output) writeFileSync(o.output, rows);
+      else process.stdout.write(rows);
+      if (o.annotate) {
+        writeFileSync(o.annotate, trajectories.map((t) => JSON.stringify({ ...t, verifierScore: scores.get(t.id) })).join('\n') + (trajectories.length ? '\n' : ''));
+      }
+      if (o.calibration) {
+        // stdout carries the scores unless they went to a file
+        (o.output ? console.log : console.error)(calibrationTable([['scored', calibration(trajectories.map((t) => scores.get(t.id)!), trajectories.map(verifierLabel))]]));
+      }
+    });
+}
