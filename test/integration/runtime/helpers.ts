@@ -109,7 +109,7 @@ export interface OperatorProcess {
 }
 
 /** `node bin/entropo.js operator` as a real child process; killed (SIGKILL) at teardown if still running. */
-export async function startOperator(t: ExecutionContext, cp: Cluster, args: string[]): Promise<OperatorProcess> {
+export async function startOperator(t: ExecutionContext, cp: Cluster, args: string[], opts: { kubeconfigFromEnv?: boolean } = {}): Promise<OperatorProcess> {
   const metricsPort = await freePort();
   const healthPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'entropo-op-'));
@@ -120,15 +120,14 @@ export async function startOperator(t: ExecutionContext, cp: Cluster, args: stri
     [
       'bin/entropo.js',
       'operator',
-      '--kubeconfig',
-      cp.kubeconfigPath,
+      ...(opts.kubeconfigFromEnv ? [] : ['--kubeconfig', cp.kubeconfigPath]),
       '--metrics-bind-address',
       `127.0.0.1:${metricsPort}`,
       '--health-probe-bind-address',
       `127.0.0.1:${healthPort}`,
       ...args,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ENTROPO_LOG_LEVEL: 'info' } },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ENTROPO_LOG_LEVEL: 'info', ...(opts.kubeconfigFromEnv ? { KUBECONFIG: cp.kubeconfigPath } : {}) } },
   );
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);

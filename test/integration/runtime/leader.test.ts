@@ -19,7 +19,8 @@ test('two operator processes: one reconciles; SIGKILL of the leader hands over w
   t.teardown(() => admin.close());
   const ns = await createNamespace(admin);
   const args = ['--namespace', ns, '--leader-election-namespace', ns, '--leader-election-id', LEASE, '--workers', '2'];
-  const procs = [await startOperator(t, cp, args), await startOperator(t, cp, args)];
+  // One finds its kubeconfig through --kubeconfig, the other through KUBECONFIG.
+  const procs = [await startOperator(t, cp, args), await startOperator(t, cp, args, { kubeconfigFromEnv: true })];
 
   // Both serve metrics; exactly one leads.
   await waitFor('both operators serving /metrics', async () => (await Promise.all(procs.map((p) => scrape(p.metricsPort).then(() => true)))).every(Boolean), 60_000);
