@@ -8,13 +8,14 @@
  */
 import OpenAI from 'openai';
 import type { RolloutLimits, Sampling } from '../api/common.ts';
-import type { TaskRecord, TrajectoryRecord } from '../api/records.ts';
+import { isSelfContained, type SweBenchTask, type TaskRecord, type TrajectoryRecord } from '../api/records.ts';
 import { logger as rootLogger, type Logger } from '../logging/logger.ts';
 import { evaluatePatch, type PatchEvaluation } from './grading/evaluate.ts';
 import { runAgent, type AgentResult } from './agent/loop.ts';
 import { SYSTEM_PROMPT, userPrompt } from './agent/prompts.ts';
 import { Sandbox, type SandboxOptions } from './sandbox/sandbox.ts';
 import { Toolbox } from './tools/toolbox.ts';
+import { evaluateInCheckout } from './checkout-grading.ts';
 import { NO_TESTS, TRAJECTORY_SCHEMA, patchHash, samplingParams, trajectoryId } from './trajectory.ts';
 
 export interface Endpoint {
@@ -172,10 +173,12 @@ export async function runRolloutDetailed(a: RolloutAssignment, deps: RolloutDeps
   const tg = process.hrtime.bigint();
   let ev: PatchEvaluation;
   try {
-    ev = await (deps.evaluate ?? evaluatePatch)(a.task, patch, {
-      timeoutSeconds: a.gradingTimeoutSeconds ?? Math.max(300, a.limits.toolTimeoutSeconds * 5),
-      ...(a.sandbox?.tmpDir ? { workDir: a.sandbox.tmpDir } : {}),
-    });
+    const timeoutSeconds = a.gradingTimeoutSeconds ?? Math.max(300, a.limits.toolTimeoutSeconds * 5);
+    if (deps.evaluate || isSelfContained(a.task)) {
+      ev = await (deps.evaluate ?? evaluatePatch)(a.task, patch, { timeoutSeconds, ...(a.sandbox?.tmpDir ? { workDir: a.sandbox.tmpDir } : {}) });
+    } else {
+      ev = await gradeSweBench(a.task, patch, a.sandbox ?? {}, timeoutSeconds);
+    }
   } catch (e) {
     phases.gradingSeconds = since(tg);
     return done({ exitReason: 'sandbox_error', finished: false, error: `grading failed: ${(e as Error).message}` });
@@ -186,4 +189,17 @@ export async function runRolloutDetailed(a: RolloutAssignment, deps: RolloutDeps
     graded.error = [record.error, `patch not graded as applied: ${ev.applyError ?? 'did not apply'}`].filter(Boolean).join('; ');
   }
   return done(graded, ev.log);
+}
+
+/**
+ * A SWE-bench task is graded in its own environment: the checkout itself when the rollout ran
+ * in place (a sandbox Pod of the task image), else a fresh clone of it at base_commit.
+ */
+async function gradeSweBench(task: SweBenchTask, patch: string, opts: SandboxOptions, timeoutSeconds: number): Promise<PatchEvaluation> {
+  const clean = await Sandbox.create(task, { ...opts, isolation: 'none', user: 'runner' });
+  try {
+    return await evaluateInCheckout(task, patch, { dir: clean.workDir, base: clean.base, timeoutSeconds });
+  } finally {
+    await clean.dispose();
+  }
 }

@@ -3,7 +3,7 @@
  * isolation and limits, the final patch as `git diff` against the base, and the work tree always
  * removed (or, in place, put back to its base state).
  */
-import { chown, lstat, mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
+import { appendFile, chown, lstat, mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomInt } from 'node:crypto';
@@ -59,10 +59,12 @@ export class Sandbox {
     const limits = { ...DEFAULT_LIMITS, ...opts.limits };
     const runnerIsRoot = process.getuid?.() === 0;
     const user = opts.user ?? 'auto';
+    const wantsInPlace = !isSelfContained(task) && (opts.inPlace ?? inKubernetes());
+    // A checkout used in place is never given away to another user (it is not ours).
     const uid =
       typeof user === 'number'
         ? user
-        : user === 'auto' && runnerIsRoot && !inKubernetes()
+        : user === 'auto' && runnerIsRoot && !inKubernetes() && !wantsInPlace
           ? SANDBOX_UID_BASE + randomInt(SANDBOX_UID_RANGE)
           : undefined;
     const requested = opts.isolation ?? 'auto';
@@ -85,7 +87,7 @@ export class Sandbox {
       if (!opts.repoDir) {
         throw new SandboxError(`SWE-bench task ${task.instance_id} needs its repository checkout (repoDir, e.g. /testbed in its image)`);
       }
-      inPlace = opts.inPlace ?? inKubernetes();
+      inPlace = wantsInPlace;
       workDir = inPlace ? await realpath(opts.repoDir) : await mkdtemp(path.join(opts.tmpDir ?? os.tmpdir(), 'entropo-wt-'));
     }
     const env: NodeJS.ProcessEnv = {
@@ -100,14 +102,20 @@ export class Sandbox {
       ...opts.env,
     };
     try {
-      if (uid !== undefined) await chownTree(workDir, uid);
-      const sandbox = new Sandbox(workDir, '', isolation, uid, limits, env, inPlace, 0);
       if (!isSelfContained(task) && !inPlace) {
-        const clone = await sandbox.git(['clone', '-q', '--no-hardlinks', opts.repoDir!, workDir]);
+        // Cloned as the runner (who can read the checkout), then given to the sandbox user.
+        const runner = new Sandbox(workDir, '', isolation, undefined, limits, env, inPlace, 0);
+        const clone = await runner.git(['clone', '-q', '--no-hardlinks', opts.repoDir!, workDir]);
         if (clone.exitCode !== 0) throw new SandboxError(`git clone of ${opts.repoDir} failed: ${clone.output}`);
-        const co = await sandbox.git(['checkout', '-q', task.base_commit]);
+        const co = await runner.git(['checkout', '-q', task.base_commit]);
         if (co.exitCode !== 0) throw new SandboxError(`git checkout ${task.base_commit} failed: ${co.output}`);
       }
+      if (!isSelfContained(task)) {
+        // Byte-code and caches never belong in the patch (self-contained trees get this from materialiseWorkTree).
+        await appendFile(path.join(workDir, '.git', 'info', 'exclude'), '\n__pycache__/\n*.pyc\n.pytest_cache/\n').catch(() => {});
+      }
+      if (uid !== undefined) await chownTree(workDir, uid);
+      const sandbox = new Sandbox(workDir, '', isolation, uid, limits, env, inPlace, 0);
       const head = await sandbox.git(['rev-parse', 'HEAD']);
       if (head.exitCode !== 0) throw new SandboxError(`work tree ${workDir} is not a git repository: ${head.output}`);
       const setupSeconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -185,8 +193,9 @@ export class Sandbox {
     if (this.disposed) return;
     this.disposed = true;
     if (this.inPlace) {
+      // Ignored files (build products of the image, e.g. compiled extensions) are kept.
       await this.git(['reset', '-q', '--hard', this.base]);
-      await this.git(['clean', '-q', '-fdx']);
+      await this.git(['clean', '-q', '-fd']);
       return;
     }
     await rm(this.workDir, { recursive: true, force: true, maxRetries: 3 });
