@@ -221,7 +221,7 @@ test('a SWE-bench task is graded in its own checkout: a fresh clone, or in place
     t.is(tr.exitReason, 'finished', `${inPlace}: ${tr.error}`);
     t.true(tr.resolved, `inPlace=${inPlace}`);
     t.deepEqual(tr.hidden, { passed: ['add adds'], failed: [] });
-    t.regex(tr.patch, /\+  return a \+ b;/);
+    t.regex(tr.patch, /\+ {2}return a \+ b;/);
     // The checkout is back at its base state, without the agent's change or the hidden tests.
     t.is((await git(repo, ['status', '--porcelain'])).output, '');
     t.is((await git(repo, ['rev-parse', 'HEAD'])).output.trim(), base);
