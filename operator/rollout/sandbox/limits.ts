@@ -39,7 +39,9 @@ export const DEFAULT_LIMITS: ResourceLimits = {
  */
 export function ulimitScript(l: ResourceLimits, opts: { processLimit: boolean }): string {
   const lines = [
-    `ulimit -t ${Math.max(1, Math.floor(l.cpuSeconds))}`,
+    // CPU: SIGXCPU at the soft limit (a signal the observation can name), SIGKILL a second later.
+    `ulimit -H -t ${Math.max(1, Math.floor(l.cpuSeconds)) + 1}`,
+    `ulimit -S -t ${Math.max(1, Math.floor(l.cpuSeconds))}`,
     `ulimit -v ${Math.max(1, Math.floor(l.memoryMiB * 1024))}`,
     `ulimit -f ${Math.max(1, Math.floor(l.fileSizeMiB * 1024))}`, // bash counts 1024-byte blocks
     `ulimit -n ${Math.max(16, Math.floor(l.openFiles))}`,

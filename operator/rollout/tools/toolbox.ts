@@ -4,6 +4,7 @@
  * a failure of the sandbox itself (it cannot start a process) is thrown, as a SandboxError.
  */
 import { stat } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
 import type { ExecResult } from '../sandbox/exec.ts';
 import { SandboxError } from '../sandbox/sandbox.ts';
 import { truncateMiddle } from '../sandbox/output.ts';
@@ -50,14 +51,24 @@ export function parseArguments(raw: unknown): { ok: true; args: Record<string, u
   return { ok: true, args: v as Record<string, unknown> };
 }
 
+const LIMIT_SIGNALS: Record<string, string> = { SIGXCPU: ' (CPU time limit)', SIGXFSZ: ' (file size limit)' };
+
+/** Name of the signal behind a shell exit status above 128 (128 + signal number). */
+function signalOfStatus(code: number): string | undefined {
+  if (code <= 128 || code > 128 + 64) return undefined;
+  return Object.entries(osConstants.signals).find(([, n]) => n === code - 128)?.[0];
+}
+
 /** The observation for a finished command. Pure. */
 export function bashObservation(r: ExecResult, timeoutSeconds: number): string {
   const parts = [r.output.replace(/\n$/, '')];
   if (r.timedOut) parts.push(`[The command timed out after ${timeoutSeconds} s and was killed, with every process it started.]`);
-  else if (r.signal) {
-    const why: Record<string, string> = { SIGXCPU: ' (CPU time limit)', SIGXFSZ: ' (file size limit)', SIGKILL: '', SIGSEGV: '' };
-    parts.push(`[The command was killed by ${r.signal}${why[r.signal] ?? ''}.]`);
-  } else parts.push(`[exit code: ${r.exitCode}]`);
+  else if (r.signal) parts.push(`[The command was killed by ${r.signal}${LIMIT_SIGNALS[r.signal] ?? ''}.]`);
+  else {
+    // The isolation wrapper reports a command killed by a signal as 128 + its number.
+    const sig = r.exitCode === null ? undefined : signalOfStatus(r.exitCode);
+    parts.push(sig ? `[exit code: ${r.exitCode}: killed by ${sig}${LIMIT_SIGNALS[sig] ?? ''}]` : `[exit code: ${r.exitCode}]`);
+  }
   if (r.truncated) parts.push(`[The output was ${r.outputBytes} bytes; only its beginning and end are shown.]`);
   return parts.filter((p) => p !== '').join('\n');
 }

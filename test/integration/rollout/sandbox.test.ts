@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Sandbox } from '../../../operator/rollout/sandbox/sandbox.ts';
@@ -21,15 +21,18 @@ async function withBox(t: { teardown(fn: () => Promise<void>): void }, isolation
   return { sandbox, tools: new Toolbox(sandbox, { toolTimeoutSeconds: 10 }) };
 }
 
-/** Live (not zombie: those only wait for init to reap them) processes of the sandbox user. */
+/** Live (not zombie: those only wait for init to reap them) processes of the sandbox user, from /proc. */
 const processesOf = async (uid: number | undefined): Promise<number> => {
   if (uid === undefined) return 0;
-  const { execFileSync } = await import('node:child_process');
-  const out = execFileSync('ps', ['-e', '-o', 'uid=,stat='], { encoding: 'utf8' });
-  return out
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/))
-    .filter(([u, stat]) => u === String(uid) && !stat?.startsWith('Z')).length;
+  let n = 0;
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+    const real = /^Uid:\s+(\d+)/m.exec(status)?.[1];
+    const state = /^State:\s+(\S)/m.exec(status)?.[1];
+    if (real === String(uid) && state !== 'Z') n++;
+  }
+  return n;
 };
 
 test('the default isolation here is the strongest that works, and is reported', (t) => {
@@ -74,6 +77,18 @@ test('100 MB of output: head and tail kept, the size reported, memory bounded', 
   t.regex(r.content, /\[The output was 100000011 bytes; only its beginning and end are shown\.\]/);
   t.true(r.content.length < 40_000);
   t.true(process.memoryUsage().rss - before < 64 * 1024 * 1024);
+});
+
+test('CPU time and memory limits: a spinning command dies of SIGXCPU, a huge allocation fails', async (t) => {
+  const sandbox = await Sandbox.create(fixtureTask(), { limits: { ...LIMITS, cpuSeconds: 1, memoryMiB: 1024 } });
+  t.teardown(() => sandbox.dispose());
+  const tools = new Toolbox(sandbox, { toolTimeoutSeconds: 20 });
+  const spin = await tools.call('execute_bash', { command: 'while true; do :; done' });
+  t.regex(spin.content, /killed by SIGXCPU \(CPU time limit\)/);
+  t.true(spin.seconds < 10, `took ${spin.seconds} s`);
+  const mem = await tools.call('execute_bash', { command: `node -e "const b = Buffer.alloc(3 * 1024 ** 3, 1); console.log('allocated', b.length)"; echo rc=$?` });
+  t.notRegex(mem.content, /allocated/);
+  t.regex(mem.content, /rc=[1-9]/);
 });
 
 test('a huge file: stopped by the file-size limit', async (t) => {

@@ -6,7 +6,7 @@ const spec = { workDir: '/tmp/wt', limits: DEFAULT_LIMITS, processLimit: true, u
 
 test('ulimitScript sets each limit on its own; the process limit only when asked', (t) => {
   const s = ulimitScript({ ...DEFAULT_LIMITS, cpuSeconds: 30, memoryMiB: 1024, fileSizeMiB: 2, openFiles: 256, processes: 64 }, { processLimit: true });
-  t.is(s, 'ulimit -t 30 2>/dev/null; ulimit -v 1048576 2>/dev/null; ulimit -f 2048 2>/dev/null; ulimit -n 256 2>/dev/null; ulimit -c 0 2>/dev/null; ulimit -u 64 2>/dev/null');
+  t.is(s, 'ulimit -H -t 31 2>/dev/null; ulimit -S -t 30 2>/dev/null; ulimit -v 1048576 2>/dev/null; ulimit -f 2048 2>/dev/null; ulimit -n 256 2>/dev/null; ulimit -c 0 2>/dev/null; ulimit -u 64 2>/dev/null');
   t.false(ulimitScript(DEFAULT_LIMITS, { processLimit: false }).includes('ulimit -u'));
 });
 

@@ -24,6 +24,9 @@ test('bashObservation: exit code, timeout, signal with its limit, truncation', (
   t.regex(bashObservation(result({ timedOut: true, exitCode: null, signal: 'SIGKILL' }), 7), /timed out after 7 s and was killed/);
   t.regex(bashObservation(result({ exitCode: null, signal: 'SIGXCPU' }), 7), /killed by SIGXCPU \(CPU time limit\)/);
   t.regex(bashObservation(result({ truncated: true, outputBytes: 104857600 }), 7), /output was 104857600 bytes/);
+  t.is(bashObservation(result({ exitCode: 152, output: '' }), 7), '[exit code: 152: killed by SIGXCPU (CPU time limit)]');
+  t.is(bashObservation(result({ exitCode: 137, output: '' }), 7), '[exit code: 137: killed by SIGKILL]');
+  t.is(bashObservation(result({ exitCode: 127, output: '' }), 7), '[exit code: 127]');
 });
 
 test('shQuote survives quotes; the search command is literal (-F)', (t) => {
