@@ -64,3 +64,8 @@ def test_round_trip():
 
 def test_module_exports():
     assert callable(csvlite.format_field)
+
+
+def test_blank_lines():
+    assert parse("a\n\nb\n") == [["a"], [""], ["b"]]
+    assert parse("a\n\nb\n", skip_blank=True) == [["a"], ["b"]]
