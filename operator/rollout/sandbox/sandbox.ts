@@ -52,6 +52,8 @@ export class Sandbox {
     private readonly inPlace: boolean,
     /** Seconds spent creating the work tree. */
     readonly setupSeconds: number,
+    /** The sandbox's own home directory, removed with it (none under bwrap or in a Pod). */
+    private readonly home?: string,
   ) {}
 
   static async create(task: TaskRecord, opts: SandboxOptions = {}): Promise<Sandbox> {
@@ -90,10 +92,11 @@ export class Sandbox {
       inPlace = wantsInPlace;
       workDir = inPlace ? await realpath(opts.repoDir) : await mkdtemp(path.join(opts.tmpDir ?? os.tmpdir(), 'entropo-wt-'));
     }
+    let home: string | undefined;
     const env: NodeJS.ProcessEnv = {
       ...HYGIENE_ENV,
       PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-      HOME: isolation === 'bwrap' ? '/tmp' : workDir,
+      HOME: '/tmp', // replaced below: a private home outside the work tree, so caches never reach the patch
       TMPDIR: '/tmp',
       TERM: 'dumb',
       PAGER: 'cat',
@@ -115,13 +118,23 @@ export class Sandbox {
         await appendFile(path.join(workDir, '.git', 'info', 'exclude'), '\n__pycache__/\n*.pyc\n.pytest_cache/\n').catch(() => {});
       }
       if (uid !== undefined) await chownTree(workDir, uid);
-      const sandbox = new Sandbox(workDir, '', isolation, uid, limits, env, inPlace, 0);
+      // bwrap: its private /tmp; a Pod: the image's home; else a throw-away home of the sandbox's own.
+      if (opts.env?.HOME) {
+        // the caller's choice
+      } else if (isolation !== 'bwrap' && inKubernetes()) env.HOME = process.env.HOME ?? '/tmp';
+      else if (isolation !== 'bwrap') {
+        home = await mkdtemp(path.join(opts.tmpDir ?? os.tmpdir(), 'entropo-home-'));
+        if (uid !== undefined) await chown(home, uid, uid);
+        env.HOME = home;
+      }
+      const sandbox = new Sandbox(workDir, '', isolation, uid, limits, env, inPlace, 0, home);
       const head = await sandbox.git(['rev-parse', 'HEAD']);
       if (head.exitCode !== 0) throw new SandboxError(`work tree ${workDir} is not a git repository: ${head.output}`);
       const setupSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-      return new Sandbox(workDir, head.output.trim(), isolation, uid, limits, env, inPlace, setupSeconds);
+      return new Sandbox(workDir, head.output.trim(), isolation, uid, limits, env, inPlace, setupSeconds, home);
     } catch (e) {
       if (!inPlace) await rm(workDir, { recursive: true, force: true });
+      if (home) await rm(home, { recursive: true, force: true });
       throw e instanceof SandboxError ? e : new SandboxError((e as Error).message);
     }
   }
@@ -192,6 +205,7 @@ export class Sandbox {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    if (this.home) await rm(this.home, { recursive: true, force: true, maxRetries: 3 });
     if (this.inPlace) {
       // Ignored files (build products of the image, e.g. compiled extensions) are kept.
       await this.git(['reset', '-q', '--hard', this.base]);

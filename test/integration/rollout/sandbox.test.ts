@@ -166,7 +166,11 @@ test('every isolation mode that works here runs commands; bwrap and unshare have
       t.log(`${mode}: not available here`);
       continue;
     }
-    const { tools } = await withBox(t, mode);
+    const { sandbox, tools } = await withBox(t, mode);
+    // Caches written to the home directory never reach the patch.
+    const home = await tools.call('execute_bash', { command: 'mkdir -p "$HOME/.cache" && echo x > "$HOME/.cache/c" && echo home-ok' });
+    t.regex(home.content, /home-ok\n\[exit code: 0\]/);
+    t.is(await sandbox.diff(), '');
     const r = await tools.call('execute_bash', {
       command: `node -e "require('http').get('http://1.1.1.1', () => { console.log('NET'); process.exit(0); }).on('error', (e) => console.log('NONET', e.code)).setTimeout(3000, () => { console.log('NONET timeout'); process.exit(0); })"`,
       timeout: 8,
