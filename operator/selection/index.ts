@@ -37,3 +37,18 @@ export {
 export { auc, ece, calibration, type Calibration, type CalibrationBin } from './calibration.ts';
 export { normalisePatch, normalisedPatchHash } from './patch.ts';
 export { hash53, mulberry32 } from './hash.ts';
+export {
+  renderTrajectory,
+  verifierMessages,
+  verifierLabel,
+  yesProbability,
+  scoreAll,
+  VERIFIER_ANSWERS,
+  VERIFIER_SYSTEM_PROMPT,
+  type RenderOptions,
+  type ScoreFn,
+  type ScoreAllOptions,
+  type VerifierInput,
+} from './verifier-prompt.ts';
+// The tfjs verifier (trainVerifier, Verifier) is in ./verifier.ts and the endpoint scorer in
+// ./verifier-endpoint.ts; import them directly (they load tfjs / the OpenAI SDK).

@@ -91,6 +91,7 @@ interface TrainOptions {
   maxSteps?: number;
   validationFraction: number;
   balance?: boolean;
+  systemPrompt?: string;
   json?: boolean;
   progress?: boolean;
 }
@@ -127,6 +128,7 @@ export function registerVerifier(program: Command): void {
     .option('--max-steps <n>', 'cap on optimizer steps', int)
     .option('--validation-fraction <x>', 'share of tasks held out for calibration', num, 0.2)
     .option('--balance', 'repeat the rarer answer so YES and NO are equally frequent')
+    .option('--system-prompt <text>', 'the verifier\'s instructions (stored with the verifier; scoring uses them too)')
     .option('--json', 'print the verifier config (with calibration) as JSON')
     .option('--no-progress', 'no progress bar')
     .action(async (inputs: string[], o: TrainOptions) => {
@@ -148,6 +150,7 @@ export function registerVerifier(program: Command): void {
         training,
         validationFraction: o.validationFraction,
         balance: o.balance,
+        render: o.systemPrompt !== undefined ? { systemPrompt: o.systemPrompt } : undefined,
         maxSteps: o.maxSteps,
         progress: o.progress === false ? false : undefined,
       });
@@ -179,11 +182,11 @@ export function registerVerifier(program: Command): void {
     .option('--calibration', 'report AUC and ECE against the records\' rewards (evaluating the verifier; selection never sees rewards)')
     .option('--backend <name>', 'tfjs backend for --verifier')
     .action(async (inputs: string[], o: ScoreOptions) => {
-      if (Boolean(o.verifier) === Boolean(o.endpoint)) throw new InvalidArgumentError('give exactly one of --verifier or --endpoint');
+      if (Boolean(o.verifier) === Boolean(o.endpoint)) throw new Error('give exactly one of --verifier or --endpoint');
       const trajectories = readTrajectories(inputs);
       let scores: Map<string, number>;
       if (o.endpoint) {
-        if (!o.endpointModel) throw new InvalidArgumentError('--endpoint needs --endpoint-model');
+        if (!o.endpointModel) throw new Error('--endpoint needs --endpoint-model');
         const { endpointScorer } = await import('../../selection/verifier-endpoint.ts');
         scores = await scoreAll(trajectories, endpointScorer({ baseURL: o.endpoint, model: o.endpointModel, apiKey: process.env[o.apiKeyEnv] }), { concurrency: o.concurrency });
       } else {

@@ -100,17 +100,34 @@ test.serial('a verifier trained on a separable set reaches AUC >= 0.9 on unseen 
       const scores = await v.scoreAll(unseen);
       const a = auc(unseen.map((x) => scores.get(x.id)!), unseen.map((x) => x.resolved));
       t.true(a >= 0.9, `held-out AUC ${a}`);
-      // concurrent scoring with injected delays that reverse the completion order
+      // concurrent scoring, every trajectory in flight at once, released in reverse order: each
+      // one is released when the one after it has been scored (deterministic out-of-order finish)
       const arrival: string[] = [];
-      const delayed = await scoreAll(
+      const release = [...unseen].reverse().map((x) => x.id);
+      const gates = new Map<string, () => void>();
+      let allIn!: () => void;
+      const allInFlight = new Promise<void>((r) => (allIn = r));
+      const pending = scoreAll(
         unseen,
         async (x) => {
-          await new Promise((r) => setTimeout(r, (unseen.length - unseen.indexOf(x)) * 3));
+          await new Promise<void>((r) => {
+            gates.set(x.id, r);
+            if (gates.size === unseen.length) allIn();
+          });
           return v.scoreOne(x);
         },
-        { concurrency: unseen.length, onScore: (id) => arrival.push(id) },
+        {
+          concurrency: unseen.length,
+          onScore: (id) => {
+            arrival.push(id);
+            if (arrival.length < release.length) gates.get(release[arrival.length])!();
+          },
+        },
       );
-      t.deepEqual(arrival, [...unseen.map((x) => x.id)].reverse(), 'finished in reverse order');
+      await allInFlight;
+      gates.get(release[0])!();
+      const delayed = await pending;
+      t.deepEqual(arrival, release, 'finished in reverse order');
       for (const x of unseen) t.is(delayed.get(x.id), scores.get(x.id), x.id);
       // and in a shuffled input order, each id keeps its score
       const shuffled = [...unseen].sort((p, q) => (p.taskId < q.taskId ? 1 : -1));
