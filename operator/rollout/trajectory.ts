@@ -1,27 +1,17 @@
 /** Assembling trajectory records, pure. */
-import { createHash } from 'node:crypto';
+import { normalisedPatchHash } from '../selection/patch.ts';
 import type { Sampling } from '../api/common.ts';
 import type { SamplingParams, TestOutcome, TrajectoryRecord } from '../api/records.ts';
 
 export const TRAJECTORY_SCHEMA = 'entropo.dev/trajectory/v1' as const;
 
 /**
- * The patch in a canonical form: CRLF to LF, "index" lines dropped (they name blob ids, which
- * differ with the base), trailing blank lines dropped. Two work trees with the same change give
- * the same normalised patch.
+ * sha256 (hex) of the normalised patch; the empty patch hashes "". The normalisation is the
+ * selector's (selection/patch.ts: metadata, line numbers, blanks and file order do not count), so
+ * the hash in a termination summary counts distinct patches the same way the selector does.
  */
-export function normalisePatchText(patch: string): string {
-  return patch
-    .replace(/\r\n/g, '\n')
-    .split('\n')
-    .filter((l) => !/^index [0-9a-f]+\.\.[0-9a-f]+/.test(l))
-    .join('\n')
-    .replace(/\n+$/, '');
-}
-
-/** sha256 (hex) of the normalised patch; the empty patch hashes "". */
 export function patchHash(patch: string): string {
-  return createHash('sha256').update(normalisePatchText(patch)).digest('hex');
+  return normalisedPatchHash(patch);
 }
 
 /** The API's Sampling (camelCase spec) as the record's parameters, with sample i's seed. */
