@@ -96,6 +96,9 @@ async function coldStart(cp: ControlPlane, workers: number): Promise<string> {
     }, 20);
   });
   const wallMs = performance.now() - t0;
+  // The cache can see a status write (watch event) before its PATCH answer is read: let the
+  // controllers go idle before reading the counters.
+  while (!mgr.controllers.every((c) => c.queue.len() === 0 && c.queue.inFlight() === 0)) await new Promise((r) => setTimeout(r, 5));
   const requests = await sumCounter(registry, 'rest_client_requests_total');
   const patches = await sumCounter(registry, 'rest_client_requests_total', (l) => l.method === 'PATCH');
   const conflicts = await sumCounter(registry, 'rest_client_requests_total', (l) => l.code === '409');
