@@ -134,6 +134,11 @@ export class Controller {
    */
   async stop(graceMs = 30_000): Promise<boolean> {
     this.queue.shutdown();
+    if (graceMs <= 0) {
+      const idle = this.queue.inFlight() === 0;
+      if (!idle) this.hardStop.abort();
+      return idle;
+    }
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), graceMs)));
     const drained = await Promise.race([Promise.all(this.running).then(() => true), timedOut]);

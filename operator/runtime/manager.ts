@@ -214,8 +214,9 @@ export class Manager {
     const r = await elector.renewLoop(signal);
     if (r === 'lost') {
       // Like controller-runtime: a replica that lost the lease must not keep reconciling.
+      // In-flight reconciles are aborted at once (no grace): the next leader may already be writing.
       this.reason = 'leadership-lost';
-      void this.stop();
+      void this.stop({ graceMs: 0 });
     }
   }
 
@@ -233,11 +234,11 @@ export class Manager {
    * Graceful stop: no new keys, in-flight reconciles finish (bounded by gracefulShutdownMs), caches
    * stop, the lease is released, endpoints close. Resolves true when every reconcile finished in time.
    */
-  stop(): Promise<boolean> {
+  stop(opts: { graceMs?: number } = {}): Promise<boolean> {
     this.stopping ??= (async () => {
       this.log.info('shutting down');
       this.lifetime.abort();
-      const grace = this.opts.gracefulShutdownMs ?? 30_000;
+      const grace = opts.graceMs ?? this.opts.gracefulShutdownMs ?? 30_000;
       const drained = (await Promise.all(this.controllers.map((c) => c.stop(grace)))).every(Boolean);
       // Let an in-flight renew finish before releasing, so the release is the last lease write.
       await this.leadLoop;
