@@ -13,10 +13,10 @@ import { logger as rootLogger, type Logger } from '../logging/logger.ts';
 import { evaluatePatch, type PatchEvaluation } from './grading/evaluate.ts';
 import { runAgent, type AgentResult } from './agent/loop.ts';
 import { SYSTEM_PROMPT, userPrompt } from './agent/prompts.ts';
-import { Sandbox, type SandboxOptions } from './sandbox/sandbox.ts';
+import { PatchTooLargeError, Sandbox, type SandboxOptions } from './sandbox/sandbox.ts';
 import { Toolbox } from './tools/toolbox.ts';
 import { evaluateInCheckout } from './checkout-grading.ts';
-import { NO_TESTS, TRAJECTORY_SCHEMA, patchHash, samplingParams, trajectoryId } from './trajectory.ts';
+import { NO_TESTS, TRAJECTORY_SCHEMA, allFailed, patchHash, samplingParams, trajectoryId } from './trajectory.ts';
 
 export interface Endpoint {
   /** Base URL of the OpenAI-compatible API, e.g. http://vllm:8000/v1. */
@@ -160,6 +160,14 @@ export async function runRolloutDetailed(a: RolloutAssignment, deps: RolloutDeps
     try {
       patch = await sandbox.diff();
     } catch (e) {
+      if (e instanceof PatchTooLargeError) {
+        // The agent's outcome, not the infrastructure's: a sample with reward 0, the reason recorded.
+        return done({
+          regression: allFailed(a.task.PASS_TO_PASS),
+          hidden: allFailed(a.task.FAIL_TO_PASS),
+          error: [record.error, e.message].filter(Boolean).join('; '),
+        });
+      }
       return done({ exitReason: 'sandbox_error', finished: false, error: `cannot take the patch: ${(e as Error).message}` });
     }
     phases.diffSeconds = since(td);

@@ -37,6 +37,19 @@ export class SandboxError extends Error {
   override name = 'SandboxError';
 }
 
+/** Largest patch taken from a work tree (the agent's doing, e.g. a huge generated file: not an infrastructure error). */
+export const MAX_PATCH_BYTES = 8 * 1024 * 1024;
+
+export class PatchTooLargeError extends Error {
+  override name = 'PatchTooLargeError';
+  constructor(
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(`the patch is larger than ${limit} bytes (${bytes} bytes of diff): not graded`);
+  }
+}
+
 const git = (args: string[]) => ['git', '-c', 'core.hooksPath=/dev/null', '-c', 'commit.gpgsign=false', '-c', 'core.quotePath=false', ...args];
 
 export class Sandbox {
@@ -185,14 +198,15 @@ export class Sandbox {
    * The patch: every change to the work tree (tracked and untracked files, commits the agent
    * made) against the base commit. A private index is used; the agent's own index is untouched.
    */
-  async diff(): Promise<string> {
+  async diff(maxBytes = MAX_PATCH_BYTES): Promise<string> {
     const index = path.join(os.tmpdir(), `entropo-index-${process.pid}-${randomInt(1e9)}`);
     const steps = [['read-tree', this.base], ['add', '-A', '.'], ['diff', '--cached', '--no-color', '--no-ext-diff', this.base]];
     try {
       let out = '';
       for (const args of steps) {
-        const r = await this.git(['-c', 'core.fileMode=false', ...args], { GIT_INDEX_FILE: index }, args[0] === 'diff');
-        if (r.exitCode !== 0 || r.truncated) throw new SandboxError(`git ${args.join(' ')} failed (exit ${r.exitCode}): ${r.output.slice(0, 2000)}`);
+        const r = await this.git(['-c', 'core.fileMode=false', ...args], { GIT_INDEX_FILE: index }, args[0] === 'diff', maxBytes);
+        if (r.exitCode !== 0 && !r.truncated) throw new SandboxError(`git ${args.join(' ')} failed (exit ${r.exitCode}): ${r.output.slice(0, 2000)}`);
+        if (r.truncated) throw new PatchTooLargeError(r.outputBytes, maxBytes);
         out = r.output;
       }
       return out;

@@ -231,3 +231,19 @@ test('a SWE-bench task is graded in its own checkout: a fresh clone, or in place
   t.is(out.trajectory.exitReason, 'sandbox_error');
   t.regex(out.trajectory.error ?? '', /has no test_command/);
 });
+
+test('a patch too large to grade is the agent\'s outcome: reward 0 with the reason, not an infrastructure error', async (t) => {
+  const script: Script = [
+    { content: null, tool_calls: [{ name: 'execute_bash', arguments: { command: 'head -c 9000000 /dev/zero | tr "\\0" "a" | fold -w 100 > blob.txt && wc -c < blob.txt' } }] },
+    { content: null, tool_calls: [{ name: 'finish', arguments: {} }] },
+  ];
+  const { out } = await rollout(t, script);
+  const tr = out.trajectory;
+  t.regex(tr.messages[3].content ?? "", /^9089999\n/);
+  t.is(tr.exitReason, 'finished');
+  t.is(tr.reward, 0);
+  t.false(tr.resolved);
+  t.is(tr.patch, '');
+  t.deepEqual(tr.hidden, { passed: [], failed: ['add adds'] });
+  t.regex(tr.error ?? '', /the patch is larger than 8388608 bytes/);
+});
