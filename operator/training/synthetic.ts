@@ -20,6 +20,10 @@ export interface SyntheticOptions {
   observation?: (task: number, sample: number, turn: number) => string;
   /** Which samples resolve; default: even samples. */
   resolved?: (task: number, sample: number) => boolean;
+  /** Which samples take the "good" actions; default: the resolved ones (false: noisy labels are possible). */
+  good?: (task: number, sample: number) => boolean;
+  /** Offer the tool schemas (rendered in the system prompt). Default true. */
+  tools?: boolean;
 }
 
 export function syntheticTrajectories(o: SyntheticOptions): TrajectoryRecord[] {
@@ -27,6 +31,7 @@ export function syntheticTrajectories(o: SyntheticOptions): TrajectoryRecord[] {
   for (let task = 0; task < o.tasks; task++) {
     for (let sample = 0; sample < o.samplesPerTask; sample++) {
       const resolved = o.resolved ? o.resolved(task, sample) : sample % 2 === 0;
+      const good = o.good ? o.good(task, sample) : resolved;
       const messages: ChatMessage[] = [
         { role: 'system', content: 'You are a coding agent.' },
         { role: 'user', content: `Fix the bug in utils.py so that parse() handles ${task} empty strings.` },
@@ -35,12 +40,12 @@ export function syntheticTrajectories(o: SyntheticOptions): TrajectoryRecord[] {
         const id = `c${turn}`;
         messages.push({
           role: 'assistant',
-          content: resolved ? 'I will edit the file and run the tests again.' : 'Let me run the tests.',
-          tool_calls: [{ id, type: 'function', function: { name: 'execute_bash', arguments: JSON.stringify({ cmd: resolved ? 'pytest -q tests/test_utils.py' : 'pytest -q' }) } }],
+          content: good ? 'I will edit the file and run the tests again.' : 'Let me run the tests.',
+          tool_calls: [{ id, type: 'function', function: { name: 'execute_bash', arguments: JSON.stringify({ cmd: good ? 'pytest -q tests/test_utils.py' : 'pytest -q' }) } }],
         });
         messages.push({ role: 'tool', tool_call_id: id, content: o.observation ? o.observation(task, sample, turn) : 'FAILED tests/test_utils.py::test_parse - AssertionError' });
       }
-      messages.push({ role: 'assistant', content: resolved ? 'def add(a, b):\n    return a + b\nfinish' : 'The tests fail because the function returns the wrong value. finish' });
+      messages.push({ role: 'assistant', content: good ? 'def add(a, b):\n    return a + b\nfinish' : 'The tests fail because the function returns the wrong value. finish' });
       out.push({
         schema: 'entropo.dev/trajectory/v1',
         id: `task-${task}/${sample}/synthetic`,
@@ -48,7 +53,7 @@ export function syntheticTrajectories(o: SyntheticOptions): TrajectoryRecord[] {
         sample,
         model: 'synthetic',
         sampling: { temperature: 0.7, top_p: 0.8, top_k: 20 },
-        tools: SYNTHETIC_TOOLS,
+        tools: o.tools === false ? undefined : SYNTHETIC_TOOLS,
         messages,
         exitReason: 'finished',
         finished: true,

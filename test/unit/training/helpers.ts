@@ -1,12 +1,13 @@
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { ChatMessage } from '../../../operator/api/records.ts';
 
 export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/training');
 
 export interface Expected {
   vocab_size: number;
-  conversation: import('../../../operator/api/records.ts').ChatMessage[];
+  conversation: ChatMessage[];
   tools: unknown[];
   rendered: string;
   conversation_ids: number[];
