@@ -5,8 +5,11 @@
  *   that vanished meanwhile are delivered as deletes;
  * - a failed watch (connection refused, reset, apiserver restart) is restarted from the last
  *   resourceVersion with exponential backoff (800 ms doubling to 30 s, jitter);
- * - a watch that goes silent (no event and no bookmark for idleTimeoutMs) is aborted and restarted
- *   (allowWatchBookmarks=true, timeoutSeconds bounded, so a healthy watch always talks);
+ * - a watch that goes silent is aborted and restarted: every watch asks for bookmarks and a
+ *   server-side timeoutSeconds (random 60..120 s), so a healthy watch delivers something or ends
+ *   within timeoutSeconds; nothing at all for timeoutSeconds + 15 s means a dead connection
+ *   (an idle API server does not send periodic bookmarks when nothing changes, so the bound must
+ *   come from timeoutSeconds, not from bookmarks alone);
  * - optional periodic resync re-delivers every cached object as an update.
  * Handlers run synchronously on each change; keep them cheap (enqueue a key).
  */
@@ -32,9 +35,9 @@ export interface InformerOptions {
   labelSelector?: string;
   /** Re-deliver every cached object as an update this often; 0 or undefined = never. */
   resyncPeriodMs?: number;
-  /** Server-side watch timeout; default a random 300..600 s like client-go. */
+  /** Server-side watch timeout; default a random 60..120 s (the watch is then re-opened from the last resourceVersion). */
   watchTimeoutSeconds?: number;
-  /** Watchdog: restart a watch that delivered nothing (not even a bookmark) for this long; default 90 s. */
+  /** Watchdog: restart a watch that delivered nothing (not even a bookmark) for this long; default timeoutSeconds + 15 s. */
   idleTimeoutMs?: number;
   /** LIST page size; default 500. */
   pageSize?: number;
@@ -187,7 +190,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 
   private async watchOnce(signal: AbortSignal): Promise<void> {
-    const timeoutSeconds = this.options.watchTimeoutSeconds ?? Math.floor(300 * (1 + Math.random()));
+    const timeoutSeconds = this.options.watchTimeoutSeconds ?? Math.floor(60 * (1 + Math.random()));
     const started = Date.now();
     let events = 0;
     this.stats.watches++;
@@ -198,10 +201,10 @@ export class Informer<T extends KubeObject = KubeObject> {
         events++;
         this.apply(ev);
       },
-      { signal, idleTimeoutMs: this.options.idleTimeoutMs ?? 90_000 },
+      { signal, idleTimeoutMs: this.options.idleTimeoutMs ?? timeoutSeconds * 1000 + 15_000 },
     );
-    // A watch that ran for a while was healthy: forget earlier failures.
-    if (Date.now() - started > 5_000 || events > 0) this.backoff.reset();
+    // A watch that ran for a while (or half its timeout) was healthy: forget earlier failures.
+    if (Date.now() - started >= Math.min(5_000, timeoutSeconds * 500) || events > 0) this.backoff.reset();
     else if (!signal.aborted) {
       // Closed at once with nothing delivered: treat as a failure so we do not spin.
       throw new Error('watch closed immediately');

@@ -11,7 +11,7 @@ import { resourcePath } from '../../../operator/runtime/kube/resource.ts';
 import { Backoff } from '../../../operator/runtime/ratelimit.ts';
 import { logger } from '../../../operator/logging/logger.ts';
 import type { KubeObject } from '../../../operator/runtime/kube/types.ts';
-import { adminClient, apiServerPid, controlPlane, createNamespace, createRB, getRB, isAccepted, kubeConfig, RB, rolloutBatch, waitFor } from './helpers.ts';
+import { adminClient, apiServerPid, cluster, controlPlane, createNamespace, createRB, getRB, isAccepted, kubeConfig, RB, rolloutBatch, waitFor } from './helpers.ts';
 
 const log = logger.child({ test: 'informer' });
 
@@ -125,4 +125,34 @@ test('a watch that goes silent (API server frozen with SIGSTOP) is restarted by 
   await waitFor('two cached after the restart of the watch', () => informer.get(ns, 'two'), 30_000);
   t.true(informer.stats.silentWatches >= 1, JSON.stringify(informer.stats));
   t.true(informer.stats.watches >= 2);
+});
+
+test('a watch ended by its server-side timeout resumes from the last resourceVersion: no relist, no lost change', async (t) => {
+  const cp = await cluster(t);
+  const admin = await adminClient(cp);
+  t.teardown(() => admin.close());
+  const ns = await createNamespace(admin);
+  const client = await adminClient(cp);
+  t.teardown(() => client.close());
+  const informer = new Informer({ client, resource: RB, namespace: ns, watchTimeoutSeconds: 1, log });
+  const events: string[] = [];
+  informer.addHandler({
+    onAdd: (o) => events.push(`add ${o.metadata.name}`),
+    onUpdate: (_old, o) => events.push(`update ${o.metadata.name} ${o.metadata.generation}`),
+    onDelete: (o) => events.push(`delete ${o.metadata.name}`),
+  });
+  informer.start();
+  t.teardown(() => informer.stop());
+  await informer.waitForSync();
+  for (let i = 0; i < 4; i++) {
+    await createRB(admin, ns, `w${i}`);
+    await new Promise((r) => setTimeout(r, 700)); // spans several 1 s watches
+  }
+  await admin.request('PATCH', resourcePath(RB, ns, 'w0'), { body: { spec: { samplesPerTask: 2 } }, contentType: 'application/merge-patch+json' });
+  await admin.request('DELETE', resourcePath(RB, ns, 'w1'));
+  await waitFor('the delete seen', () => events.includes('delete w1'));
+  t.deepEqual(events, ['add w0', 'add w1', 'add w2', 'add w3', 'update w0 2', 'delete w1']);
+  t.is(informer.stats.lists, 1, 'never relisted');
+  t.true(informer.stats.watches >= 3, `watches: ${informer.stats.watches}`);
+  t.is(informer.stats.watchFailures, 0);
 });
