@@ -82,18 +82,30 @@ export function runProcess(file: string, args: readonly string[], opts: ExecOpti
     let tail: Buffer[] = [];
     let tailBytes = 0;
     let dropped = 0;
-    const onData = (b: Buffer) => {
+    const onData = (chunk: Buffer) => {
+      let b = chunk;
       if (headBytes < max / 2) {
-        head.push(b);
-        headBytes += b.length;
-        return;
+        const take = Math.min(b.length, max / 2 - headBytes);
+        head.push(b.subarray(0, take));
+        headBytes += take;
+        b = b.subarray(take);
+        if (b.length === 0) return;
       }
       tail.push(b);
       tailBytes += b.length;
-      while (tailBytes > max / 2 && tail.length > 1) {
-        const first = tail.shift() as Buffer;
-        tailBytes -= first.length;
-        dropped += first.length;
+      // Keep at most max/2 bytes of tail, dropping from its front.
+      while (tailBytes > max / 2) {
+        const excess = tailBytes - max / 2;
+        const first = tail[0];
+        if (first.length <= excess) {
+          tail.shift();
+          tailBytes -= first.length;
+          dropped += first.length;
+        } else {
+          tail[0] = first.subarray(excess);
+          tailBytes -= excess;
+          dropped += excess;
+        }
       }
     };
     child.stdout?.on('data', onData);

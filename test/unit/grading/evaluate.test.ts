@@ -3,6 +3,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { evaluatePatch, EnvironmentUnavailableError } from '../../../operator/rollout/grading/evaluate.ts';
+import { runShell } from '../../../operator/rollout/grading/exec.ts';
 import { applyPatch, diffAgainstBase, filesOfPatch, materialiseWorkTree } from '../../../operator/rollout/grading/worktree.ts';
 import type { SelfContainedTask, SweBenchTask } from '../../../operator/api/records.ts';
 
@@ -231,4 +232,37 @@ test('materialiseWorkTree refuses paths outside the tree; filesOfPatch lists bot
   await t.throwsAsync(materialiseWorkTree({ instance_id: 'x', files: { '.git/config': '' } }, dir), { message: /inside the work tree/ });
   t.deepEqual(filesOfPatch(pyTask.test_patch), ['tests/test_hidden.py']);
   t.deepEqual(filesOfPatch('diff --git a/x.py b/y.py\nrename from x.py\nrename to y.py\n'), ['x.py', 'y.py']);
+});
+
+test('tests run with a pinned, clean environment (TZ, PYTHONHASHSEED, locale; no inherited NODE_OPTIONS / PYTEST_ADDOPTS)', async (t) => {
+  const before = { NODE_OPTIONS: process.env.NODE_OPTIONS, PYTEST_ADDOPTS: process.env.PYTEST_ADDOPTS };
+  process.env.PYTEST_ADDOPTS = '-p no:everything';
+  t.teardown(() => {
+    if (before.PYTEST_ADDOPTS === undefined) delete process.env.PYTEST_ADDOPTS;
+    else process.env.PYTEST_ADDOPTS = before.PYTEST_ADDOPTS;
+  });
+  const envTask: SelfContainedTask = {
+    ...pyTask,
+    test_command: 'echo "TZ=$TZ HASHSEED=$PYTHONHASHSEED LC_ALL=$LC_ALL NODE_OPTIONS=[$NODE_OPTIONS] ADDOPTS=[$PYTEST_ADDOPTS]"; date +%Z',
+  };
+  const r = await evaluatePatch(envTask, '');
+  t.regex(r.log, /TZ=UTC HASHSEED=0 LC_ALL=C\.UTF-8 NODE_OPTIONS=\[\] ADDOPTS=\[\]/);
+  t.regex(r.log, /^UTC$/m);
+});
+
+test('runShell keeps the head and tail of an oversized output', async (t) => {
+  const r = await runShell('i=0; while [ $i -lt 2000 ]; do echo "line $i"; i=$((i+1)); done', { cwd: os.tmpdir(), maxOutputBytes: 4096 });
+  t.is(r.code, 0);
+  t.regex(r.output, /^line 0\n/);
+  t.regex(r.output, /line 1999\n$/);
+  t.regex(r.output, /bytes of output dropped/);
+  t.true(r.output.length < 6000);
+});
+
+test('runShell caps a single huge write too', async (t) => {
+  const r = await runShell(`node -e "process.stdout.write('a'.repeat(300000) + 'END')"`, { cwd: os.tmpdir(), maxOutputBytes: 8192 });
+  t.true(r.output.length < 8192 + 100, `${r.output.length}`);
+  t.true(r.output.startsWith('aaaa'));
+  t.true(r.output.endsWith('aEND'));
+  t.regex(r.output, /\[\.\.\. \d+ bytes of output dropped \.\.\.\]/);
 });
