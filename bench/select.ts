@@ -3,6 +3,7 @@
  * verifier scores, and the EvalMetrics computation. Prints a markdown table.
  *   npm run bench:select [-- --tasks 2000 --n 16 --repeats 5]
  */
+import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { PaperSelection, type SelectionStep } from '../operator/api/common.ts';
@@ -65,16 +66,9 @@ const groups = groupByTask(trajectories);
 const scoredTrajectories = trajectories.map((t) => ({ ...t, verifierScore: scores.get(t.id) }));
 const scoredGroups = groupByTask(scoredTrajectories);
 
-function time(fn: () => unknown): { ms: number; result: unknown } {
-  let result: unknown = fn(); // warm-up
-  const runs: number[] = [];
-  for (let r = 0; r < REPEATS; r++) {
-    const t0 = performance.now();
-    result = fn();
-    runs.push(performance.now() - t0);
-  }
-  runs.sort((a, b) => a - b);
-  return { ms: runs[Math.floor(runs.length / 2)], result };
+/** A row: the function is timed later, interleaved with the other rows (less drift from load and JIT). */
+function time(fn: () => unknown): { fn: () => unknown; ms: number; result: unknown; runs: number[] } {
+  return { fn, ms: Number.NaN, result: undefined, runs: [] };
 }
 
 let sink = 0;
@@ -95,8 +89,13 @@ function selectAll(source: Map<string, GradedTrajectory[]>, pipeline: SelectionS
 }
 
 const majority: SelectionStep[] = [{ type: 'finished' }, { type: 'regression', mode: 'max-count' }, { type: 'reproduction' }, { type: 'majority' }, { type: 'steps', order: 'most' }];
-const rows: [string, { ms: number; result: unknown }][] = [
+const rows: [string, ReturnType<typeof time>][] = [
   ['single pass over the data (sum of step counts)', baseline],
+  ['building the selector inputs only (toCandidate for every trajectory)', time(() => {
+    let n = 0;
+    for (const g of groups.values()) n += g.map((t) => toCandidate(t)).length;
+    return n;
+  })],
   ['selection, paper pipeline, no verifier scores (step skipped)', time(() => selectAll(groups, PaperSelection))],
   ['selection, paper pipeline, verifier scores precomputed', time(() => selectAll(scoredGroups, PaperSelection))],
   ['selection, finished/regression max/reproduction/majority/steps', time(() => selectAll(groups, majority))],
@@ -104,11 +103,21 @@ const rows: [string, { ms: number; result: unknown }][] = [
   ['EvalMetrics, majority pipeline (best@k: exact <= 256 subsets, else 256 sampled)', time(() => computeEvalMetrics(groups, { selection: { pipeline: majority } }).metrics.bestAtN)],
 ];
 
-console.log(`\nSelection benchmark: ${TASKS} tasks x ${N} candidates (${TASKS * N} trajectories), median of ${REPEATS} runs after a warm-up, Node ${process.version}\n`);
+for (const [, r] of rows) r.result = r.fn(); // warm-up
+for (let rep = 0; rep < REPEATS; rep++) {
+  for (const [, r] of rows) {
+    const t0 = performance.now();
+    r.result = r.fn();
+    r.runs.push(performance.now() - t0);
+  }
+}
+for (const [, r] of rows) r.ms = [...r.runs].sort((a, b) => a - b)[Math.floor(r.runs.length / 2)];
+
+console.log(`\nSelection benchmark: ${TASKS} tasks x ${N} candidates (${TASKS * N} trajectories), median of ${REPEATS} interleaved runs after a warm-up, Node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadavg()[0].toFixed(1)}\n`);
 console.log('| operation | ms | ratio to single pass | ms per task | best@N |');
 console.log('|---|---:|---:|---:|---:|');
 for (const [name, r] of rows) {
-  const best = typeof r.result === 'number' && r !== baseline ? r.result.toFixed(3) : '';
+  const best = typeof r.result === 'number' && r.result <= 1 && r !== baseline ? r.result.toFixed(3) : '';
   console.log(`| ${name} | ${r.ms.toFixed(2)} | ${(r.ms / baseline.ms).toFixed(0)}x | ${(r.ms / TASKS).toFixed(4)} | ${best} |`);
 }
 if (sink < 0) console.log(sink);

@@ -145,8 +145,15 @@ const reproScore = (c: SelectionCandidate) =>
 /** Keeps the pool members with the maximum key (keys < 0 mean "lacks it" where noted). */
 function keepMax(pool: number[], key: (i: number) => number): number[] {
   let best = -Infinity;
-  for (const i of pool) best = Math.max(best, key(i));
-  return pool.filter((i) => key(i) === best);
+  let kept: number[] = [];
+  for (const i of pool) {
+    const k = key(i);
+    if (k > best) {
+      best = k;
+      kept = [i];
+    } else if (k === best) kept.push(i);
+  }
+  return kept;
 }
 
 const fmt = (x: number) => (Number.isInteger(x) ? String(x) : x.toPrecision(3));
