@@ -12,6 +12,7 @@ import { registerOperator } from './commands/operator.ts';
 import { registerSandbox } from './commands/sandbox.ts';
 import { registerRollout } from './commands/rollout.ts';
 import { registerVerifier } from './commands/verifier.ts';
+import { registerTrain } from './commands/train.ts';
 
 /** The package's own package.json: two levels up from the sources, three from dist/. */
 function packageJson(): { version: string } {
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerSandbox(program);
   registerRollout(program);
   registerVerifier(program);
+  registerTrain(program);
   return program;
 }
 

@@ -1,0 +1,35 @@
+/** `entropo train --config <yaml>`: runs the trainer from its whole assignment (a trainer Pod's entry point). */
+import type { Command } from 'commander';
+import { ValidationError } from '../../api/validate.ts';
+import { loadTrainConfig } from '../../training/job-config.ts';
+import { train } from '../../training/trainer.ts';
+
+export function registerTrain(program: Command): void {
+  program
+    .command('train')
+    .description('train a policy with EntroPO / M-DPO / M-KTO (or SFT) on trajectory records; writes checkpoints, metrics and the model')
+    .requiredOption('-c, --config <file>', 'YAML: model, trajectories, output, training, preference (the TrainingRun sections)')
+    .option('--progress', 'show a progress bar on stderr even when it is not a TTY')
+    .option('--max-steps <n>', 'cap on optimizer steps (overrides maxSteps)', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new Error(`--max-steps must be a positive integer (got ${v})`);
+      return n;
+    })
+    .action(async (opts: { config: string; progress?: boolean; maxSteps?: number }) => {
+      let job;
+      try {
+        job = loadTrainConfig(opts.config).job;
+      } catch (e) {
+        if (e instanceof ValidationError) {
+          console.error(e.message);
+          process.exitCode = 1;
+          return;
+        }
+        throw e;
+      }
+      if (opts.progress) job.progress = true;
+      if (opts.maxSteps) job.maxSteps = opts.maxSteps;
+      const r = await train(job);
+      console.log(JSON.stringify({ backend: r.backend, steps: r.stepsDone, totalSteps: r.totalSteps, examples: r.examples, dropped: r.dropped, model: r.modelDir, ...r.summary }));
+    });
+}

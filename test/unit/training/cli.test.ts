@@ -1,0 +1,79 @@
+import test from 'ava';
+import path from 'node:path';
+import os from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { syntheticTrajectories } from '../../../operator/training/synthetic.ts';
+import { FIXTURES } from './helpers.ts';
+import { loadTrainConfig } from '../../../operator/training/job-config.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'entropo-cli-'));
+test.after.always(() => rmSync(tmp, { recursive: true, force: true }));
+
+const trajFile = path.join(tmp, 'trajectories.jsonl');
+writeFileSync(trajFile, syntheticTrajectories({ tasks: 2, samplesPerTask: 2, tools: false }).map((t) => JSON.stringify(t)).join('\n') + '\n');
+
+function run(config: unknown): { status: number | null; stdout: string; stderr: string } {
+  const file = path.join(tmp, `c-${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(file, stringify(config));
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'operator/cli/main.ts'), 'train', '--config', file], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, ENTROPO_LOG_LEVEL: 'warn' },
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const good = {
+  model: path.join(FIXTURES, 'qwen3'),
+  trajectories: trajFile,
+  output: path.join(tmp, 'out'),
+  training: { backend: 'wasm', batchSize: 2, learningRate: 1e-2, lora: { rank: 2 } },
+  preference: { algorithm: 'kto' },
+};
+
+test.serial('entropo train --config runs the trainer and writes its outputs', (t) => {
+  const r = run(good);
+  t.is(r.status, 0, r.stderr);
+  const summary = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  t.like(summary, { backend: 'wasm', steps: 2, totalSteps: 2, examples: 4 });
+  for (const f of ['metrics.jsonl', 'preference.jsonl', 'summary.json', 'model/config.json', 'model/model.safetensors', 'model/adapter/adapter_config.json']) {
+    t.true(existsSync(path.join(tmp, 'out', f)), f);
+  }
+  t.is(readFileSync(path.join(tmp, 'out', 'metrics.jsonl'), 'utf8').trim().split('\n').length, 2);
+});
+
+function write(config: unknown): string {
+  const file = path.join(tmp, `c-${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(file, stringify(config));
+  return file;
+}
+
+test.serial('bad input exits non-zero with the field named', (t) => {
+  const r = run({ ...good, preference: { algorithm: 'kto', zeta: 0.05, gamma: 0.1 } });
+  t.is(r.status, 1);
+  t.regex(r.stderr, /preference\.zeta: zeta must be >= gamma/);
+});
+
+test('config errors name the field', (t) => {
+  const cases: [unknown, RegExp][] = [
+    [{ ...good, training: { ...good.training, truncation: 'keep-start' } }, /training\.truncation: must be one of "keep-end", "drop"/],
+    [{ ...good, training: { ...good.training, learningRate: 0 } }, /training\.learningRate: must be > 0/],
+    [{ ...good, preference: { algorithm: 'kto', kto: { referencePoint: 'mean' } } }, /preference\.kto\.referencePoint: must be one of "exact", "authors-kl", "trl-kl"/],
+    [{ ...good, model: path.join(tmp, 'missing') }, /model: no config\.json/],
+    [{ ...good, trajectories: path.join(tmp, 'nope.jsonl') }, /trajectories: file not found/],
+    [{ ...good, output: undefined }, /output: is required/],
+    [{ ...good, epochz: 2 }, /epochz: unknown field/],
+  ];
+  for (const [config, message] of cases) t.throws(() => loadTrainConfig(write(config)), { message }, JSON.stringify(config));
+  const badLine = path.join(tmp, 'bad.jsonl');
+  writeFileSync(badLine, `${readFileSync(trajFile, 'utf8').split('\n')[0]}\n{"schema": "entropo.dev/trajectory/v1"}\n`);
+  t.throws(() => loadTrainConfig(write({ ...good, trajectories: badLine })), { message: /bad\.jsonl:2 is invalid/ });
+  const { job } = loadTrainConfig(write(good));
+  t.is(job.trajectories.length, 4);
+  t.is(job.training.scheduler, 'cosine', 'schema defaults applied');
+  t.is(job.preference.zeta, 0.11);
+});
