@@ -12,6 +12,7 @@ import type { TaskRecord } from '../../api/records.ts';
 import { formatError, loadTaskFile, selectTasks } from '../../tasks/dataset.ts';
 import { formatSummaryTable, predictions, runBatch, summaryRows } from '../../rollout/batch.ts';
 import { ISOLATIONS, type Isolation } from '../../rollout/sandbox/isolation.ts';
+import { cleanupOnSignals } from '../../rollout/sandbox/sandbox.ts';
 
 interface RolloutCliOptions {
   tasks?: string;
@@ -98,6 +99,7 @@ export function registerRollout(program: Command): void {
       if (o.toolFormat !== 'native' && o.toolFormat !== 'text') throw new Error('--tool-format must be native or text');
       if (o.isolation !== 'auto' && !(ISOLATIONS as readonly string[]).includes(o.isolation)) throw new Error(`--isolation must be auto, ${ISOLATIONS.join(', ')}`);
       if (o.samples < 1 || o.concurrency < 1) throw new Error('--samples and --concurrency must be at least 1');
+      cleanupOnSignals();
       const tasks = await loadTasks(o);
       const sampling: Sampling = { temperature: o.temperature, topP: o.topP, topK: o.topK, maxTokensPerTurn: o.maxTokensPerTurn, ...(o.seed !== undefined ? { seed: o.seed } : {}) };
       const limits: RolloutLimits = { maxSteps: o.maxSteps, maxTokens: o.maxTokens, timeoutSeconds: o.timeout, toolTimeoutSeconds: o.toolTimeout, toolCallFormat: o.toolFormat };

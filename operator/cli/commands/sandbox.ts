@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { AssignmentError, resolveSandboxInputs, type SandboxCliOptions } from '../../rollout/assignment.ts';
 import { EXIT_CONFIG, runSandbox } from '../../rollout/sandbox-entry.ts';
+import { cleanupOnSignals } from '../../rollout/sandbox/sandbox.ts';
 
 export function registerSandbox(program: Command): void {
   program
@@ -37,6 +38,7 @@ export function registerSandbox(program: Command): void {
         process.exitCode = EXIT_CONFIG;
         return;
       }
+      cleanupOnSignals();
       const r = await runSandbox(inputs);
       console.log(r.encoded);
       process.exitCode = r.exitCode;

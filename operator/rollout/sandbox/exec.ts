@@ -32,6 +32,15 @@ export interface ExecResult {
   spawnError?: string;
 }
 
+/** Process groups started and not yet finished: killed if the runner itself is stopped. */
+const liveGroups = new Set<number>();
+
+/** Kills every process group still running (for signal handlers: synchronous). */
+export function killAllGroups(): void {
+  for (const pid of liveGroups) killGroup(pid);
+  liveGroups.clear();
+}
+
 function killGroup(pid: number | undefined): void {
   if (pid === undefined) return;
   try {
@@ -60,6 +69,7 @@ export function execCapture(argv: string[], opts: ExecOptions): Promise<ExecResu
       return;
     }
     const pid = child.pid;
+    if (pid !== undefined) liveGroups.add(pid);
     let timedOut = false;
     let settled = false;
     let exitCode: number | null = null;
@@ -71,6 +81,7 @@ export function execCapture(argv: string[], opts: ExecOptions): Promise<ExecResu
       clearTimeout(timer);
       clearTimeout(drainTimer);
       killGroup(pid);
+      if (pid !== undefined) liveGroups.delete(pid);
       child.stdout?.destroy();
       child.stderr?.destroy();
       resolve({

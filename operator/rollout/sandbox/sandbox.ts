@@ -3,6 +3,7 @@
  * isolation and limits, the final patch as `git diff` against the base, and the work tree always
  * removed (or, in place, put back to its base state).
  */
+import { rmSync } from 'node:fs';
 import { appendFile, chown, lstat, mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,7 +11,7 @@ import { randomInt } from 'node:crypto';
 import { isSelfContained, type TaskRecord } from '../../api/records.ts';
 import { HYGIENE_ENV } from '../grading/exec.ts';
 import { materialiseWorkTree } from '../grading/worktree.ts';
-import { execCapture, type ExecResult } from './exec.ts';
+import { execCapture, killAllGroups, type ExecResult } from './exec.ts';
 import { commandArgv, defaultIsolation, inKubernetes, isolationWorks, SANDBOX_UID_BASE, SANDBOX_UID_RANGE, type Isolation } from './isolation.ts';
 import { DEFAULT_LIMITS, type ResourceLimits } from './limits.ts';
 
@@ -51,6 +52,23 @@ export class PatchTooLargeError extends Error {
 }
 
 const git = (args: string[]) => ['git', '-c', 'core.hooksPath=/dev/null', '-c', 'commit.gpgsign=false', '-c', 'core.quotePath=false', ...args];
+
+/** Work trees and homes not yet removed, for cleanup when the runner is stopped by a signal. */
+const liveDirs = new Set<string>();
+
+/**
+ * On SIGINT / SIGTERM: kill every running command's process group, remove every work tree this
+ * process made (in-place checkouts are left alone), then exit with 128 + the signal's number.
+ */
+export function cleanupOnSignals(): void {
+  for (const [sig, n] of [['SIGINT', 2], ['SIGTERM', 15]] as const) {
+    process.once(sig, () => {
+      killAllGroups();
+      for (const d of liveDirs) rmSync(d, { recursive: true, force: true });
+      process.exit(128 + n);
+    });
+  }
+}
 
 export class Sandbox {
   private disposed = false;
@@ -142,8 +160,16 @@ export class Sandbox {
       }
       const sandbox = new Sandbox(workDir, '', isolation, uid, limits, env, inPlace, 0, home);
       const head = await sandbox.git(['rev-parse', 'HEAD']);
+      if (head.spawnError) {
+        throw new SandboxError(
+          `cannot run commands in ${workDir}${uid !== undefined ? ` as uid ${uid}` : ''}: ${head.spawnError}` +
+            (uid !== undefined ? ' (every parent directory must be searchable by that user: set TMPDIR to one, e.g. /tmp)' : ''),
+        );
+      }
       if (head.exitCode !== 0) throw new SandboxError(`work tree ${workDir} is not a git repository: ${head.output}`);
       const setupSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+      if (!inPlace) liveDirs.add(workDir);
+      if (home) liveDirs.add(home);
       return new Sandbox(workDir, head.output.trim(), isolation, uid, limits, env, inPlace, setupSeconds, home);
     } catch (e) {
       if (!inPlace) await rm(workDir, { recursive: true, force: true });
@@ -220,6 +246,7 @@ export class Sandbox {
     if (this.disposed) return;
     this.disposed = true;
     if (this.home) await rm(this.home, { recursive: true, force: true, maxRetries: 3 });
+    if (this.home) liveDirs.delete(this.home);
     if (this.inPlace) {
       // Ignored files (build products of the image, e.g. compiled extensions) are kept.
       await this.git(['reset', '-q', '--hard', this.base]);
@@ -227,6 +254,7 @@ export class Sandbox {
       return;
     }
     await rm(this.workDir, { recursive: true, force: true, maxRetries: 3 });
+    liveDirs.delete(this.workDir);
   }
 }
 

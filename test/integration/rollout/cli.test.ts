@@ -1,7 +1,7 @@
 /** `entropo sandbox` and `entropo rollout` as processes, against the scripted endpoint. */
 import test from 'ava';
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { TrajectoryRecord, TERMINATION_MESSAGE_LIMIT } from '../../../operator/api/records.ts';
@@ -98,4 +98,43 @@ test('entropo rollout: tasks x samples with concurrency, trajectories and SWE-be
   t.regex(r.stdout, /4 rollouts in [\d.]+ s/);
   // seeds: base 5 + sample
   t.deepEqual([...new Set(llm.requests.map((q) => q.body.seed))].sort(), [5, 6]);
+});
+
+/** Live processes whose command line contains `marker`, from /proc. */
+async function processesWith(marker: string): Promise<number> {
+  let n = 0;
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    const state = /^State:\s+(\S)/m.exec(await readFile(`/proc/${pid}/status`, 'utf8').catch(() => ''))?.[1];
+    if (cmd.replace(/\0/g, ' ').includes(marker) && state !== 'Z') n++;
+  }
+  return n;
+}
+
+test('entropo rollout stopped by SIGTERM: running commands killed, work trees removed, exit 143', async (t) => {
+  const dir = await tmp(t);
+  const work = path.join(dir, 'tmp');
+  const fsp = await import('node:fs/promises');
+  await fsp.mkdir(work, { mode: 0o1777 });
+  await fsp.chmod(work, 0o1777);
+  await fsp.chmod(dir, 0o755); // a sandbox user of its own must reach the work trees
+  // A command that would outlive a careless runner, with a marker to find it by.
+  const llm = await startScriptedLLM(() => ({ content: null, tool_calls: [{ name: 'execute_bash', arguments: { command: 'sleep 61.234 & sleep 61.234' } }] }));
+  t.teardown(() => llm.close());
+  await writeFile(path.join(dir, 'tasks.jsonl'), JSON.stringify(fixtureTask()) + '\n');
+  const child = spawn(process.execPath, [BIN, 'rollout', '--tasks', path.join(dir, 'tasks.jsonl'), '--endpoint', llm.url, '--model', 'm', '--isolation', 'none', '--no-progress', '--out', path.join(dir, 'out')], {
+    env: { ...process.env, TMPDIR: work, ENTROPO_LOG_LEVEL: 'warn' },
+    stdio: 'ignore',
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 + 15 : null))));
+  const deadline = Date.now() + 60_000;
+  while ((await processesWith('sleep 61.234')) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  t.true((await processesWith('sleep 61.234')) >= 2); // the two sleeps (and the shell running them)
+  t.true((await readdir(work)).some((d) => d.startsWith('entropo-wt-')));
+  child.kill('SIGTERM');
+  t.is(await exited, 143);
+  await new Promise((r) => setTimeout(r, 200));
+  t.is(await processesWith('sleep 61.234'), 0);
+  t.deepEqual((await readdir(work)).filter((d) => d.startsWith('entropo-wt-') || d.startsWith('entropo-home-')), []);
 });
