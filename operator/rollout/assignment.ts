@@ -157,3 +157,30 @@ export const keySegment = (s: string): string => s.replace(/[^A-Za-z0-9._-]/g, '
 export function defaultTrajectoryKey(taskId: string, sample: number, run: string): string {
   return `trajectories/${keySegment(taskId)}/${sample}-${keySegment(run)}.json`;
 }
+
+/**
+ * The environment variables that give a sandbox Pod its assignment: the inverse of
+ * resolveSandboxInputs (a workload builder puts these in the container spec; the API key comes
+ * from a Secret, not from here). Pure.
+ */
+export function sandboxEnv(a: Omit<SandboxInputs, 'apiKey' | 'terminationLog' | 'repoDir' | 'isolation'> & Partial<Pick<SandboxInputs, 'terminationLog' | 'repoDir' | 'isolation'>>): { name: string; value: string }[] {
+  const env: [string, string | undefined][] = [
+    ['ENTROPO_TASK_FILE', 'file' in a.task ? a.task.file : undefined],
+    ['ENTROPO_TASK_KEY', 'key' in a.task ? a.task.key : undefined],
+    ['ENTROPO_TASK_ID', a.taskId],
+    ['ENTROPO_SAMPLE', String(a.sample)],
+    ['ENTROPO_RUN', a.run],
+    ['ENTROPO_SOURCE', a.source ? JSON.stringify(a.source) : undefined],
+    ['ENTROPO_ENDPOINT', a.endpoint],
+    ['ENTROPO_MODEL', a.model],
+    ['ENTROPO_SAMPLING', JSON.stringify(a.sampling)],
+    ['ENTROPO_LIMITS', JSON.stringify(a.limits)],
+    ['ENTROPO_STORE_URI', a.storeUri],
+    ['ENTROPO_TRAJECTORY_KEY', a.trajectoryKey],
+    ['ENTROPO_TERMINATION_LOG', a.terminationLog],
+    ['ENTROPO_SANDBOX_ISOLATION', a.isolation],
+    ['ENTROPO_REPO_DIR', a.repoDir],
+    ['ENTROPO_GRADING_TIMEOUT', a.gradingTimeoutSeconds !== undefined ? String(a.gradingTimeoutSeconds) : undefined],
+  ];
+  return env.filter((e): e is [string, string] => e[1] !== undefined).map(([name, value]) => ({ name, value }));
+}

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { resolveSandboxInputs, defaultTrajectoryKey, keySegment } from '../../../operator/rollout/assignment.ts';
+import { resolveSandboxInputs, defaultTrajectoryKey, keySegment, sandboxEnv } from '../../../operator/rollout/assignment.ts';
 import { pickTask } from '../../../operator/rollout/sandbox-entry.ts';
 
 const env = {
@@ -66,4 +66,11 @@ test('pickTask: one JSON record (even pretty-printed), or one of a JSONL file by
   t.is(pickTask(jsonl, 'b', 'f').instance_id, 'b');
   t.throws(() => pickTask(jsonl, undefined, 'f'), { message: /holds 2 tasks/ });
   t.throws(() => pickTask(jsonl, 'c', 'f'), { message: /no task c/ });
+});
+
+test('sandboxEnv is the inverse of resolveSandboxInputs (what a Pod builder sets is what the Pod reads)', (t) => {
+  const a = resolveSandboxInputs({}, env);
+  const back = Object.fromEntries(sandboxEnv({ ...a, trajectoryKey: 'trajectories/x-1/3-rb-1.json', isolation: 'none', gradingTimeoutSeconds: 600 }).map((e) => [e.name, e.value]));
+  t.false('ENTROPO_API_KEY' in back);
+  t.deepEqual(resolveSandboxInputs({}, { ...back, ENTROPO_API_KEY: 'secret' }), { ...a, trajectoryKey: 'trajectories/x-1/3-rb-1.json', isolation: 'none', gradingTimeoutSeconds: 600 });
 });
