@@ -1,4 +1,17 @@
-/** Test-time scaling: hybrid selection, pass@k / best@k metrics, verifier calibration. */
+/**
+ * Test-time scaling (METHOD.md sections 8 and 10): hybrid selection, pass@k / best@k metrics,
+ * verifier calibration. Everything exported here is pure (no I/O, no tfjs).
+ *
+ * The EvalSuite reconciler and local mode:
+ * - per task, as its candidates complete:
+ *     const result = select(toCandidates(records, scores), spec.selection);
+ *     status.selections.push(toTaskSelection(taskId, result, resolvedOf(result.selected)));
+ * - for the whole suite (selection, then grading, then every EvalMetrics field):
+ *     const report = computeEvalMetrics(groupByTask(records), { selection: spec.selection, verifierScores: scores });
+ *     status.metrics = report.metrics; status.selections = report.selections.slice(0, 1000);
+ * - verifier scores, keyed by trajectory id: openVerifier(spec.verifier.model) from
+ *   ./verifier-ref.ts (tfjs or an OpenAI-compatible endpoint), then .scoreAll(records).
+ */
 export { toCandidate, toCandidates, type SelectionCandidate, type CandidateSource } from './candidate.ts';
 export {
   select,

@@ -105,6 +105,23 @@ test('best@k (rank and exact methods) equals brute-force enumeration with select
   );
 });
 
+test('best@k by rank stays exact and stable for large n', (t) => {
+  const n = 600;
+  const candidates: SelectionCandidate[] = Array.from({ length: n }, (_, i) => ({ id: `c${String(i).padStart(4, '0')}`, finished: true, steps: i, patch: '' }));
+  const task = prepare(candidates, { pipeline: [{ type: 'steps', order: 'most' }] });
+  // only the preferred candidate (most steps) resolves: it is picked iff it is among the k drawn
+  const onlyBest = candidates.map((_, i) => i === n - 1);
+  const curve = bestAtKCurve(task, onlyBest);
+  for (const k of [1, 2, 37, 300, 599, 600]) t.true(close(curve[k - 1].value, k / n, 1e-9), `k=${k}: ${curve[k - 1].value}`);
+  // every candidate resolves: best@k = 1 (the pick probabilities sum to one)
+  const all = bestAtKCurve(task, candidates.map(() => true));
+  t.true(all.every((e) => close(e.value, 1, 1e-9)));
+  // only the least preferred resolves: it is picked only when drawn alone (k = 1)
+  const onlyWorst = bestAtKCurve(task, candidates.map((_, i) => i === 0));
+  t.true(close(onlyWorst[0].value, 1 / n, 1e-12));
+  t.is(onlyWorst[1].value, 0);
+});
+
 test('best@k falls back to seeded sampling with the subset count stated, close to exact', (t) => {
   const rows = Array.from({ length: 12 }, (_, i) => ({
     finished: i % 4 !== 0,
