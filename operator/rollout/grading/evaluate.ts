@@ -1,8 +1,9 @@
 /**
  * evaluatePatch: grade a candidate patch for a task the way SWE-bench does, in a throw-away work
  * tree: base state, candidate patch, hidden tests (test_patch, after putting the files it
- * touches back to base), the task's test command under a timeout, the log parsed by the task's
- * framework, the resolved rule. The work tree is always removed afterwards.
+ * touches, and the existing test files named by the test ids, back to base), the task's
+ * test command under a timeout, the log parsed by the task's framework, the resolved rule.
+ * The work tree is always removed afterwards.
  *
  * SWE-bench tasks need their per-instance image (repository at base_commit with its
  * dependencies installed); they cannot be run here. For them, run the tests in that image and
@@ -13,9 +14,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { isSelfContained, type SelfContainedTask, type TaskRecord, type TestOutcome } from '../../api/records.ts';
 import { gradingEnv, runShell, type ExecResult } from './exec.ts';
-import { failedGrade, gradeOutcome, type Grade } from './grade.ts';
+import { failedGrade, gradeOutcome, testFilesOfIds, type Grade } from './grade.ts';
 import { parseTestLog, type ParsedLog } from './parse.ts';
-import { applyPatch, filesOfPatch, materialiseWorkTree, resetFilesToBase, type ApplyMethod } from './worktree.ts';
+import { applyPatch, filesInBase, filesOfPatch, materialiseWorkTree, resetFilesToBase, type ApplyMethod } from './worktree.ts';
 
 export interface PatchEvaluation {
   applied: boolean;
@@ -91,8 +92,14 @@ export async function evaluatePatch(task: TaskRecord, patch: string, opts: Evalu
       return { applied: false, applyError: candidate.error, ...g, log: notes.join('\n'), seconds: elapsed() };
     }
     notes.push(`candidate patch applied (${candidate.method})`);
+    // The hidden tests' files, and the existing test files the task's test ids name, go back
+    // to their base state: the candidate cannot pre-empt the hidden tests or edit the
+    // PASS_TO_PASS tests into passing.
     const testFiles = filesOfPatch(task.test_patch);
-    await resetFilesToBase(dir, testFiles);
+    const existingTests = await filesInBase(dir, testFilesOfIds(task.test_framework, [...task.PASS_TO_PASS, ...task.FAIL_TO_PASS]));
+    const reset = [...new Set([...testFiles, ...existingTests])];
+    await resetFilesToBase(dir, reset);
+    if (existingTests.length) notes.push(`existing test files reset to base: ${existingTests.join(', ')}`);
     const hiddenTests = await applyPatch(dir, task.test_patch);
     if (!hiddenTests.applied) {
       // The task's own test patch must apply on the base files; if it does not, nothing is graded.

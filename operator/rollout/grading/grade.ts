@@ -51,3 +51,23 @@ export function frameworkOf(task: TaskRecord): Framework {
 export function gradeLog(task: TaskRecord, log: string): Grade {
   return gradeOutcome(parseTestLog(frameworkOf(task), log), task);
 }
+
+/**
+ * Files that hold the tests named by ids, as far as the ids tell (pure): the path of a pytest
+ * node id; for a unittest id "pkg.mod.Class.test", every prefix as a module path
+ * ("pkg/mod.py", ...). Node ids carry no file. Used to put the existing tests back to their
+ * base state before grading, so a candidate patch cannot make PASS_TO_PASS pass by editing them.
+ */
+export function testFilesOfIds(framework: Framework, ids: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const id of ids) {
+    if (framework === 'pytest') {
+      const file = id.split('::')[0];
+      if (file.endsWith('.py')) out.add(file);
+    } else if (framework === 'unittest') {
+      const parts = id.split('.');
+      for (let i = 1; i < parts.length; i++) out.add(`${parts.slice(0, i).join('/')}.py`);
+    }
+  }
+  return [...out];
+}

@@ -132,6 +132,21 @@ export async function resetFilesToBase(dir: string, files: readonly string[]): P
   }
 }
 
+/** The subset of files that exist in the base commit (HEAD). */
+export async function filesInBase(dir: string, files: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const f of files) {
+    let rel: string;
+    try {
+      rel = safeRelativePath(f);
+    } catch {
+      continue;
+    }
+    if ((await git(dir, ['cat-file', '-e', `HEAD:${rel}`])).code === 0) out.push(rel);
+  }
+  return out;
+}
+
 /** `git diff` of the work tree (tracked and untracked files) against the base commit. */
 export async function diffAgainstBase(dir: string, base = 'HEAD'): Promise<string> {
   await gitOk(dir, ['add', '-A']);

@@ -266,3 +266,27 @@ test('runShell caps a single huge write too', async (t) => {
   t.true(r.output.endsWith('aEND'));
   t.regex(r.output, /\[\.\.\. \d+ bytes of output dropped \.\.\.\]/);
 });
+
+test('a candidate that edits an existing test into passing is graded against the original test', async (t) => {
+  // Breaks mul, fixes add, and rewrites test_mul so that it would pass.
+  const hack = [
+    pyTask.patch.trimEnd(),
+    '@@ -5,2 +5,2 @@',
+    ' def mul(a, b):',
+    '-    return a * b',
+    '+    return a + b',
+    'diff --git a/tests/test_calc.py b/tests/test_calc.py',
+    '--- a/tests/test_calc.py',
+    '+++ b/tests/test_calc.py',
+    '@@ -4,2 +4,2 @@',
+    ' def test_mul():',
+    '-    assert mul(2, 3) == 6',
+    '+    assert mul(2, 3) == 5',
+    '',
+  ].join('\n');
+  const r = await evaluatePatch(pyTask, hack);
+  t.true(r.applied, r.log);
+  t.regex(r.log, /existing test files reset to base: tests\/test_calc.py/);
+  t.deepEqual(r.regression.failed, ['tests/test_calc.py::test_mul']);
+  t.false(r.resolved);
+});

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { gradeOutcome, gradeLog, frameworkOf, outcomeOf } from '../../../operator/rollout/grading/grade.ts';
+import { gradeOutcome, gradeLog, frameworkOf, outcomeOf, testFilesOfIds } from '../../../operator/rollout/grading/grade.ts';
 import type { TestStatus } from '../../../operator/rollout/grading/parse.ts';
 import type { SweBenchTask } from '../../../operator/api/records.ts';
 
@@ -58,4 +58,10 @@ test('SWE-bench tasks: framework by repo, a log graded with the same rule', (t) 
   t.false(gradeLog(base, log.replace('PASSED astropy/tests/test_a.py::test_old', 'FAILED astropy/tests/test_a.py::test_old - x')).resolved);
   const django = { ...base, repo: 'django/django', FAIL_TO_PASS: ['a.tests.T.test_x'], PASS_TO_PASS: [] };
   t.true(gradeLog(django, 'test_x (a.tests.T) ... ok\n').resolved);
+});
+
+test('testFilesOfIds: pytest paths, unittest module candidates, nothing for node', (t) => {
+  t.deepEqual(testFilesOfIds('pytest', ['tests/test_a.py::T::test_x[1]', 'tests/test_a.py::test_y', 'tests/test_b.py']), ['tests/test_a.py', 'tests/test_b.py']);
+  t.deepEqual(testFilesOfIds('unittest', ['tests.test_m.TestM.test_a']), ['tests.py', 'tests/test_m.py', 'tests/test_m/TestM.py']);
+  t.deepEqual(testFilesOfIds('node', ['suite > test']), []);
 });
