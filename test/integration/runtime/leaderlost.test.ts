@@ -8,9 +8,9 @@ import { Manager } from '../../../operator/runtime/manager.ts';
 import { createRegistry, sumCounter } from '../../../operator/metrics/registry.ts';
 import { registerControllers } from '../../../operator/controllers/index.ts';
 import { logger } from '../../../operator/logging/logger.ts';
-import { adminClient, apiServerPid, controlPlane, createNamespace, kubeConfig, waitFor, within } from './helpers.ts';
+import { adminClient, apiServerPid, controlPlane, createNamespace, createRB, getRB, isAccepted, kubeConfig, waitFor, within } from './helpers.ts';
 
-test('a leader that cannot renew within the renew deadline stops and reports leadership-lost', async (t) => {
+test('a cluster-wide leader reconciles any namespace; when it cannot renew within the renew deadline it stops and reports leadership-lost', async (t) => {
   const cp = await controlPlane(t);
   const admin = await adminClient(cp);
   t.teardown(() => admin.close());
@@ -18,7 +18,7 @@ test('a leader that cannot renew within the renew deadline stops and reports lea
   const registry = createRegistry({ defaults: false });
   const mgr = await Manager.create({
     kubeConfig: kubeConfig(cp),
-    namespaces: [ns],
+    namespaces: undefined, // all namespaces (cluster-wide informers)
     leaderElection: { namespace: ns, id: 'lost-test', leaseDurationMs: 4_000, renewDeadlineMs: 3_000, retryPeriodMs: 500 },
     registry,
     log: logger.child({ test: 'leaderlost' }),
@@ -28,6 +28,10 @@ test('a leader that cannot renew within the renew deadline stops and reports lea
   await mgr.start();
   await waitFor('leadership', () => mgr.isLeader());
   t.is(await sumCounter(registry, 'leader_election_master_status'), 1);
+  // Cluster-wide scope: an object in any namespace is reconciled.
+  const other = await createNamespace(admin, 'other');
+  await createRB(admin, other, 'anywhere');
+  await waitFor('accepted in another namespace', async () => isAccepted(await getRB(admin, other, 'anywhere')));
 
   const pid = apiServerPid(cp);
   process.kill(pid, 'SIGSTOP');
