@@ -47,6 +47,9 @@ export interface AgentResult {
   error?: string;
 }
 
+/** The message after a turn that hit the per-turn token limit without a tool call. */
+export const CUT_OFF_NUDGE = 'Your last message was cut off at the token limit of a turn. Continue the task with shorter steps, and use the tools; call finish when you are done.';
+
 /** Turns need room for at least this many completion tokens. */
 const MIN_TURN_TOKENS = 16;
 
@@ -159,9 +162,13 @@ export async function runAgent(o: AgentOptions): Promise<AgentResult> {
     messages.push(assistant);
 
     if (calls.length === 0) {
-      // No tool call: the agent stopped on its own (a cut-off turn is a limit, not a finish).
       timings.push({ step: steps, modelSeconds, toolSeconds: 0 });
-      if (choice.finish_reason === 'length') return end(contextTokens >= o.limits.maxTokens - MIN_TURN_TOKENS ? 'max_tokens' : 'finished');
+      // A turn cut off by the per-turn token limit did not choose to stop: say so and go on.
+      if (choice.finish_reason === 'length') {
+        messages.push({ role: 'user', content: CUT_OFF_NUDGE });
+        continue;
+      }
+      // No tool call: the agent stopped on its own.
       return end('finished');
     }
 

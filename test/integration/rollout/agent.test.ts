@@ -247,3 +247,14 @@ test('a patch too large to grade is the agent\'s outcome: reward 0 with the reas
   t.deepEqual(tr.hidden, { passed: [], failed: ['add adds'] });
   t.regex(tr.error ?? '', /the patch is larger than 8388608 bytes/);
 });
+
+test('a turn cut off by the per-turn token limit without a tool call is not a finish: the agent is told and goes on', async (t) => {
+  const script: Script = [{ content: 'Let me think about this at great len', finish_reason: 'length' }, ...SOLVE_NATIVE];
+  const { out } = await rollout(t, script);
+  const tr = out.trajectory;
+  t.is(tr.exitReason, 'finished');
+  t.is(tr.steps, 5);
+  t.true(tr.resolved);
+  t.is(tr.messages[3].role, 'user');
+  t.regex(tr.messages[3].content ?? '', /cut off at the token limit/);
+});
