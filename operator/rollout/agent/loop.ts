@@ -169,6 +169,9 @@ export async function runAgent(o: AgentOptions): Promise<AgentResult> {
         continue;
       }
       // No tool call: the agent stopped on its own.
+      if (!text && /<tool_call>/.test(content ?? '')) {
+        o.log?.warn('the model wrote <tool_call> in its text but the native tool-call format is configured: the endpoint parses no tool calls (vLLM: --enable-auto-tool-choice --tool-call-parser hermes), or set toolCallFormat: text');
+      }
       return end('finished');
     }
 
