@@ -1,7 +1,8 @@
 /**
  * evaluatePatch: grade a candidate patch for a task the way SWE-bench does, in a throw-away work
  * tree: base state, candidate patch, hidden tests (test_patch, after putting the files it
- * touches, and the existing test files named by the test ids, back to base), the task's
+ * touches, the existing test files named by the test ids and the test files or test-runner
+ * configuration the candidate touched, back to base), the task's
  * test command under a timeout, the log parsed by the task's framework, the resolved rule.
  * The work tree is always removed afterwards.
  *
@@ -14,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { isSelfContained, type SelfContainedTask, type TaskRecord, type TestOutcome } from '../../api/records.ts';
 import { gradingEnv, runShell, type ExecResult } from './exec.ts';
-import { failedGrade, gradeOutcome, testFilesOfIds, type Grade } from './grade.ts';
+import { failedGrade, gradeOutcome, isTestPath, testFilesOfIds, type Grade } from './grade.ts';
 import { parseTestLog, type ParsedLog } from './parse.ts';
 import { applyPatch, filesInBase, filesOfPatch, materialiseWorkTree, resetFilesToBase, type ApplyMethod } from './worktree.ts';
 
@@ -97,9 +98,10 @@ export async function evaluatePatch(task: TaskRecord, patch: string, opts: Evalu
     // PASS_TO_PASS tests into passing.
     const testFiles = filesOfPatch(task.test_patch);
     const existingTests = await filesInBase(dir, testFilesOfIds(task.test_framework, [...task.PASS_TO_PASS, ...task.FAIL_TO_PASS]));
-    const reset = [...new Set([...testFiles, ...existingTests])];
-    await resetFilesToBase(dir, reset);
-    if (existingTests.length) notes.push(`existing test files reset to base: ${existingTests.join(', ')}`);
+    const candidateTests = filesOfPatch(patch).filter(isTestPath);
+    await resetFilesToBase(dir, [...new Set([...testFiles, ...existingTests, ...candidateTests])]);
+    const guarded = [...new Set([...existingTests, ...candidateTests])].filter((f) => !testFiles.includes(f));
+    if (guarded.length) notes.push(`test files reset to base (or removed when new): ${guarded.join(', ')}`);
     const hiddenTests = await applyPatch(dir, task.test_patch);
     if (!hiddenTests.applied) {
       // The task's own test patch must apply on the base files; if it does not, nothing is graded.

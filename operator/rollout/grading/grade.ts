@@ -71,3 +71,20 @@ export function testFilesOfIds(framework: Framework, ids: readonly string[]): st
   }
   return [...out];
 }
+
+/** Test files and test-runner configuration, by path (pure). */
+const TEST_PATH = [
+  /(^|\/)(tests?|__tests__)\//, // files under test/, tests/, __tests__/
+  /(^|\/)test_[^/]*\.py$/,
+  /_test\.py$/,
+  /\.(test|spec)\.[cm]?[jt]s$/,
+  /(^|\/)(conftest|sitecustomize|usercustomize)\.py$/,
+  /(^|\/)(pytest\.ini|tox\.ini|setup\.cfg)$/,
+];
+
+/**
+ * Whether a path is a test file or test-runner configuration. Such files a candidate patch
+ * touches are put back to their base state (or removed when new) before grading: the tests
+ * that grade a patch are the task's, not the candidate's.
+ */
+export const isTestPath = (p: string): boolean => TEST_PATH.some((re) => re.test(p));

@@ -286,7 +286,31 @@ test('a candidate that edits an existing test into passing is graded against the
   ].join('\n');
   const r = await evaluatePatch(pyTask, hack);
   t.true(r.applied, r.log);
-  t.regex(r.log, /existing test files reset to base: tests\/test_calc.py/);
+  t.regex(r.log, /test files reset to base \(or removed when new\): tests\/test_calc.py/);
   t.deepEqual(r.regression.failed, ['tests/test_calc.py::test_mul']);
+  t.false(r.resolved);
+});
+
+test('test-runner configuration and test files added by a candidate are removed before grading', async (t) => {
+  // A conftest.py that turns every failing report into a pass, plus the real bug left in place.
+  const conftest = [
+    'diff --git a/conftest.py b/conftest.py',
+    'new file mode 100644',
+    '--- /dev/null',
+    '+++ b/conftest.py',
+    '@@ -0,0 +1,7 @@',
+    '+import pytest',
+    '+@pytest.hookimpl(hookwrapper=True)',
+    '+def pytest_runtest_makereport(item, call):',
+    '+    outcome = yield',
+    '+    report = outcome.get_result()',
+    '+    report.outcome = "passed"',
+    '+    report.longrepr = None',
+    '',
+  ].join('\n');
+  const r = await evaluatePatch(pyTask, conftest);
+  t.true(r.applied, r.log);
+  t.regex(r.log, /removed when new\): .*conftest\.py/);
+  t.deepEqual(r.hidden.failed, ['tests/test_hidden.py::test_add[2-3-5]']);
   t.false(r.resolved);
 });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { gradeOutcome, gradeLog, frameworkOf, outcomeOf, testFilesOfIds } from '../../../operator/rollout/grading/grade.ts';
+import { gradeOutcome, gradeLog, frameworkOf, isTestPath, outcomeOf, testFilesOfIds } from '../../../operator/rollout/grading/grade.ts';
 import type { TestStatus } from '../../../operator/rollout/grading/parse.ts';
 import type { SweBenchTask } from '../../../operator/api/records.ts';
 
@@ -64,4 +64,11 @@ test('testFilesOfIds: pytest paths, unittest module candidates, nothing for node
   t.deepEqual(testFilesOfIds('pytest', ['tests/test_a.py::T::test_x[1]', 'tests/test_a.py::test_y', 'tests/test_b.py']), ['tests/test_a.py', 'tests/test_b.py']);
   t.deepEqual(testFilesOfIds('unittest', ['tests.test_m.TestM.test_a']), ['tests.py', 'tests/test_m.py', 'tests/test_m/TestM.py']);
   t.deepEqual(testFilesOfIds('node', ['suite > test']), []);
+});
+
+test('isTestPath: test files and runner configuration, not sources', (t) => {
+  for (const p of ['tests/test_a.py', 'test/x.test.js', 'pkg/test_util.py', 'a_test.py', 'src/b.spec.ts', 'conftest.py', 'sub/conftest.py', 'pytest.ini', 'setup.cfg', '__tests__/a.js']) {
+    t.true(isTestPath(p), p);
+  }
+  for (const p of ['src/lru.js', 'ini.py', 'contest.py', 'latest.py', 'src/testing_utils.js', 'package.json']) t.false(isTestPath(p), p);
 });
