@@ -23,6 +23,7 @@ import { runTaskTests } from '../operator/rollout/grading/evaluate.ts';
 import { applyPatch, materialiseWorkTree } from '../operator/rollout/grading/worktree.ts';
 import { logger } from '../operator/logging/logger.ts';
 import { runBatch } from '../operator/rollout/batch.ts';
+import { isSample } from '../operator/rollout/trajectory.ts';
 import { Sandbox } from '../operator/rollout/sandbox/sandbox.ts';
 import { defaultIsolation, isolationWorks, ISOLATIONS, type Isolation } from '../operator/rollout/sandbox/isolation.ts';
 import { startScriptedLLM, type ScriptedReply } from '../test/helpers/scripted-llm.ts';
@@ -117,7 +118,7 @@ for (const p of plan) {
     grading: mean(r.phases.map((x) => x.gradingSeconds)),
     agent: mean(r.phases.map((x) => x.agentSeconds)),
     resolved: r.trajectories.filter((t) => t.resolved).length,
-    errors: r.trajectories.filter((t) => t.exitReason === 'sandbox_error').length,
+    errors: r.trajectories.filter((t) => !isSample(t)).length,
     isolation: p.label,
   });
   process.stderr.write(`concurrency ${p.c} (${p.label}): ${r.trajectories.length} rollouts in ${f(r.seconds)} s\n`);
@@ -143,7 +144,7 @@ const base = rows[0];
 console.log(`## Rollout benchmark\n`);
 console.log(`${kind}; ${os.cpus().length} CPUs; Node ${process.version}; scripted endpoint (4 turns: view, apply fix, run tests, finish); every rollout graded.`);
 console.log(`Tests alone (test command once in a ready tree, median of 3, mean over tasks): ${f(testsAloneMean, 3)} s.\n`);
-console.log('| isolation | concurrency | rollouts | resolved | sandbox errors | wall s | rollouts/min | x vs first row | setup s | patch s | grading s | agent s | (setup+patch+grading) / tests alone |');
+console.log('| isolation | concurrency | rollouts | resolved | no sample | wall s | rollouts/min | x vs first row | setup s | patch s | grading s | agent s | (setup+patch+grading) / tests alone |');
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   const overhead = (r.setup + r.diff + r.grading) / testsAloneMean;

@@ -1,10 +1,11 @@
 /**
  * Many rollouts on one machine (`entropo rollout`, local mode): every task x sample, a bounded
- * number at a time, a rollout that ended in sandbox_error retried. Summaries and SWE-bench
+ * number at a time, a rollout that yielded no sample (sandbox_error, model_error) retried. Summaries and SWE-bench
  * predictions are pure functions of the trajectories.
  */
 import type { TaskRecord, TrajectoryRecord } from '../api/records.ts';
 import { runRolloutDetailed, type RolloutAssignment, type RolloutDeps, type RolloutPhases } from './rollout.ts';
+import { isSample } from './trajectory.ts';
 
 /** Runs fn over items with at most `concurrency` in flight; results in input order. */
 export async function mapPool<T, R>(items: readonly T[], concurrency: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
@@ -24,7 +25,7 @@ export interface BatchOptions extends Omit<RolloutAssignment, 'task' | 'sample'>
   tasks: TaskRecord[];
   samples: number;
   concurrency: number;
-  /** Extra attempts of a rollout that ended in sandbox_error (default 1). */
+  /** Extra attempts of a rollout that yielded no sample (sandbox_error, model_error; default 1). */
   retries?: number;
   /** Called as each rollout ends (progress). */
   onDone?: (t: TrajectoryRecord, phases: RolloutPhases) => void;
@@ -45,7 +46,7 @@ export async function runBatch(o: BatchOptions, deps: RolloutDeps = {}): Promise
     let attempt = 0;
     for (;;) {
       const r = await runRolloutDetailed({ ...common, task, sample }, deps);
-      if (r.trajectory.exitReason !== 'sandbox_error' || attempt++ >= (o.retries ?? 1)) {
+      if (isSample(r.trajectory) || attempt++ >= (o.retries ?? 1)) {
         o.onDone?.(r.trajectory, r.phases);
         return r;
       }
@@ -65,7 +66,7 @@ export interface SwePrediction {
 /** SWE-bench predictions (one per task) from the trajectories of one sample index. */
 export function predictions(trajectories: readonly TrajectoryRecord[], sample = 0): SwePrediction[] {
   return trajectories
-    .filter((t) => t.sample === sample && t.exitReason !== 'sandbox_error')
+    .filter((t) => t.sample === sample && isSample(t))
     .map((t) => ({ instance_id: t.taskId, model_name_or_path: t.model, model_patch: t.patch }));
 }
 
@@ -92,7 +93,7 @@ export function summaryRows(trajectories: readonly TrajectoryRecord[]): TaskRow[
       samples: ts.length,
       resolved: ts.filter((t) => t.resolved).length,
       finished: ts.filter((t) => t.finished).length,
-      errors: ts.filter((t) => t.exitReason === 'sandbox_error').length,
+      errors: ts.filter((t) => !isSample(t)).length,
       meanSteps: mean(ts.map((t) => t.steps)),
       meanSeconds: mean(ts.map((t) => t.durationSeconds)),
       exits,
@@ -103,9 +104,9 @@ export function summaryRows(trajectories: readonly TrajectoryRecord[]): TaskRow[
   return rows;
 }
 
-/** A markdown table of the rows. Resolve rate counts samples that produced a trajectory (not sandbox_error). */
+/** A markdown table of the rows. The resolve rate counts samples only (not sandbox_error / model_error). */
 export function formatSummaryTable(rows: readonly TaskRow[]): string {
-  const head = ['task', 'samples', 'resolved', 'resolve rate', 'finished', 'sandbox errors', 'mean steps', 'mean s', 'exit reasons'];
+  const head = ['task', 'rollouts', 'resolved', 'resolve rate', 'finished', 'no sample', 'mean steps', 'mean s', 'exit reasons'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const r of rows) {
     const graded = r.samples - r.errors;

@@ -13,4 +13,4 @@ export { Toolbox, type ToolResult, type ToolHost } from './tools/toolbox.ts';
 export { TOOLS, TOOL_NAMES, type FunctionTool, type ToolName } from './tools/schemas.ts';
 export { runAgent, type AgentOptions, type AgentResult } from './agent/loop.ts';
 export { parseTextToolCalls, toolsPrompt, toolResponses } from './agent/text-format.ts';
-export { patchHash, samplingParams, trajectoryId, TRAJECTORY_SCHEMA } from './trajectory.ts';
+export { patchHash, samplingParams, trajectoryId, isSample, NO_SAMPLE_EXITS, TRAJECTORY_SCHEMA } from './trajectory.ts';

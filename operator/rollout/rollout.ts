@@ -4,7 +4,8 @@
  * (evaluatePatch: PASS_TO_PASS -> regression, FAIL_TO_PASS -> hidden, reward), after the agent
  * is done and out of its sight. This is the function local mode and the sandbox Pod entry point
  * call; it never throws for a rollout that went wrong: infrastructure failures come back as
- * exitReason "sandbox_error" (no sample: retry), never as a silent reward 0.
+ * exitReason "sandbox_error" (the sandbox) or "model_error" (the policy endpoint, after the
+ * client's retries): no sample, retry, never a silent reward 0; such rollouts are not graded.
  */
 import OpenAI from 'openai';
 import type { RolloutLimits, Sampling } from '../api/common.ts';
@@ -16,7 +17,7 @@ import { SYSTEM_PROMPT, userPrompt } from './agent/prompts.ts';
 import { PatchTooLargeError, Sandbox, type SandboxOptions } from './sandbox/sandbox.ts';
 import { Toolbox } from './tools/toolbox.ts';
 import { evaluateInCheckout } from './checkout-grading.ts';
-import { NO_TESTS, TRAJECTORY_SCHEMA, allFailed, patchHash, samplingParams, trajectoryId } from './trajectory.ts';
+import { NO_TESTS, TRAJECTORY_SCHEMA, allFailed, isSample, patchHash, samplingParams, trajectoryId } from './trajectory.ts';
 
 export interface Endpoint {
   /** Base URL of the OpenAI-compatible API, e.g. http://vllm:8000/v1. */
@@ -155,7 +156,7 @@ export async function runRolloutDetailed(a: RolloutAssignment, deps: RolloutDeps
       timings: agent.timings,
       ...(agent.error ? { error: agent.error } : {}),
     });
-    if (agent.exitReason === 'sandbox_error') return done();
+    if (!isSample(agent)) return done();
     const td = process.hrtime.bigint();
     try {
       patch = await sandbox.diff();

@@ -2,7 +2,7 @@
  * What a sandbox Pod runs (`entropo sandbox`): read the assignment, run one rollout, write the
  * trajectory to the artifact store and the summary (<= 4 KiB JSON) to the termination-message
  * file. Exit status: 0 when a sample was produced (whatever its reward), 3 when not
- * (sandbox_error: infrastructure, retry), 2 when the assignment itself is wrong.
+ * (sandbox_error or model_error: infrastructure, retry), 2 when the assignment itself is wrong.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import { openStore } from '../store/fs-store.ts';
 import { parseTaskJsonl, formatError } from '../tasks/dataset.ts';
 import { defaultTrajectoryKey, type SandboxInputs } from './assignment.ts';
 import { runRollout, type RolloutDeps } from './rollout.ts';
+import { isSample } from './trajectory.ts';
 
 export const EXIT_SAMPLE = 0;
 export const EXIT_CONFIG = 2;
@@ -113,5 +114,5 @@ export async function runSandbox(inputs: SandboxInputs, deps: RolloutDeps = {}):
   }
   const encoded = encodeSummary(summary);
   await writeTermination(inputs.terminationLog, encoded);
-  return { exitCode: summary.exit === 'sandbox_error' ? EXIT_NO_SAMPLE : EXIT_SAMPLE, summary, encoded, trajectory };
+  return { exitCode: isSample({ exitReason: summary.exit }) ? EXIT_SAMPLE : EXIT_NO_SAMPLE, summary, encoded, trajectory };
 }

@@ -13,6 +13,7 @@ import { formatError, loadTaskFile, selectTasks } from '../../tasks/dataset.ts';
 import { formatSummaryTable, predictions, runBatch, summaryRows } from '../../rollout/batch.ts';
 import { ISOLATIONS, type Isolation } from '../../rollout/sandbox/isolation.ts';
 import { cleanupOnSignals } from '../../rollout/sandbox/sandbox.ts';
+import { isSample } from '../../rollout/trajectory.ts';
 
 interface RolloutCliOptions {
   tasks?: string;
@@ -106,7 +107,7 @@ export function registerRollout(program: Command): void {
       const total = tasks.length * o.samples;
       const bar = o.progress
         ? new cliProgress.SingleBar(
-            { stream: process.stderr, format: 'rollouts [{bar}] {value}/{total} | resolved {resolved} | sandbox errors {errors} | {duration_formatted} (eta {eta_formatted})', hideCursor: true },
+            { stream: process.stderr, format: 'rollouts [{bar}] {value}/{total} | resolved {resolved} | no sample {errors} | {duration_formatted} (eta {eta_formatted})', hideCursor: true },
             cliProgress.Presets.shades_classic,
           )
         : undefined;
@@ -126,7 +127,7 @@ export function registerRollout(program: Command): void {
         sandbox: { isolation: o.isolation },
         onDone: (t) => {
           if (t.resolved) resolved++;
-          if (t.exitReason === 'sandbox_error') errors++;
+          if (!isSample(t)) errors++;
           bar?.increment(1, { resolved, errors });
         },
       });

@@ -163,13 +163,18 @@ test('token limit: the conversation growing past maxTokens ends it as max_tokens
   t.deepEqual(out.trajectory.usage, { promptTokens: 400 + 700 + 1000, completionTokens: 300, totalTokens: 2400 });
 });
 
-test('a context-length error is context_length; another API error is model_error; both not finished', async (t) => {
+test('a context-length error is context_length (a sample); another API error is model_error (no sample, not graded)', async (t) => {
   const ctx = await rollout(t, [{ status: 400, error: "This model's maximum context length is 32768 tokens." }]);
   t.is(ctx.out.trajectory.exitReason, 'context_length');
   t.false(ctx.out.trajectory.finished);
+  // context_length is a sample (graded); model_error is not (the endpoint failed: no sample, not graded).
+  t.deepEqual(ctx.out.trajectory.hidden, { passed: [], failed: ['add adds'] });
   const auth = await rollout(t, [{ status: 401, error: 'bad key' }]);
   t.is(auth.out.trajectory.exitReason, 'model_error');
+  t.false(auth.out.trajectory.finished);
   t.regex(auth.out.trajectory.error ?? '', /bad key/);
+  t.deepEqual(auth.out.trajectory.hidden, { passed: [], failed: [] });
+  t.is(auth.out.phases.gradingSeconds, 0);
 });
 
 test('a message without a tool call ends the rollout on its own (finished)', async (t) => {

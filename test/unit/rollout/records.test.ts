@@ -115,17 +115,21 @@ test('summary rows, table and predictions', (t) => {
     traj({ taskId: 'a', sample: 1, exitReason: 'max_steps', finished: false, steps: 10 }),
     traj({ taskId: 'b', sample: 0, exitReason: 'sandbox_error', finished: false, steps: 0 }),
     traj({ taskId: 'b', sample: 1, patch: 'P-b1', steps: 2 }),
+    traj({ taskId: 'c', sample: 0, exitReason: 'model_error', finished: false, steps: 1 }),
+    traj({ taskId: 'c', sample: 1, exitReason: 'context_length', finished: false, steps: 9 }),
   ];
   const rows = summaryRows(ts);
   t.deepEqual(rows.map((r) => [r.task, r.samples, r.resolved, r.finished, r.errors, r.meanSteps]), [
     ['a', 2, 1, 1, 0, 7],
     ['b', 2, 0, 1, 1, 1],
-    ['TOTAL', 4, 1, 2, 1, 4],
+    ['c', 2, 0, 0, 1, 5],
+    ['TOTAL', 6, 1, 2, 2, 26 / 6],
   ]);
   const table = formatSummaryTable(rows);
   t.regex(table, /\| a \| 2 \| 1 \| 50\.0% \| 1 \| 0 \| 7\.0 \|/);
   t.regex(table, /\| b \| 2 \| 0 \| 0\.0% \| 1 \| 1 \|/); // sandbox errors are not samples
-  t.regex(table, /\| TOTAL \| 4 \| 1 \| 33\.3% \|/);
+  t.regex(table, /\| c \| 2 \| 0 \| 0\.0% \| 0 \| 1 \|/); // model_error is no sample, context_length is one
+  t.regex(table, /\| TOTAL \| 6 \| 1 \| 25\.0% \|/);
   t.deepEqual(predictions(ts, 0), [{ instance_id: 'a', model_name_or_path: 'm', model_patch: 'P-a0' }]);
-  t.deepEqual(predictions(ts, 1).map((p) => p.instance_id), ['a', 'b']);
+  t.deepEqual(predictions(ts, 1).map((p) => p.instance_id), ['a', 'b', 'c']);
 });
