@@ -119,21 +119,21 @@ export async function applyPatch(dir: string, patch: string): Promise<ApplyResul
 }
 
 /**
- * Puts the files a patch touches back to their state in HEAD (removing those HEAD lacks), as
- * SWE-bench does with the test files before applying test_patch: a candidate patch cannot
- * pre-empt or sabotage the hidden tests.
+ * Puts the files a patch touches back to their state in `base` (default HEAD; removing those
+ * it lacks), as SWE-bench does with the test files before applying test_patch: a candidate
+ * patch cannot pre-empt or sabotage the hidden tests.
  */
-export async function resetFilesToBase(dir: string, files: readonly string[]): Promise<void> {
+export async function resetFilesToBase(dir: string, files: readonly string[], base = 'HEAD'): Promise<void> {
   for (const f of files) {
     const rel = safeRelativePath(f);
-    const inHead = await git(dir, ['cat-file', '-e', `HEAD:${rel}`]);
-    if (inHead.code === 0) await gitOk(dir, ['checkout', 'HEAD', '--', rel]);
+    const inBase = await git(dir, ['cat-file', '-e', `${base}:${rel}`]);
+    if (inBase.code === 0) await gitOk(dir, ['checkout', base, '--', rel]);
     else await rm(path.join(dir, rel), { recursive: true, force: true });
   }
 }
 
-/** The subset of files that exist in the base commit (HEAD). */
-export async function filesInBase(dir: string, files: readonly string[]): Promise<string[]> {
+/** The subset of files that exist in the base commit (default HEAD). */
+export async function filesInBase(dir: string, files: readonly string[], base = 'HEAD'): Promise<string[]> {
   const out: string[] = [];
   for (const f of files) {
     let rel: string;
@@ -142,7 +142,7 @@ export async function filesInBase(dir: string, files: readonly string[]): Promis
     } catch {
       continue;
     }
-    if ((await git(dir, ['cat-file', '-e', `HEAD:${rel}`])).code === 0) out.push(rel);
+    if ((await git(dir, ['cat-file', '-e', `${base}:${rel}`])).code === 0) out.push(rel);
   }
   return out;
 }
