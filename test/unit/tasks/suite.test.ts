@@ -54,6 +54,8 @@ test('the suite: size, libraries, languages, splits and difficulties', async (t)
   const evalSplit = await loadBuiltinSuite({ split: 'eval' });
   t.is(train.length + evalSplit.length, tasks.length);
   t.true(train.every((x) => x.split === 'train') && evalSplit.every((x) => x.split === 'eval'));
+  const manifest = await readManifest('entropo-bugs');
+  t.deepEqual(Object.keys(manifest).sort(), tasks.map((x) => x.instance_id).sort(), 'manifest.json has exactly the defined tasks');
   t.log(`${tasks.length} tasks: ${JSON.stringify({ byLang, bySplit, byDifficulty, byRepo })}`);
 });
 
