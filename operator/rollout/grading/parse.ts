@@ -77,28 +77,31 @@ function pytestNodeId(rest: string): string | undefined {
 
 /**
  * pytest with `-rA` (short test summary of every outcome, the form SWE-bench runs) and/or `-v`
- * (one progress line per test). Summary lines are only read inside the "short test summary info"
- * section, so text a test prints ("PASSED ...") in the captured-output sections is not taken
- * for a result. "SKIPPED [1] file.py:17: reason" names no test and is ignored (the test is then
+ * (one progress line per test). Progress lines are only read before the first report section
+ * and summary lines only inside the "short test summary info" section, so text a test or the
+ * code under test prints (shown in the captured-output sections) is not taken for a result. "SKIPPED [1] file.py:17: reason" names no test and is ignored (the test is then
  * missing, i.e. not passed). A collection error ("ERROR tests/test_x.py") is recorded under the
  * file's path; the tests of that file are missing from the log and so count as failed.
  */
 export function parsePytestLog(log: string): ParsedLog {
   const out: ParsedLog = new Map();
-  let inSummary = false;
+  // The section a line is in: progress lines are read before any report section (or in the
+  // "test session starts" one), summary lines only in "short test summary info". Captured
+  // output (FAILURES, ERRORS, PASSES, ...) is never read as results.
+  let section = '';
   for (const raw of linesOf(log)) {
     const line = raw.trimEnd();
     const sec = SECTION.exec(line);
     if (sec) {
-      inSummary = sec[1] === 'short test summary info';
+      section = sec[1];
       continue;
     }
-    const v = PYTEST_VERBOSE.exec(line);
-    if (v) {
-      record(out, v[1], v[2] as TestStatus);
+    if (section === '' || section === 'test session starts') {
+      const v = PYTEST_VERBOSE.exec(line);
+      if (v) record(out, v[1], v[2] as TestStatus);
       continue;
     }
-    if (!inSummary) continue;
+    if (section !== 'short test summary info') continue;
     const s = PYTEST_SUMMARY.exec(line);
     if (!s) continue;
     const id = pytestNodeId(s[2]);

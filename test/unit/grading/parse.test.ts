@@ -53,6 +53,7 @@ test('pytest: result lines printed by a test outside the summary section are ign
     'tests/test_a.py .F                                                       [100%]',
     '==================================== PASSES ====================================',
     'PASSED tests/test_a.py::test_hidden',
+    'tests/test_a.py::test_printed PASSED                                     [100%]',
     '=========================== short test summary info ============================',
     'PASSED tests/test_a.py::test_ok',
     'FAILED tests/test_a.py::test_hidden - assert [1] == [2]',
