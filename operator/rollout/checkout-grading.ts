@@ -1,16 +1,17 @@
 /**
  * Grading a SWE-bench task in its own environment (the task image's repository checkout, e.g.
  * /testbed in a sandbox Pod), as the SWE-bench harness does: the checkout put back to the base
- * commit, the candidate patch applied, the files of the test patch put back to base and the
- * test patch applied, the task's test command run, its log graded (gradeLog: FAIL_TO_PASS ->
- * hidden, PASS_TO_PASS -> regression). Runs after the agent is done; the agent never sees it.
+ * commit, the candidate patch applied, test files put back to base (those of the test patch,
+ * those the task's test ids name, those the candidate touched) and the test patch applied, the
+ * task's test command run, its log graded (gradeLog: FAIL_TO_PASS -> hidden, PASS_TO_PASS ->
+ * regression). Runs after the agent is done; the agent never sees it.
  * evaluatePatch (grading/) covers self-contained tasks; this covers checkouts it cannot make.
  */
 import type { SweBenchTask } from '../api/records.ts';
 import { gradingEnv, runShell } from './grading/exec.ts';
-import { failedGrade, gradeLog } from './grading/grade.ts';
+import { failedGrade, frameworkOf, gradeLog, isTestPath, testFilesOfIds } from './grading/grade.ts';
 import type { PatchEvaluation } from './grading/evaluate.ts';
-import { applyPatch, filesOfPatch, git, resetFilesToBase } from './grading/worktree.ts';
+import { applyPatch, filesInBase, filesOfPatch, git, resetFilesToBase } from './grading/worktree.ts';
 
 async function gitOk(dir: string, args: string[]): Promise<void> {
   const r = await git(dir, args);
@@ -41,8 +42,12 @@ export async function evaluateInCheckout(
       notes.push(`candidate patch did not apply:\n${candidate.error}`);
       return { applied: false, applyError: candidate.error, ...failedGrade(task), log: notes.join('\n'), seconds: seconds() };
     }
+    // As evaluatePatch does: the hidden tests' files, the existing test files the task's ids
+    // name, and test files the candidate touched go back to base before the hidden tests go in.
     const testFiles = filesOfPatch(task.test_patch);
-    await resetFilesToBase(opts.dir, testFiles);
+    const existingTests = await filesInBase(opts.dir, testFilesOfIds(frameworkOf(task), [...task.PASS_TO_PASS, ...task.FAIL_TO_PASS]), opts.base);
+    const candidateTests = filesOfPatch(patch).filter(isTestPath);
+    await resetFilesToBase(opts.dir, [...new Set([...testFiles, ...existingTests, ...candidateTests])], opts.base);
     const hidden = await applyPatch(opts.dir, task.test_patch);
     if (!hidden.applied) throw new Error(`the task's test_patch does not apply on ${opts.base}: ${hidden.error}`);
     const run = await runShell(task.test_command, { cwd: opts.dir, timeoutSeconds: opts.timeoutSeconds, env: gradingEnv() });

@@ -231,6 +231,15 @@ test('a SWE-bench task is graded in its own checkout: a fresh clone, or in place
     t.is((await git(repo, ['status', '--porcelain'])).output, '');
     t.is((await git(repo, ['rev-parse', 'HEAD'])).output.trim(), base);
   }
+  // A candidate that also edits an existing test: the test goes back to base before grading.
+  const sabotage: Script = [
+    { content: null, tool_calls: [{ name: 'file_editor', arguments: { command: 'str_replace', path: 'test/mul.test.js', old_str: 'mul(2, 3), 6', new_str: 'mul(2, 3), 7' } }] },
+    ...SOLVE_NATIVE,
+  ];
+  const edited = await rollout(t, sabotage, { task: swe, sandbox: { repoDir: repo, inPlace: true } });
+  t.regex(edited.out.trajectory.patch, /test\/mul\.test\.js/);
+  t.deepEqual(edited.out.trajectory.regression, { passed: ['mul multiplies'], failed: [] });
+  t.true(edited.out.trajectory.resolved);
   // Without a test command it cannot be graded: no sample, not reward 0.
   const { out } = await rollout(t, SOLVE_NATIVE, { task: { ...swe, test_command: undefined }, sandbox: { repoDir: repo } });
   t.is(out.trajectory.exitReason, 'sandbox_error');
