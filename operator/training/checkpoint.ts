@@ -55,11 +55,16 @@ export function loadCheckpoint(dir: string, vars: Map<string, tf.Variable>, opt:
   for (const [k, v] of vars) {
     const x = t.get(k);
     if (!x) throw new Error(`${dir}: checkpoint lacks ${k}`);
-    v.assign(tf.tensor(x.data, x.shape));
+    tf.tidy(() => v.assign(tf.tensor(x.data, x.shape)));
   }
   const o = readSafetensors(readFileSync(path.join(dir, 'optimizer.safetensors')), dir);
-  for (const [k, m] of opt.m) m.assign(tf.tensor(o.tensors.get(`m.${k}`)!.data, m.shape));
-  for (const [k, v] of opt.v) v.assign(tf.tensor(o.tensors.get(`v.${k}`)!.data, v.shape));
+  for (const [prefix, state] of [['m', opt.m], ['v', opt.v]] as const) {
+    for (const [k, t] of state) {
+      const x = o.tensors.get(`${prefix}.${k}`);
+      if (!x) throw new Error(`${dir}: optimizer state lacks ${prefix}.${k}`);
+      tf.tidy(() => t.assign(tf.tensor(x.data, t.shape)));
+    }
+  }
   opt.step = Number(o.metadata.adam_step);
   return state;
 }

@@ -323,7 +323,10 @@ export async function train(job: TrainJob): Promise<TrainResult> {
           loss = r.loss;
         } else {
           if (z0Due && kto.referencePoint === 'exact') {
-            // Eq. 13 over this micro-batch's trajectories, a constant (no gradient).
+            // Eq. 13 over this micro-batch's trajectories, from the same forward pass (the policy's
+            // full distribution) and the reference's; a constant (no gradient). With gradient
+            // accumulation each micro-batch uses its own estimate; the cached value for the
+            // following K-1 steps is their mean.
             const z = exactReferencePoint(hSums, ceSums!, temps);
             z0s.push(z);
           }
