@@ -62,10 +62,17 @@ export interface TestRun {
   grade: Grade;
 }
 
-/** Runs a self-contained task's test command in dir (as it is) and grades the log. */
+/**
+ * Runs a self-contained task's test command in dir (as it is) and grades the log. unittest
+ * reports its results on stderr while the code under test prints to stdout, so for unittest
+ * only stderr is parsed (unless it is empty): printed text cannot fake a result line.
+ */
 export async function runTaskTests(task: SelfContainedTask, dir: string, timeoutSeconds = DEFAULT_TEST_TIMEOUT_SECONDS): Promise<TestRun> {
-  const exec = await runShell(task.test_command, { cwd: dir, timeoutSeconds, env: gradingEnv() });
-  const parsed = parseTestLog(task.test_framework, exec.output);
+  const unittest = task.test_framework === 'unittest';
+  const exec = await runShell(task.test_command, { cwd: dir, timeoutSeconds, env: gradingEnv(), captureStderr: unittest });
+  // A command that sends unittest's report to stdout (2>&1) leaves stderr empty: parse all.
+  const onlyStderr = unittest && (exec.stderrOutput ?? '').trim() !== '';
+  const parsed = parseTestLog(task.test_framework, onlyStderr ? (exec.stderrOutput ?? '') : exec.output);
   return { exec, parsed, grade: gradeOutcome(parsed, task) };
 }
 

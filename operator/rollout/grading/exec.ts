@@ -39,12 +39,59 @@ export function gradingEnv(extra: Record<string, string> = {}): NodeJS.ProcessEn
   return env;
 }
 
+/** Output capped at `max` bytes: the first half is kept, then the most recent half. */
+export class CappedOutput {
+  private head: Buffer[] = [];
+  private headBytes = 0;
+  private tail: Buffer[] = [];
+  private tailBytes = 0;
+  private dropped = 0;
+
+  constructor(private readonly max: number) {}
+
+  push(chunk: Buffer): void {
+    let b = chunk;
+    const half = this.max / 2;
+    if (this.headBytes < half) {
+      const take = Math.min(b.length, half - this.headBytes);
+      this.head.push(b.subarray(0, take));
+      this.headBytes += take;
+      b = b.subarray(take);
+      if (b.length === 0) return;
+    }
+    this.tail.push(b);
+    this.tailBytes += b.length;
+    while (this.tailBytes > half) {
+      const excess = this.tailBytes - half;
+      const first = this.tail[0];
+      if (first.length <= excess) {
+        this.tail.shift();
+        this.tailBytes -= first.length;
+        this.dropped += first.length;
+      } else {
+        this.tail[0] = first.subarray(excess);
+        this.tailBytes -= excess;
+        this.dropped += excess;
+      }
+    }
+  }
+
+  text(): string {
+    const parts = [Buffer.concat(this.head).toString('utf8')];
+    if (this.dropped > 0) parts.push(`\n[... ${this.dropped} bytes of output dropped ...]\n`);
+    parts.push(Buffer.concat(this.tail).toString('utf8'));
+    return parts.join('');
+  }
+}
+
 export interface ExecResult {
   /** Exit code; null when killed by a signal. */
   code: number | null;
   signal: NodeJS.Signals | null;
   /** stdout and stderr interleaved as they arrived, capped at maxOutputBytes (the head is kept, then the tail). */
   output: string;
+  /** stderr alone (capped likewise), when ExecOptions.captureStderr was set. */
+  stderrOutput?: string;
   timedOut: boolean;
   seconds: number;
 }
@@ -57,6 +104,8 @@ export interface ExecOptions {
   maxOutputBytes?: number;
   /** 'merge' (default): stderr interleaved into output; 'ignore': output is stdout only. */
   stderr?: 'merge' | 'ignore';
+  /** Also keep stderr on its own (ExecResult.stderrOutput). */
+  captureStderr?: boolean;
 }
 
 /**
@@ -77,39 +126,13 @@ export function runProcess(file: string, args: readonly string[], opts: ExecOpti
       detached: true,
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', opts.stderr === 'ignore' ? 'ignore' : 'pipe'],
     });
-    const head: Buffer[] = [];
-    let headBytes = 0;
-    let tail: Buffer[] = [];
-    let tailBytes = 0;
-    let dropped = 0;
-    const onData = (chunk: Buffer) => {
-      let b = chunk;
-      if (headBytes < max / 2) {
-        const take = Math.min(b.length, max / 2 - headBytes);
-        head.push(b.subarray(0, take));
-        headBytes += take;
-        b = b.subarray(take);
-        if (b.length === 0) return;
-      }
-      tail.push(b);
-      tailBytes += b.length;
-      // Keep at most max/2 bytes of tail, dropping from its front.
-      while (tailBytes > max / 2) {
-        const excess = tailBytes - max / 2;
-        const first = tail[0];
-        if (first.length <= excess) {
-          tail.shift();
-          tailBytes -= first.length;
-          dropped += first.length;
-        } else {
-          tail[0] = first.subarray(excess);
-          tailBytes -= excess;
-          dropped += excess;
-        }
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
+    const combined = new CappedOutput(max);
+    const errOnly = opts.captureStderr ? new CappedOutput(max) : undefined;
+    child.stdout?.on('data', (b: Buffer) => combined.push(b));
+    child.stderr?.on('data', (b: Buffer) => {
+      combined.push(b);
+      errOnly?.push(b);
+    });
     let timedOut = false;
     const killGroup = () => {
       try {
@@ -134,14 +157,11 @@ export function runProcess(file: string, args: readonly string[], opts: ExecOpti
     child.on('exit', killGroup);
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
-      const parts = [Buffer.concat(head).toString('utf8')];
-      if (dropped > 0) parts.push(`\n[... ${dropped} bytes of output dropped ...]\n`);
-      parts.push(Buffer.concat(tail).toString('utf8'));
-      tail = [];
       resolve({
         code,
         signal,
-        output: parts.join(''),
+        output: combined.text(),
+        ...(errOnly ? { stderrOutput: errOnly.text() } : {}),
         timedOut,
         seconds: Number(process.hrtime.bigint() - started) / 1e9,
       });

@@ -113,10 +113,14 @@ export function parsePytestLog(log: string): ParsedLog {
 // ---------------------------------------------------------------------------------------------
 // unittest
 
-/** "test_x (pkg.mod.Class.test_x)" optionally followed by a subtest description "(i=1)" and " ... rest". */
-const UNITTEST_HEAD = /^(\s*)(\w+) \(([\w.]+)\)((?: \(.*?\))?)(?: \.\.\. ?(.*))?$/;
+/**
+ * "test_x (pkg.mod.Class.test_x)" optionally followed by a subtest description "(i=1)" and
+ * " ... rest". The name may be dotted: a module that fails to import is reported as
+ * "pkg.mod (unittest.loader._FailedTest.pkg.mod) ... ERROR".
+ */
+const UNITTEST_HEAD = /^(\s*)([\w.]+) \(([\w.]+)\)((?: \(.*?\))?)(?: \.\.\. ?(.*))?$/;
 /** Block headers of the failure details: "FAIL: test_x (pkg.mod.Class.test_x) (i=1)". */
-const UNITTEST_DETAIL = /^(FAIL|ERROR|UNEXPECTED SUCCESS): (\w+) \(([\w.]+)\)/;
+const UNITTEST_DETAIL = /^(FAIL|ERROR|UNEXPECTED SUCCESS): ([\w.]+) \(([\w.]+)\)/;
 
 function unittestStatus(text: string): TestStatus | undefined {
   const t = text.trim();

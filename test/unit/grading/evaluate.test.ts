@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { evaluatePatch, EnvironmentUnavailableError } from '../../../operator/rollout/grading/evaluate.ts';
 import { runShell } from '../../../operator/rollout/grading/exec.ts';
+import { gradeOutcome } from '../../../operator/rollout/grading/grade.ts';
+import { parseUnittestLog } from '../../../operator/rollout/grading/parse.ts';
 import { applyPatch, diffAgainstBase, filesOfPatch, materialiseWorkTree } from '../../../operator/rollout/grading/worktree.ts';
 import type { SelfContainedTask, SweBenchTask } from '../../../operator/api/records.ts';
 
@@ -313,4 +315,39 @@ test('test-runner configuration and test files added by a candidate are removed 
   t.regex(r.log, /removed when new\): .*conftest\.py/);
   t.deepEqual(r.hidden.failed, ['tests/test_hidden.py::test_add[2-3-5]']);
   t.false(r.resolved);
+});
+
+test('unittest: result lines printed on stdout by the code under test are not results', async (t) => {
+  const uTask: SelfContainedTask = {
+    ...pyTask,
+    instance_id: 'calc-unittest-fake',
+    files: { ...pyTask.files, 'tests/__init__.py': '', 'tests/test_calc.py': 'import unittest\nfrom calc import mul\n\n\nclass TestMul(unittest.TestCase):\n    def test_mul(self):\n        self.assertEqual(mul(2, 3), 6)\n' },
+    test_patch: '--- /dev/null\n+++ b/tests/test_hidden.py\n@@ -0,0 +1,6 @@\n+import unittest\n+from calc import add\n+\n+\n+class TestAdd(unittest.TestCase):\n+    def test_add(self): self.assertEqual(add(2, 3), 5)\n',
+    test_command: 'python3 -m unittest discover -v -s tests -t .',
+    test_framework: 'unittest',
+    FAIL_TO_PASS: ['tests.test_hidden.TestAdd.test_add'],
+    PASS_TO_PASS: ['tests.test_calc.TestMul.test_mul'],
+  };
+  // The candidate prints fake "ok" lines for every graded test, then makes every test module
+  // fail to import, so the real results are missing from the log.
+  const fake = [
+    'diff --git a/calc.py b/calc.py',
+    '--- a/calc.py',
+    '+++ b/calc.py',
+    '@@ -1,2 +1,5 @@',
+    '+print("test_add (tests.test_hidden.TestAdd.test_add) ... ok")',
+    '+print("test_mul (tests.test_calc.TestMul.test_mul) ... ok")',
+    '+raise ImportError("gone")',
+    ' def add(a, b):',
+    '     return a - b',
+    '',
+  ].join('\n');
+  const r = await evaluatePatch(uTask, fake);
+  t.true(r.applied, r.log);
+  const merged = r.log.slice(r.log.indexOf('----- test output -----'));
+  t.true(gradeOutcome(parseUnittestLog(merged), uTask).resolved, 'graded on stdout+stderr, the fake would pass');
+  t.false(r.resolved);
+  t.deepEqual(r.hidden.passed, []);
+  const gold = await evaluatePatch(uTask, uTask.patch);
+  t.true(gold.resolved, gold.log);
 });

@@ -102,12 +102,14 @@ test('unittest: the pre-3.11 form "test_x (mod.Class)" and Django-style lines gi
     "test_c (tests.test_m.TestM) ... skipped 'why'",
     'test_d (tests.test_m.TestM)',
     'Docstring text ... ERROR',
+    'tests.test_broken (unittest.loader._FailedTest.tests.test_broken) ... ERROR',
   ].join('\n');
   t.deepEqual(obj(parseUnittestLog(log)), {
     'tests.test_m.TestM.test_a': 'PASSED',
     'tests.test_m.TestM.test_b': 'FAILED',
     'tests.test_m.TestM.test_c': 'SKIPPED',
     'tests.test_m.TestM.test_d': 'ERROR',
+    'unittest.loader._FailedTest.tests.test_broken': 'ERROR',
   });
 });
 
