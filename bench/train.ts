@@ -4,7 +4,7 @@
  * to SFT's in the same run, and the peak memory (max RSS) of each configuration, each measured in
  * its own child process. Prints a markdown table.
  *
- *   npm run bench:train [-- --steps 3 --backends wasm,cpu --hidden 64 --layers 2 --batch 4]
+ *   npm run bench:train [-- --steps 5 --backends wasm,cpu --hidden 64 --layers 2 --batch 4]
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -54,7 +54,7 @@ function args(argv: string[]): Args & { child?: string } {
     return i >= 0 ? argv[i + 1] : undefined;
   };
   return {
-    steps: Number(get('steps') ?? 3),
+    steps: Number(get('steps') ?? 5),
     backends: (get('backends') ?? 'tfjs-node-gpu,tfjs-node,wasm,cpu').split(','),
     hidden: Number(get('hidden') ?? 64),
     layers: Number(get('layers') ?? 2),
@@ -120,15 +120,17 @@ async function child(spec: { backend: string; c: Case; modelDir: string; a: Args
       registry: new Registry(),
       progress: false,
     });
-    const timed = r.history.slice(1); // the first step warms up kernels
-    const secs = timed.reduce((a, h) => a + h.stepSeconds, 0);
-    const toks = timed.reduce((a, h) => a + h.tokens, 0);
+    // The first step warms up kernels. The median step time resists other load on the machine.
+    const timed = r.history.slice(1);
+    const times = timed.map((h) => h.stepSeconds).sort((x, y) => x - y);
+    const median = times.length % 2 ? times[(times.length - 1) / 2] : (times[times.length / 2 - 1] + times[times.length / 2]) / 2;
+    const tokensPerStep = timed.reduce((acc, h) => acc + h.tokens, 0) / timed.length;
     return {
       backend: r.backend,
       name: spec.c.name,
-      stepSeconds: secs / timed.length,
-      tokensPerSecond: toks / secs,
-      tokensPerStep: toks / timed.length,
+      stepSeconds: median,
+      tokensPerSecond: tokensPerStep / median,
+      tokensPerStep,
       maxRssMiB: process.resourceUsage().maxRSS / 1024,
     };
   } finally {
@@ -170,7 +172,7 @@ async function main(): Promise<void> {
   rmSync(modelDir, { recursive: true, force: true });
   const lines = [
     `Model: random Qwen3-style, hidden ${a.hidden}, ${a.layers} layers, 4 heads / 2 KV heads, vocab 320, LoRA r8 on all linear layers; ` +
-      `batch ${a.batch} (DPO: ${a.batch} pairs), synthetic multi-turn trajectories with tools; mean of ${a.steps} steps after 1 warm-up step; ${os.cpus().length} CPU cores (${os.cpus()[0]?.model ?? 'unknown'}).`,
+      `batch ${a.batch} (DPO: ${a.batch} pairs), synthetic multi-turn trajectories with tools; median of ${a.steps} steps after 1 warm-up step; ${os.cpus().length} CPU cores (${os.cpus()[0]?.model ?? 'unknown'}).`,
     '',
     '| backend | objective | step time (s) | tokens/step | tokens/s | step time / SFT | tokens/s / SFT | peak RSS (MiB) |',
     '|---|---|---:|---:|---:|---:|---:|---:|',

@@ -237,7 +237,14 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   const showBar = job.progress ?? Boolean(process.stderr.isTTY);
   const bar = showBar
     ? new cliProgress.SingleBar(
-        { stream: process.stderr, format: 'train [{bar}] {value}/{total} steps | loss {loss} | {tps} tok/s | eta {eta_formatted}', hideCursor: true },
+        {
+          stream: process.stderr,
+          format: 'train [{bar}] {value}/{total} steps | loss {loss} | {tps} tok/s | eta {eta_formatted}',
+          hideCursor: true,
+          // asked for on a non-TTY stream (a Pod's log): print a line every 5 s instead of redrawing
+          noTTYOutput: job.progress === true && !process.stderr.isTTY,
+          notTTYSchedule: 5000,
+        },
         cliProgress.Presets.shades_classic,
       )
     : undefined;
