@@ -4,7 +4,7 @@
  * as failed. Reward is binary (1 resolved, 0 otherwise), as in the paper's outcome reward.
  */
 import type { TaskRecord, TestOutcome } from '../../api/records.ts';
-import { isPassing, parseTestLog, type Framework, type ParsedLog } from './parse.ts';
+import { canonicalTestId, isPassing, parseTestLog, type Framework, type ParsedLog } from './parse.ts';
 
 export interface Grade {
   /** Outcome of the PASS_TO_PASS tests. */
@@ -15,11 +15,15 @@ export interface Grade {
   reward: number;
 }
 
-/** Splits ids into passed and failed (failed = failed, errored, skipped or missing from the log). */
+/**
+ * Splits ids into passed and failed (failed = failed, errored, skipped or missing from the
+ * log). Ids keep the task's spelling; Django-style unittest ids are looked up by their
+ * dotted form as well.
+ */
 export function outcomeOf(parsed: ParsedLog, ids: readonly string[]): TestOutcome {
   const passed: string[] = [];
   const failed: string[] = [];
-  for (const id of ids) (isPassing(parsed.get(id)) ? passed : failed).push(id);
+  for (const id of ids) (isPassing(parsed.get(id) ?? parsed.get(canonicalTestId(id))) ? passed : failed).push(id);
   return { passed, failed };
 }
 

@@ -8,7 +8,8 @@
  *             (exactly what `pytest -rA` prints in its short test summary).
  * - unittest: the dotted id "module.Class.test_method", e.g. "tests.test_money.TestAdd.test_carry"
  *             (Python >= 3.11 prints it in the parentheses of `-v` output; older versions print
- *             "module.Class", and the method name is appended).
+ *             "module.Class", and the method name is appended). Task ids in SWE-bench's Django
+ *             form, "test_method (module.Class)", are matched too (see canonicalTestId).
  * - node:     the names of the enclosing describe()/test() blocks and the test's own name joined
  *             by " > ", e.g. "parse > quoted values > keeps inner quotes". The file is not part of
  *             the id: node's TAP reporter (Node >= 20.19) flattens files and reports no file for
@@ -136,6 +137,15 @@ function unittestStatus(text: string): TestStatus | undefined {
 function unittestId(name: string, paren: string): string {
   // Python >= 3.11: "(mod.Class.name)"; older: "(mod.Class)".
   return paren === name || paren.endsWith(`.${name}`) ? paren : `${paren}.${name}`;
+}
+
+/**
+ * The dotted id of a unittest id written the way SWE-bench lists Django tests,
+ * "test_x (module.Class)" or "test_x (module.Class.test_x)"; any other id unchanged.
+ */
+export function canonicalTestId(id: string): string {
+  const m = /^([\w.]+) \(([\w.]+)\)$/.exec(id);
+  return m ? unittestId(m[1], m[2]) : id;
 }
 
 /**

@@ -58,6 +58,21 @@ test('SWE-bench tasks: framework by repo, a log graded with the same rule', (t) 
   t.false(gradeLog(base, log.replace('PASSED astropy/tests/test_a.py::test_old', 'FAILED astropy/tests/test_a.py::test_old - x')).resolved);
   const django = { ...base, repo: 'django/django', FAIL_TO_PASS: ['a.tests.T.test_x'], PASS_TO_PASS: [] };
   t.true(gradeLog(django, 'test_x (a.tests.T) ... ok\n').resolved);
+  // SWE-bench lists Django tests as "test_x (module.Class)" (older logs) or
+  // "test_x (module.Class.test_x)" (Python >= 3.11 logs); both grade against either log form.
+  const swe = {
+    ...django,
+    FAIL_TO_PASS: ['test_reverse_lazy (urlpatterns_reverse.tests.ReverseLazyTest)'],
+    PASS_TO_PASS: ['test_no_urls (urlpatterns_reverse.tests.NoURLPatternsTests.test_no_urls)'],
+  };
+  const oldLog = 'test_reverse_lazy (urlpatterns_reverse.tests.ReverseLazyTest) ... ok\ntest_no_urls (urlpatterns_reverse.tests.NoURLPatternsTests) ... ok\n';
+  const newLog = 'test_reverse_lazy (urlpatterns_reverse.tests.ReverseLazyTest.test_reverse_lazy) ... ok\ntest_no_urls (urlpatterns_reverse.tests.NoURLPatternsTests.test_no_urls) ... ok\n';
+  for (const log of [oldLog, newLog]) {
+    const g = gradeLog(swe, log);
+    t.true(g.resolved);
+    t.deepEqual(g.hidden.passed, swe.FAIL_TO_PASS, 'ids keep the task spelling');
+  }
+  t.false(gradeLog(swe, newLog.replace('test_no_urls) ... ok', 'test_no_urls) ... FAIL')).resolved);
 });
 
 test('testFilesOfIds: pytest paths, unittest module candidates, nothing for node', (t) => {
