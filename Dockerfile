@@ -22,6 +22,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends git ca-certific
 WORKDIR /opt/entropo/app
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
+# The built-in task suite (library sources, bug patches, manifest) is data, read at run time.
+COPY operator/tasks/suite ./operator/tasks/suite
 COPY package.json ./
 COPY bin ./bin
 COPY crds ./crds
