@@ -42,9 +42,17 @@ export interface BackendChoice {
 }
 
 let current: BackendName | undefined;
+/** Selections run one at a time: two concurrent first calls would race the wasm start-up. */
+let queue: Promise<unknown> = Promise.resolve();
 
 /** Selects and initialises the backend. `auto` walks the order above; a named one must work. */
-export async function selectBackend(pref: BackendPreference = 'auto', registry: Registry = globalRegistry): Promise<BackendChoice> {
+export function selectBackend(pref: BackendPreference = 'auto', registry: Registry = globalRegistry): Promise<BackendChoice> {
+  const run = queue.then(() => select(pref, registry));
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+async function select(pref: BackendPreference, registry: Registry): Promise<BackendChoice> {
   const candidates = pref === 'auto' ? ORDER : [pref];
   const skipped: BackendChoice['skipped'] = [];
   for (const name of candidates) {
