@@ -11,6 +11,7 @@ import type { TaskSource } from '../api/common.ts';
 import { SelfContainedTask, SweBenchTask, type TaskRecord } from '../api/records.ts';
 import { check } from '../api/validate.ts';
 import type { ArtifactStore } from '../store/store.ts';
+import { mulberry32 } from '../util/random.ts';
 
 /** 'auto': per record, self-contained when it carries "files", SWE-bench otherwise. */
 export type TaskFormat = 'swe-bench' | 'self-contained' | 'auto';
@@ -106,17 +107,8 @@ export function parseTaskJsonl(text: string, format: TaskFormat = 'swe-bench'): 
 // ---------------------------------------------------------------------------------------------
 // Selection
 
-/** mulberry32: a small seeded PRNG, so a shuffle is the same on every machine and Node version. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (mulberry32), so a shuffle is the same on every machine and Node version. */
+export const seededRandom = mulberry32;
 
 /** Fisher-Yates with seededRandom(seed); returns a new array. */
 export function shuffled<T>(items: readonly T[], seed: number): T[] {

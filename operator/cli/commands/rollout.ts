@@ -3,7 +3,7 @@
  * stderr, a summary table on stdout, and trajectories / SWE-bench predictions as JSONL.
  */
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
+import { int, num } from '../args.ts';
 import cliProgress from 'cli-progress';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -41,17 +41,6 @@ interface RolloutCliOptions {
   retries: number;
   progress: boolean;
 }
-
-const int = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError('expected an integer');
-  return n;
-};
-const num = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new InvalidArgumentError('expected a number');
-  return n;
-};
 
 async function loadTasks(o: RolloutCliOptions): Promise<TaskRecord[]> {
   let tasks: TaskRecord[];

@@ -5,7 +5,7 @@
  * directories of them.
  */
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
+import { int, num } from '../args.ts';
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Training } from '../../api/common.ts';
@@ -13,17 +13,6 @@ import { TrajectoryRecord } from '../../api/records.ts';
 import { check } from '../../api/validate.ts';
 import { calibration, type Calibration } from '../../selection/calibration.ts';
 import { scoreAll, verifierLabel } from '../../selection/verifier-prompt.ts';
-
-const int = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError('expected an integer');
-  return n;
-};
-const num = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new InvalidArgumentError('expected a number');
-  return n;
-};
 
 function files(p: string): string[] {
   if (!statSync(p).isDirectory()) return [p];
