@@ -4,6 +4,7 @@
  * group, combined stdout+stderr capped in size.
  */
 import { spawn } from 'node:child_process';
+import { HeadTail } from '../output.ts';
 
 /** Variables pinned for reproducible test runs (flaky-test hygiene). */
 export const HYGIENE_ENV: Readonly<Record<string, string>> = {
@@ -37,51 +38,6 @@ export function gradingEnv(extra: Record<string, string> = {}): NodeJS.ProcessEn
     if (v !== undefined && env[k] === undefined) env[k] = v;
   }
   return env;
-}
-
-/** Output capped at `max` bytes: the first half is kept, then the most recent half. */
-export class CappedOutput {
-  private head: Buffer[] = [];
-  private headBytes = 0;
-  private tail: Buffer[] = [];
-  private tailBytes = 0;
-  private dropped = 0;
-
-  constructor(private readonly max: number) {}
-
-  push(chunk: Buffer): void {
-    let b = chunk;
-    const half = this.max / 2;
-    if (this.headBytes < half) {
-      const take = Math.min(b.length, half - this.headBytes);
-      this.head.push(b.subarray(0, take));
-      this.headBytes += take;
-      b = b.subarray(take);
-      if (b.length === 0) return;
-    }
-    this.tail.push(b);
-    this.tailBytes += b.length;
-    while (this.tailBytes > half) {
-      const excess = this.tailBytes - half;
-      const first = this.tail[0];
-      if (first.length <= excess) {
-        this.tail.shift();
-        this.tailBytes -= first.length;
-        this.dropped += first.length;
-      } else {
-        this.tail[0] = first.subarray(excess);
-        this.tailBytes -= excess;
-        this.dropped += excess;
-      }
-    }
-  }
-
-  text(): string {
-    const parts = [Buffer.concat(this.head).toString('utf8')];
-    if (this.dropped > 0) parts.push(`\n[... ${this.dropped} bytes of output dropped ...]\n`);
-    parts.push(Buffer.concat(this.tail).toString('utf8'));
-    return parts.join('');
-  }
 }
 
 export interface ExecResult {
@@ -126,8 +82,10 @@ export function runProcess(file: string, args: readonly string[], opts: ExecOpti
       detached: true,
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', opts.stderr === 'ignore' ? 'ignore' : 'pipe'],
     });
-    const combined = new CappedOutput(max);
-    const errOnly = opts.captureStderr ? new CappedOutput(max) : undefined;
+    // Capped at `max` bytes: the first half is kept, then the most recent half.
+    const capped = () => new HeadTail(max / 2, max / 2, 'dropped');
+    const combined = capped();
+    const errOnly = opts.captureStderr ? capped() : undefined;
     child.stdout?.on('data', (b: Buffer) => combined.push(b));
     child.stderr?.on('data', (b: Buffer) => {
       combined.push(b);

@@ -3,7 +3,7 @@
  * timeout and after exit, so background children do not linger), capturing bounded output.
  */
 import { spawn } from 'node:child_process';
-import { HeadTail } from './output.ts';
+import { HeadTail } from '../output.ts';
 
 export interface ExecOptions {
   cwd: string;

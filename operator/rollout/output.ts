@@ -13,6 +13,8 @@ export class HeadTail {
   constructor(
     readonly headBytes: number,
     readonly tailBytes: number,
+    /** Verb of the marker that stands where bytes were dropped ("omitted", "dropped"). */
+    private readonly markerVerb = 'omitted',
   ) {}
 
   push(chunk: Buffer): void {
@@ -51,7 +53,7 @@ export class HeadTail {
     const allTail = Buffer.concat(this.tail);
     const tail = allTail.subarray(Math.max(0, allTail.length - this.tailBytes)).toString('utf8');
     if (!this.truncated) return head + tail;
-    return `${head}\n[... ${this.omitted} bytes of output omitted ...]\n${tail}`;
+    return `${head}\n[... ${this.omitted} bytes of output ${this.markerVerb} ...]\n${tail}`;
   }
 }
 
