@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import { ValidationError } from '../../api/validate.ts';
 import { loadTrainConfig } from '../../training/job-config.ts';
-import { train } from '../../training/trainer.ts';
 
 export function registerTrain(program: Command): void {
   program
@@ -29,6 +28,8 @@ export function registerTrain(program: Command): void {
       }
       if (opts.progress) job.progress = true;
       if (opts.maxSteps) job.maxSteps = opts.maxSteps;
+      // Loaded here, not at start-up: tfjs costs every other subcommand ~0.4 s and ~90 MiB.
+      const { train } = await import('../../training/trainer.ts');
       const r = await train(job);
       console.log(JSON.stringify({ backend: r.backend, steps: r.stepsDone, totalSteps: r.totalSteps, examples: r.examples, dropped: r.dropped, model: r.modelDir, ...r.summary }));
     });
