@@ -7,7 +7,6 @@ import { Type, StringEnum, Quantity, Opaque, withRules, DNS1123, type Static } f
 
 export const GROUP = 'entropo.dev';
 export const VERSION = 'v1alpha1';
-export const API_VERSION = `${GROUP}/${VERSION}`;
 
 // ---- models ---------------------------------------------------------------------------------
 

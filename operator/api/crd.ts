@@ -8,7 +8,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { rulesOf } from './schema.ts';
 import { GROUP, VERSION } from './common.ts';
-import { KINDS, type KindInfo } from './kinds.ts';
+import type { KindInfo } from './kinds.ts';
 
 type Json = Record<string, unknown>;
 
@@ -143,5 +143,3 @@ export function crdFor(info: KindInfo): Json {
     },
   };
 }
-
-export const allCrds = (): Json[] => KINDS.map(crdFor);

@@ -20,7 +20,6 @@ import {
   Training,
   TrainMetrics,
   Verifier,
-  Phases,
 } from './common.ts';
 
 const Metadata = Type.Object(
@@ -328,5 +327,3 @@ export const KINDS: KindInfo[] = [
     ],
   },
 ];
-
-export const PHASES = Phases;

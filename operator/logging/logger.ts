@@ -12,8 +12,3 @@ export const logger: Logger = winston.createLogger({
   format: winston.format.combine(winston.format.timestamp(), winston.format.errors({ stack: true }), winston.format.json()),
   transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] })],
 });
-
-/** A logger for one object: its fields appear on every line. */
-export function forObject(component: string, namespace: string | undefined, name: string | undefined): Logger {
-  return logger.child({ component, namespace, name });
-}
