@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { HeadTail } from '../output.ts';
+import { killGroup as killProcessGroup, trackGroup, untrackGroup } from '../process-groups.ts';
 
 /** Variables pinned for reproducible test runs (flaky-test hygiene). */
 export const HYGIENE_ENV: Readonly<Record<string, string>> = {
@@ -91,14 +92,9 @@ export function runProcess(file: string, args: readonly string[], opts: ExecOpti
       combined.push(b);
       errOnly?.push(b);
     });
+    trackGroup(child.pid);
     let timedOut = false;
-    const killGroup = () => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    };
+    const killGroup = () => killProcessGroup(child.pid);
     const timer =
       opts.timeoutSeconds !== undefined
         ? setTimeout(() => {
@@ -108,6 +104,7 @@ export function runProcess(file: string, args: readonly string[], opts: ExecOpti
         : undefined;
     child.on('error', (err) => {
       if (timer) clearTimeout(timer);
+      untrackGroup(child.pid);
       reject(err);
     });
     // When the command itself exits, reap what it left running in its group (a background
@@ -115,6 +112,7 @@ export function runProcess(file: string, args: readonly string[], opts: ExecOpti
     child.on('exit', killGroup);
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
+      untrackGroup(child.pid);
       resolve({
         code,
         signal,

@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { HeadTail } from '../output.ts';
+import { killGroup, trackGroup, untrackGroup } from '../process-groups.ts';
 
 export interface ExecOptions {
   cwd: string;
@@ -32,24 +33,6 @@ export interface ExecResult {
   spawnError?: string;
 }
 
-/** Process groups started and not yet finished: killed if the runner itself is stopped. */
-const liveGroups = new Set<number>();
-
-/** Kills every process group still running (for signal handlers: synchronous). */
-export function killAllGroups(): void {
-  for (const pid of liveGroups) killGroup(pid);
-  liveGroups.clear();
-}
-
-function killGroup(pid: number | undefined): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // ESRCH: the group is gone already.
-  }
-}
-
 export function execCapture(argv: string[], opts: ExecOptions): Promise<ExecResult> {
   const started = process.hrtime.bigint();
   const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
@@ -69,7 +52,7 @@ export function execCapture(argv: string[], opts: ExecOptions): Promise<ExecResu
       return;
     }
     const pid = child.pid;
-    if (pid !== undefined) liveGroups.add(pid);
+    trackGroup(pid);
     let timedOut = false;
     let settled = false;
     let exitCode: number | null = null;
@@ -81,7 +64,7 @@ export function execCapture(argv: string[], opts: ExecOptions): Promise<ExecResu
       clearTimeout(timer);
       clearTimeout(drainTimer);
       killGroup(pid);
-      if (pid !== undefined) liveGroups.delete(pid);
+      untrackGroup(pid);
       child.stdout?.destroy();
       child.stderr?.destroy();
       resolve({
