@@ -109,7 +109,7 @@ function ruleErrors(schema: TSchema, value: unknown, old: unknown, path: string,
   for (const r of rulesOf(schema)) {
     if (r.transition && old === undefined) continue;
     if (!r.check(value as never, old as never)) {
-      const field = r.fieldPath ? `${path}${path ? '' : ''}${r.fieldPath}`.replace(/^\./, '') : path;
+      const field = r.fieldPath ? `${path}${r.fieldPath}`.replace(/^\./, '') : path;
       out.push({ field, message: r.message });
     }
   }
