@@ -423,32 +423,6 @@ export const RunPolicyFields = {
 export const Phases = ['Pending', 'Running', 'Succeeded', 'Failed', 'Suspended'] as const;
 export type Phase = (typeof Phases)[number];
 
-/**
- * Condition types every kind sets: the contract of the status (clients wait on conditions, as on
- * a Job's Complete/Failed; `kubectl wait --for=condition=Succeeded`). `status.phase` is a summary
- * derived from them by phaseOf() for printer columns and humans.
- *   Accepted   the operator has seen and validated the object (observedGeneration).
- *   Running    work is in progress (True) or has stopped (False, reason says why).
- *   Suspended  spec.suspend is honoured: no Pods run.
- *   Succeeded  terminal: the work finished (True).
- *   Failed     terminal: the work failed (True; reason e.g. DeadlineExceeded, BackoffLimitExceeded).
- */
-export const ConditionTypes = ['Accepted', 'Running', 'Suspended', 'Succeeded', 'Failed'] as const;
-export type ConditionType = (typeof ConditionTypes)[number];
-
-/**
- * The phase summary of a condition list: Failed or Succeeded when that terminal condition is
- * True, else Suspended, else Running, else Pending. Pure; the one mapping every writer uses.
- */
-export function phaseOf(conditions: readonly { type: string; status: string }[] | undefined): Phase {
-  const on = (t: ConditionType) => conditions?.some((c) => c.type === t && c.status === 'True') ?? false;
-  if (on('Failed')) return 'Failed';
-  if (on('Succeeded')) return 'Succeeded';
-  if (on('Suspended')) return 'Suspended';
-  if (on('Running')) return 'Running';
-  return 'Pending';
-}
-
 /** metav1.Condition's type pattern (apimachinery): an optional DNS-subdomain prefix and a name. */
 export const CONDITION_TYPE_PATTERN =
   '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$';
@@ -459,7 +433,7 @@ export const Condition = Type.Object(
       minLength: 1,
       maxLength: 316,
       pattern: CONDITION_TYPE_PATTERN,
-      description: 'Condition type in CamelCase: Accepted, Running, Suspended, Succeeded or Failed (the status contract).',
+      description: 'Condition type (CamelCase): Running, Suspended, Succeeded, Failed (the contract of the status; wait on them with kubectl wait --for=condition=Succeeded).',
     }),
     status: StringEnum(['True', 'False', 'Unknown'] as const, { description: 'True, False or Unknown.' }),
     reason: Type.String({ minLength: 1, maxLength: 1024, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$', description: 'CamelCase reason.' }),

@@ -3,7 +3,6 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { check, parseResource, ValidationError } from '../../../operator/api/validate.ts';
 import { TrainingRun } from '../../../operator/api/kinds.ts';
-import { phaseOf } from '../../../operator/api/common.ts';
 import { INVALID_CASES, baseTrainingRun, setPath } from '../../fixtures/api/invalid-cases.ts';
 
 test('every example manifest validates locally', (t) => {
@@ -72,15 +71,4 @@ test('immutability rule: preference cannot change once the run has started', (t)
   const pending = check(TrainingRun, { ...baseTrainingRun(), status: { phase: 'Pending' } });
   if (!pending.ok) return t.fail();
   t.true(check(TrainingRun, changed, pending.value).ok);
-});
-
-test('phaseOf: the phase is a summary of the conditions (terminal first, then Suspended, Running, Pending)', (t) => {
-  const c = (type: string, status = 'True') => ({ type, status });
-  t.is(phaseOf(undefined), 'Pending');
-  t.is(phaseOf([c('Accepted')]), 'Pending');
-  t.is(phaseOf([c('Accepted'), c('Running')]), 'Running');
-  t.is(phaseOf([c('Running'), c('Suspended')]), 'Suspended');
-  t.is(phaseOf([c('Running', 'False'), c('Succeeded')]), 'Succeeded');
-  t.is(phaseOf([c('Succeeded', 'False'), c('Failed')]), 'Failed');
-  t.is(phaseOf([c('Running', 'Unknown')]), 'Pending');
 });
