@@ -5,7 +5,7 @@
 export { runRollout, runRolloutDetailed, clientFor, type RolloutAssignment, type Endpoint, type RolloutDeps, type RolloutOutcome, type RolloutPhases, type Evaluate } from './rollout.ts';
 export { runBatch, mapPool, predictions, summaryRows, formatSummaryTable, type BatchOptions, type BatchResult, type SwePrediction, type TaskRow } from './batch.ts';
 export { resolveSandboxInputs, sandboxEnv, defaultTrajectoryKey, AssignmentError, type SandboxInputs, type SandboxCliOptions } from './assignment.ts';
-export { runSandbox, pickTask, EXIT_SAMPLE, EXIT_CONFIG, EXIT_NO_SAMPLE, type SandboxRunResult } from './sandbox-entry.ts';
+export { runSandbox, pickTask, EXIT_SAMPLE, EXIT_CONFIG, EXIT_NO_SAMPLE, type SandboxRunResult } from './pod-entry.ts';
 export { Sandbox, SandboxError, PatchTooLargeError, MAX_PATCH_BYTES, cleanupOnSignals, type SandboxOptions } from './sandbox/sandbox.ts';
 export { ISOLATIONS, defaultIsolation, isolationWorks, type Isolation } from './sandbox/isolation.ts';
 export { DEFAULT_LIMITS, type ResourceLimits } from './sandbox/limits.ts';

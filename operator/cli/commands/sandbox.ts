@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { AssignmentError, resolveSandboxInputs, type SandboxCliOptions } from '../../rollout/assignment.ts';
-import { EXIT_CONFIG, runSandbox } from '../../rollout/sandbox-entry.ts';
+import { EXIT_CONFIG, runSandbox } from '../../rollout/pod-entry.ts';
 import { cleanupOnSignals } from '../../rollout/sandbox/sandbox.ts';
 
 export function registerSandbox(program: Command): void {

@@ -7,7 +7,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RolloutSummary, TaskRecord, TrajectoryRecord } from '../api/records.ts';
-import { encodeSummary, summarize } from '../api/summary.ts';
+import { encodeSummary, summarize } from '../api/termination-message.ts';
 import { logger } from '../logging/logger.ts';
 import { openStore } from '../store/fs-store.ts';
 import { parseTaskJsonl, formatError } from '../tasks/dataset.ts';
