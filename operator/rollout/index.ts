@@ -14,3 +14,6 @@ export { TOOLS, TOOL_NAMES, type FunctionTool, type ToolName } from './tools/sch
 export { runAgent, type AgentOptions, type AgentResult } from './agent/loop.ts';
 export { parseTextToolCalls, toolsPrompt, toolResponses } from './agent/text-format.ts';
 export { patchHash, samplingParams, trajectoryId, isSample, NO_SAMPLE_EXITS, TRAJECTORY_SCHEMA } from './trajectory.ts';
+export { runAgentStage, runGradingStage, gradingTimeoutOf, type AgentStageResult, type AgentStageOptions } from './rollout.ts';
+export { resolvePhaseInputs, SANDBOX_PHASES, DEFAULT_WORKSPACE, DEFAULT_HIDDEN, type Phase, type PrepareInputs, type AgentPhaseInputs, type GradePhaseInputs, type PhaseCliOptions } from './assignment.ts';
+export * from './phases/index.ts';
