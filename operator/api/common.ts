@@ -444,7 +444,7 @@ export const PodCounts = Type.Object(
   {
     total: Type.Integer({ minimum: 0, description: 'Rollouts asked for (tasks x samples).' }),
     pending: Type.Integer({ minimum: 0, description: 'Not started yet.' }),
-    running: Type.Integer({ minimum: 0, description: 'Running now.' }),
+    running: Type.Integer({ minimum: 0, description: 'In flight: created and not finished yet.' }),
     completed: Type.Integer({ minimum: 0, description: 'Ended with a trajectory (finished or cut off).' }),
     failed: Type.Integer({ minimum: 0, description: 'Lost to infrastructure after every retry (no sample).' }),
     retries: Type.Integer({ minimum: 0, description: 'Pods recreated after infrastructure failures.' }),

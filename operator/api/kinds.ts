@@ -79,7 +79,11 @@ export const RolloutBatchStatus = Type.Object(
     ...CommonStatusFields,
     counts: Type.Optional(PodCounts),
     resolveRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Resolved / completed rollouts (pass@1).' })),
+    completedIndexes: Type.Optional(Type.String({ description: 'Slots (taskIndex * samplesPerTask + sample) with a sample, as an Indexed Job\'s list, e.g. "0-3,5".' })),
+    failedIndexes: Type.Optional(Type.String({ description: 'Slots that gave up after backoffLimit retries (no sample), same format.' })),
+    records: Type.Optional(Type.String({ description: 'Store prefix of the attempt records (one JSON per finished sandbox, written before it is deleted).' })),
     trajectories: Type.Optional(Type.String({ description: 'Store key of the batch\'s trajectories (JSONL).' })),
+    predictions: Type.Optional(Type.String({ description: 'Store key of the SWE-bench predictions JSONL (sample 0 of each task).' })),
   },
   { description: 'Observed state of the RolloutBatch.' },
 );
@@ -129,11 +133,20 @@ export const EvalSuiteStatus = Type.Object(
   {
     ...CommonStatusFields,
     counts: Type.Optional(PodCounts),
+    completedIndexes: Type.Optional(Type.String({ description: 'Slots (taskIndex * samplesPerTask + sample) with a sample, as an Indexed Job\'s list, e.g. "0-3,5".' })),
+    failedIndexes: Type.Optional(Type.String({ description: 'Slots that gave up after backoffLimit retries (no sample), same format.' })),
+    records: Type.Optional(Type.String({ description: 'Store prefix of the attempt records (one JSON per finished sandbox, written before it is deleted).' })),
     metrics: Type.Optional(EvalMetrics),
+    decidedBy: Type.Optional(
+      Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description: 'Tasks per selection step that decided the pick (e.g. finished, regression, verifier-threshold, steps, only-candidate, tie-break).' }),
+    ),
+    trajectories: Type.Optional(Type.String({ description: 'Store key of the evaluation\'s trajectories (JSONL).' })),
+    verifierScores: Type.Optional(Type.String({ description: 'Store key of the verifier scores (JSON, by trajectory id).' })),
+    predictions: Type.Optional(Type.String({ description: 'Store key of the selected predictions (SWE-bench JSONL, one per task).' })),
     selections: Type.Optional(
       Type.Array(TaskSelection, {
         maxItems: 1000,
-        description: 'Per-task selections with explanations (the first 1000 tasks; all of them are in the store).',
+        description: 'Per-task selections with explanations (the first 100 tasks; all of them are in the store under results).',
       }),
     ),
     results: Type.Optional(Type.String({ description: 'Store key of the full results (selections, predictions JSONL).' })),
@@ -237,6 +250,7 @@ export const TrainingRunStatus = Type.Object(
   {
     ...CommonStatusFields,
     iteration: Type.Optional(Type.Integer({ minimum: 0, description: 'Current iteration (0 before the first).' })),
+    progress: Type.Optional(Type.String({ maxLength: 256, description: 'Where in the loop the run is, e.g. "2/3 Training step 40/120 loss 0.61 ETA 3m".' })),
     checkpoint: Type.Optional(Type.String({ description: 'Store key of the latest checkpoint.' })),
     metrics: Type.Optional(EvalMetrics),
     training: Type.Optional(TrainMetrics),

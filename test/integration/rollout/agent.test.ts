@@ -207,7 +207,7 @@ test('infrastructure failures are sandbox_error with the reason, never a silent 
 });
 
 test('a SWE-bench task is graded in its own checkout: a fresh clone, or in place (then put back to base)', async (t) => {
-  const { materialiseWorkTree, git } = await import('../../../operator/rollout/grading/worktree.ts');
+  const { materialiseWorkTree, git } = await import('../../../operator/grading/worktree.ts');
   const { mkdtemp, rm } = await import('node:fs/promises');
   const os = await import('node:os');
   const path = await import('node:path');
