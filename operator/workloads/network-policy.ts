@@ -1,7 +1,7 @@
 /**
- * The NetworkPolicy of a batch's sandbox Pods (pure), for sandbox.network `policy-only` (egress
- * only to the policy endpoint, the artifact store's S3 endpoint if any, and DNS) or `none` (the
- * same without DNS: endpoints must then be addressed by IP). `unrestricted` builds none.
+ * The NetworkPolicy of a batch's sandbox Pods (pure), for sandbox.network `PolicyOnly` (egress
+ * only to the policy endpoint, the artifact store's S3 endpoint if any, and DNS) or `None` (the
+ * same without DNS: endpoints must then be addressed by IP). `Unrestricted` builds none.
  *
  * NetworkPolicy selects peers by address or by Pod / namespace labels, never by host name:
  * - an endpoint whose host is an IP literal -> ipBlock <ip>/32 on its port;
@@ -20,7 +20,7 @@ export interface NetworkPolicyInput {
   name: string;
   namespace: string;
   owner: { kind: string; name: string; ref: OwnerReference };
-  network: 'policy-only' | 'none' | 'unrestricted';
+  network: 'PolicyOnly' | 'None' | 'Unrestricted';
   /** URLs the sandboxes must reach: the policy endpoint, an S3 endpoint. */
   endpoints: string[];
   /** Labels of the policy-server Pods when the operator serves the policy. */
@@ -51,11 +51,11 @@ export function egressTo(url: string, namespace: string, servedBy?: Record<strin
   return { ports };
 }
 
-/** The batch's NetworkPolicy, or undefined for `unrestricted`. */
+/** The batch's NetworkPolicy, or undefined for `Unrestricted`. */
 export function sandboxNetworkPolicy(input: NetworkPolicyInput): V1NetworkPolicy | undefined {
-  if (input.network === 'unrestricted') return undefined;
+  if (input.network === 'Unrestricted') return undefined;
   const egress: V1NetworkPolicyEgressRule[] = input.endpoints.map((e) => egressTo(e, input.namespace, input.servedBy));
-  if (input.network === 'policy-only') {
+  if (input.network === 'PolicyOnly') {
     egress.push({
       to: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
       ports: [

@@ -58,7 +58,7 @@ export interface SandboxSettings {
   runtimeImage?: string;
   runtimeClassName?: string;
   resources?: { requests?: Record<string, string | number>; limits?: Record<string, string | number> };
-  network?: 'policy-only' | 'none' | 'unrestricted';
+  network?: 'PolicyOnly' | 'None' | 'Unrestricted';
   runAsNonRoot?: boolean;
   nodeSelector?: Record<string, string>;
   tolerations?: unknown[];

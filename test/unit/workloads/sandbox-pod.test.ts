@@ -15,8 +15,8 @@ const unit = (over: Partial<SandboxPodInput> = {}): SandboxPodInput => ({
   tasksKey: 'rolloutbatches/team-a/rb1-uid1/tasks.jsonl',
   policy: { model: 'tiny-coder', url: 'http://policy.team-a.svc:8000/v1', apiKeySecretRef: { name: 'llm', key: 'token' } },
   sampling: { temperature: 0.7, topP: 0.8, topK: 20, maxTokensPerTurn: 4096 },
-  limits: { maxSteps: 200, maxTokens: 131072, timeoutSeconds: 3600, toolTimeoutSeconds: 120, toolCallFormat: 'native' },
-  sandbox: { network: 'policy-only', runAsNonRoot: true, runtimeClassName: 'gvisor', nodeSelector: { pool: 'sandbox' }, tolerations: [{ key: 'sandbox', operator: 'Exists' }], env: [{ name: 'FOO', value: 'bar' }] },
+  limits: { maxSteps: 200, maxTokens: 131072, timeoutSeconds: 3600, toolTimeoutSeconds: 120, toolCallFormat: 'Native' },
+  sandbox: { network: 'PolicyOnly', runAsNonRoot: true, runtimeClassName: 'gvisor', nodeSelector: { pool: 'sandbox' }, tolerations: [{ key: 'sandbox', operator: 'Exists' }], env: [{ name: 'FOO', value: 'bar' }] },
   storeUri: 'pvc://entropo-artifacts/runs',
   trajectoryKey: 'rolloutbatches/team-a/rb1-uid1/trajectories/rb1-5-a1.json',
   run: 'rb1',
@@ -138,7 +138,7 @@ test('runAsNonRoot where the image allows: self-contained tasks yes, SWE-bench i
 
 test('NetworkPolicy per batch: egress only to the endpoint (IP, Service, host name) and DNS; none without DNS; unrestricted: none', (t) => {
   const owner = { kind: 'RolloutBatch', name: 'rb1', ref: { apiVersion: 'entropo.dev/v1alpha1', kind: 'RolloutBatch', name: 'rb1', uid: 'u', controller: true, blockOwnerDeletion: true } };
-  const np = sandboxNetworkPolicy({ name: 'rb1-sandbox', namespace: 'team-a', owner, network: 'policy-only', endpoints: ['http://policy.team-a.svc:8000/v1'], servedBy: { 'entropo.dev/role': 'PolicyServer' } })!;
+  const np = sandboxNetworkPolicy({ name: 'rb1-sandbox', namespace: 'team-a', owner, network: 'PolicyOnly', endpoints: ['http://policy.team-a.svc:8000/v1'], servedBy: { 'entropo.dev/role': 'PolicyServer' } })!;
   t.deepEqual(np.spec!.policyTypes, ['Ingress', 'Egress']);
   t.deepEqual(np.spec!.ingress, []);
   t.deepEqual(np.spec!.podSelector!.matchLabels, { 'entropo.dev/owner': 'rb1', 'entropo.dev/owner-kind': 'rolloutbatch', 'app.kubernetes.io/component': 'sandbox' });
@@ -151,9 +151,9 @@ test('NetworkPolicy per batch: egress only to the endpoint (IP, Service, host na
   t.deepEqual(egressTo('http://10.1.2.3:8000/v1', 'x'), { to: [{ ipBlock: { cidr: '10.1.2.3/32' } }], ports: [{ protocol: 'TCP', port: 8000 }] });
   t.deepEqual(egressTo('https://api.example.com/v1', 'x'), { ports: [{ protocol: 'TCP', port: 443 }] });
   t.deepEqual(egressTo('http://vllm:8000/v1', 'ns1').to, [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ns1' } } }]);
-  const none = sandboxNetworkPolicy({ name: 'n', namespace: 'x', owner, network: 'none', endpoints: ['http://10.1.2.3:8000/v1'] })!;
+  const none = sandboxNetworkPolicy({ name: 'n', namespace: 'x', owner, network: 'None', endpoints: ['http://10.1.2.3:8000/v1'] })!;
   t.is(none.spec!.egress!.length, 1);
-  t.is(sandboxNetworkPolicy({ name: 'n', namespace: 'x', owner, network: 'unrestricted', endpoints: [] }), undefined);
+  t.is(sandboxNetworkPolicy({ name: 'n', namespace: 'x', owner, network: 'Unrestricted', endpoints: [] }), undefined);
 });
 
 test('names and label values stay valid and distinct when long or unusual', (t) => {
