@@ -50,7 +50,8 @@ export function dpoLoss(x: DpoInputs, t: Temperatures): { loss: tf.Scalar; margi
   return { loss, margins };
 }
 
-export type ReferencePointMode = 'exact' | 'authors-kl' | 'trl-kl';
+/** z0 estimate: the values of spec.preference.kto.referencePoint. */
+export type ReferencePointMode = 'Exact' | 'AuthorsKL' | 'TRLKL';
 
 export interface KtoOptions extends Temperatures {
   desirableWeight: number;
@@ -60,10 +61,10 @@ export interface KtoOptions extends Temperatures {
 
 /**
  * EntroPO-KTO (Eqs. 11-12), z0 a constant:
- *   exact:      u = rho (Eq. 10);    v+ = lD sigma(zeta (u - z0)),   v- = lU sigma(zeta (z0 - u))
- *   authors-kl: u = lp - lpref;      v+ = lD sigma(gamma (u - z0)),  v- = lU sigma(gamma (z0 - u))
+ *   Exact:      u = rho (Eq. 10);    v+ = lD sigma(zeta (u - z0)),   v- = lU sigma(zeta (z0 - u))
+ *   AuthorsKL:  u = lp - lpref;      v+ = lD sigma(gamma (u - z0)),  v- = lU sigma(gamma (z0 - u))
  *               (the authors' released code: gamma scales z0 too; z0 from authorsKlReferencePoint)
- *   trl-kl:     u = lp - lpref;      as authors-kl, with TRL's z0 (trlKlReferencePoint)
+ *   TRLKL:      u = lp - lpref;      as AuthorsKL, with TRL's z0 (trlKlReferencePoint)
  * L = mean( lambda_y - v(tau) ).  rewards: u per trajectory.
  */
 export function ktoLoss(
@@ -77,7 +78,7 @@ export function ktoLoss(
   const lambda = tf.tensor1d(labels.map((l) => (l ? o.desirableWeight : o.undesirableWeight)));
   let u: tf.Tensor1D;
   let scale: number;
-  if (o.mode === 'exact') {
+  if (o.mode === 'Exact') {
     u = implicitReward(logp, refLogp, o);
     scale = o.zeta;
   } else {
@@ -101,13 +102,13 @@ export function exactReferencePoint(entropySums: number[], crossEntropySums: num
   return s / entropySums.length;
 }
 
-/** authors-kl: z0 = clamp_min(mean(zeta lp(y') - gamma lpref(y')), 0) over mismatched pairs. */
+/** AuthorsKL: z0 = clamp_min(mean(zeta lp(y') - gamma lpref(y')), 0) over mismatched pairs. */
 export function authorsKlReferencePoint(lp: number[], refLp: number[], t: Temperatures): number {
   const m = lp.reduce((a, x, i) => a + t.zeta * x - t.gamma * refLp[i], 0) / lp.length;
   return Math.max(m, 0);
 }
 
-/** trl-kl: z0 = clamp_min(mean(lp(y') - lpref(y')), 0) over mismatched pairs. */
+/** TRLKL: z0 = clamp_min(mean(lp(y') - lpref(y')), 0) over mismatched pairs. */
 export function trlKlReferencePoint(lp: number[], refLp: number[]): number {
   const m = lp.reduce((a, x, i) => a + x - refLp[i], 0) / lp.length;
   return Math.max(m, 0);

@@ -26,7 +26,7 @@ function job(over: { training?: Record<string, unknown>; preference?: Record<str
     modelDir: model,
     outputDir: out(),
     trajectories: syntheticTrajectories({ tasks: 2, samplesPerTask: 2, tools: false }),
-    training: parse(Training, { learningRate: 1e-2, batchSize: 2, epochs: 3, backend: 'wasm', warmupRatio: 0, lora: { rank: 4 }, ...training }, 'training'),
+    training: parse(Training, { learningRate: 1e-2, batchSize: 2, epochs: 3, backend: 'Wasm', warmupRatio: 0, lora: { rank: 4 }, ...training }, 'training'),
     preference: parse(Preference, { ...preference }, 'preference'),
     registry: new Registry(),
     referenceMetricsEvery: 1,
@@ -68,10 +68,10 @@ test('no-sample records (sandbox_error, model_error) are never data in any objec
   t.deepEqual(buildSftExamples(trajs).map((e) => e.trajectory.id), ['task-0/1/synthetic', 'task-0/2/synthetic']);
   const tok = loadChatTokenizer(model);
   for (const objective of ['sft', 'preference'] as const) {
-    for (const algorithm of ['kto', 'dpo'] as const) {
+    for (const algorithm of ['KTO', 'DPO'] as const) {
       const b = buildItems(job({ objective, trajectories: trajs, preference: { algorithm } }), tok);
       t.is(b.counts.noSample, 2, `${objective}/${algorithm}`);
-      t.is(b.items.length, objective === 'preference' && algorithm === 'dpo' ? 1 : 2, `${objective}/${algorithm}`);
+      t.is(b.items.length, objective === 'preference' && algorithm === 'DPO' ? 1 : 2, `${objective}/${algorithm}`);
     }
   }
 });
@@ -90,7 +90,7 @@ test('DPO: each trajectory is rendered with its own messages; pairs that share t
   // TRL rows have one prompt per pair: the mismatched pair is left out of preference.jsonl
   t.is(trlJsonl(dpo).trim().split('\n').length, 1);
   const tok = loadChatTokenizer(model);
-  const b = buildItems(job({ trajectories: trajs, preference: { algorithm: 'dpo' } }), tok);
+  const b = buildItems(job({ trajectories: trajs, preference: { algorithm: 'DPO' } }), tok);
   t.is(b.counts.promptMismatch, 1);
   const rejectedText = tok.decode(b.items[1].seqs[1].ids);
   t.true(rejectedText.includes('/tmp/xyz/utils.py'), 'rejected rendered after its own prompt');
@@ -108,7 +108,7 @@ test.serial('a trajectory the chat template cannot mask is dropped and counted; 
   t.is(b.dropped, 1);
   t.is(b.items.length, 3);
   // keep-end: every sequence longer than the budget is cut and counted
-  const long = buildItems(job({ trajectories: trajs, training: { maxSequenceLength: 64, truncation: 'keep-end' } }), tok);
+  const long = buildItems(job({ trajectories: trajs, training: { maxSequenceLength: 64, truncation: 'KeepEnd' } }), tok);
   t.is(long.counts.truncated, 4);
   t.true(long.items.every((i) => i.seqs[0].ids.length === 64));
   const j = job({ trajectories: trajs, training: { maxSequenceLength: 64, epochs: 1 } });
@@ -117,16 +117,16 @@ test.serial('a trajectory the chat template cannot mask is dropped and counted; 
   t.like(JSON.parse(readFileSync(path.join(j.outputDir, 'summary.json'), 'utf8')).data, { truncated: 4 });
 });
 
-for (const algorithm of ['dpo', 'kto'] as const) {
+for (const algorithm of ['DPO', 'KTO'] as const) {
   test.serial(`a short ${algorithm.toUpperCase()} run lowers the loss and widens the chosen-vs-rejected margin`, async (t) => {
     const registry = new Registry();
-    const j = job({ preference: { algorithm }, registry, runName: `short-${algorithm}`, saveModel: true, training: { epochs: algorithm === 'dpo' ? 6 : 3 } });
+    const j = job({ preference: { algorithm }, registry, runName: `short-${algorithm}`, saveModel: true, training: { epochs: algorithm === 'DPO' ? 6 : 3 } });
     const r = await train(j);
     const h = r.history;
     t.is(h.length, r.totalSteps);
     t.true(h[h.length - 1].loss < h[0].loss * 0.5, `loss ${h[0].loss} -> ${h[h.length - 1].loss}`);
     t.true(h[h.length - 1].margin! > h[0].margin! + 1, `margin ${h[0].margin} -> ${h[h.length - 1].margin}`);
-    if (algorithm === 'kto') t.true(h.every((x) => typeof x.z0 === 'number'));
+    if (algorithm === 'KTO') t.true(h.every((x) => typeof x.z0 === 'number'));
     // metrics: JSONL per step, Prometheus gauges, backend info
     const lines = readFileSync(path.join(j.outputDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     t.is(lines.length, h.length);
@@ -146,7 +146,7 @@ for (const algorithm of ['dpo', 'kto'] as const) {
 
 test.serial('KTO exact z0 is the batch mean under gradient accumulation: accumulating equals one big batch', async (t) => {
   // batch 3 in micro-batches of 2 and 1: a per-micro-batch z0 (mean of means) would differ
-  const settings = { trajectories: syntheticTrajectories({ tasks: 3, samplesPerTask: 2, tools: false }), preference: { algorithm: 'kto' }, referenceMetricsEvery: 0 };
+  const settings = { trajectories: syntheticTrajectories({ tasks: 3, samplesPerTask: 2, tools: false }), preference: { algorithm: 'KTO' }, referenceMetricsEvery: 0 };
   const one = await train(job({ ...settings, training: { batchSize: 3, epochs: 1 } }));
   const acc = await train(job({ ...settings, training: { batchSize: 3, gradientAccumulationSteps: 2, epochs: 1 } }));
   t.is(acc.history.length, 2);
@@ -160,7 +160,7 @@ test.serial('KTO exact z0 is the batch mean under gradient accumulation: accumul
 test.serial('resume from a checkpoint equals the uninterrupted run (optimizer state, data order, z0 cache, dropout)', async (t) => {
   const settings = {
     training: { epochs: 2, batchSize: 4, gradientAccumulationSteps: 2, lora: { rank: 4, dropout: 0.1 }, warmupRatio: 0.25 },
-    preference: { algorithm: 'kto', kto: { referencePointEvery: 2 } },
+    preference: { algorithm: 'KTO', kto: { referencePointEvery: 2 } },
     trajectories: syntheticTrajectories({ tasks: 3, samplesPerTask: 2, tools: false }),
   };
   const whole = job({ ...settings });
@@ -200,7 +200,7 @@ test.serial('EntroPO-DPO (zeta/gamma >= 1.1) ends with a higher token entropy th
       outputDir: sftOut,
       saveModel: true,
       trajectories: syntheticTrajectories({ tasks: 2, samplesPerTask: 4, tools: false, good: (_t, s) => s !== 3 }),
-      training: { method: 'full', batchSize: 8, epochs: 12, scheduler: 'constant' },
+      training: { method: 'Full', batchSize: 8, epochs: 12, scheduler: 'Constant' },
       referenceMetricsEvery: 0,
     }),
   );
@@ -210,8 +210,8 @@ test.serial('EntroPO-DPO (zeta/gamma >= 1.1) ends with a higher token entropy th
       job({
         modelDir: path.join(sftOut, 'model'),
         trajectories: pref,
-        training: { learningRate: 3e-3, batchSize: 4, epochs: 15, scheduler: 'constant', seed },
-        preference: { algorithm: 'dpo', zeta, gamma: 0.1 },
+        training: { learningRate: 3e-3, batchSize: 4, epochs: 15, scheduler: 'Constant', seed },
+        preference: { algorithm: 'DPO', zeta, gamma: 0.1 },
         referenceMetricsEvery: 0,
       }),
     );
@@ -238,11 +238,11 @@ test.serial('EntroPO-DPO (zeta/gamma >= 1.1) ends with a higher token entropy th
 });
 
 test.serial('KTO reference-point variants and full fine-tuning run end to end', async (t) => {
-  for (const referencePoint of ['authors-kl', 'trl-kl'] as const) {
-    const r = await train(job({ preference: { algorithm: 'kto', kto: { referencePoint } }, training: { epochs: 1 } }));
+  for (const referencePoint of ['AuthorsKL', 'TRLKL'] as const) {
+    const r = await train(job({ preference: { algorithm: 'KTO', kto: { referencePoint } }, training: { epochs: 1 } }));
     t.true(r.history.every((h) => h.z0! >= 0), `${referencePoint} z0 is clamped at 0`);
   }
-  const full = await train(job({ preference: { algorithm: 'dpo' }, training: { method: 'full', epochs: 2, learningRate: 1e-3 } }));
+  const full = await train(job({ preference: { algorithm: 'DPO' }, training: { method: 'Full', epochs: 2, learningRate: 1e-3 } }));
   t.true(full.history[full.history.length - 1].loss < full.history[0].loss);
   t.true(full.history[0].kl! < 1e-6, 'policy starts at the reference');
   t.true(full.history[full.history.length - 1].kl! > 0);
@@ -250,8 +250,8 @@ test.serial('KTO reference-point variants and full fine-tuning run end to end', 
 
 test.serial('bad jobs fail with the field named', async (t) => {
   await t.throwsAsync(train(job({ training: { batchSize: 2, gradientAccumulationSteps: 4 } })), { message: /training\.gradientAccumulationSteps \(4\) must be <= training\.batchSize/ });
-  await t.throwsAsync(train(job({ training: { batchSize: 1 }, preference: { algorithm: 'kto', kto: { referencePoint: 'trl-kl' } } })), {
-    message: /training\.batchSize must be >= 2 for preference\.kto\.referencePoint trl-kl/,
+  await t.throwsAsync(train(job({ training: { batchSize: 1 }, preference: { algorithm: 'KTO', kto: { referencePoint: 'TRLKL' } } })), {
+    message: /training\.batchSize must be >= 2 for preference\.kto\.referencePoint TRLKL/,
   });
   const unfinished = syntheticTrajectories({ tasks: 1, samplesPerTask: 2, tools: false }).map((x) => ({ ...x, finished: false }));
   await t.throwsAsync(train(job({ trajectories: unfinished })), { message: /trajectories: no training examples \(2 trajectories, 0 finished/ });
