@@ -91,7 +91,7 @@ const llm = await startScriptedLLM((req, turn) => {
   return { content: 'unknown task' };
 });
 const sampling: Sampling = { temperature: 0.7, topP: 0.8, topK: 20, maxTokensPerTurn: 1024 };
-const limits: RolloutLimits = { maxSteps: 10, maxTokens: 131072, timeoutSeconds: 300, toolTimeoutSeconds: 120, toolCallFormat: 'native' };
+const limits: RolloutLimits = { maxSteps: 10, maxTokens: 131072, timeoutSeconds: 300, toolTimeoutSeconds: 120, toolCallFormat: 'Native' };
 
 const alone = new Map<string, number>();
 for (const t of tasks) alone.set(t.instance_id, await testsAlone(t));

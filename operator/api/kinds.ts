@@ -105,7 +105,7 @@ export const TaskSelection = Type.Object(
   {
     task: Type.String({ description: 'Task id.' }),
     selected: Type.String({ description: 'Id of the selected trajectory.' }),
-    decidedBy: Type.String({ description: 'Step that decided (or "only-candidate", "tie-break").' }),
+    decidedBy: Type.String({ description: 'Step type that decided, or OnlyCandidate (one from the start) or TieBreak (several left after the last step).' }),
     survivors: Type.Array(Type.Integer({ minimum: 0 }), { maxItems: 17, description: 'Candidates left after each step, starting with N.' }),
     resolved: Type.Optional(Type.Boolean({ description: 'Whether the pick resolved the task (graded after selection).' })),
   },
@@ -214,11 +214,11 @@ export const TrainingRunSpec = withRules(
   ),
   [
     {
-      cel: "self.preference.algorithm != 'dpo' || self.rollout.samplesPerTask >= 2",
-      message: 'preference.algorithm dpo needs rollout.samplesPerTask >= 2 (pairs come from two rollouts of a task)',
+      cel: "self.preference.algorithm != 'DPO' || self.rollout.samplesPerTask >= 2",
+      message: 'preference.algorithm DPO needs rollout.samplesPerTask >= 2 (pairs come from two rollouts of a task)',
       fieldPath: '.rollout.samplesPerTask',
       check: (s: { preference: { algorithm: string }; rollout: { samplesPerTask: number } }) =>
-        s.preference.algorithm !== 'dpo' || s.rollout.samplesPerTask >= 2,
+        s.preference.algorithm !== 'DPO' || s.rollout.samplesPerTask >= 2,
     },
     {
       cel: '!has(self.policy.endpoint) || self.iterations == 1',
@@ -294,14 +294,14 @@ export const KINDS: KindInfo[] = [
     kind: 'TrainingRun',
     plural: 'trainingruns',
     singular: 'trainingrun',
-    shortNames: ['tr', 'trun'],
+    shortNames: ['trun'],
     description: 'TrainingRun: iterations of rollout -> entropy-regularized preference update -> evaluation (EntroPO).',
     schema: TrainingRun,
     printerColumns: [
       phase,
       { name: 'Iteration', type: 'integer', jsonPath: '.status.iteration', description: 'Current iteration.' },
       { name: 'Of', type: 'integer', jsonPath: '.spec.iterations', description: 'Iterations asked for.' },
-      { name: 'Algorithm', type: 'string', jsonPath: '.spec.preference.algorithm', description: 'kto or dpo.' },
+      { name: 'Algorithm', type: 'string', jsonPath: '.spec.preference.algorithm', description: 'KTO or DPO.' },
       { name: 'Pass@1', type: 'number', jsonPath: '.status.metrics.pass1', description: 'Latest evaluation pass@1.' },
       { name: 'Best@N', type: 'number', jsonPath: '.status.metrics.bestAtN', description: 'Latest evaluation best@N.' },
       { name: 'Entropy', type: 'number', jsonPath: '.status.training.entropy', description: 'Policy token entropy.', priority: 1 },
@@ -328,7 +328,7 @@ export const KINDS: KindInfo[] = [
     kind: 'EvalSuite',
     plural: 'evalsuites',
     singular: 'evalsuite',
-    shortNames: ['es', 'evs'],
+    shortNames: ['evs'],
     description: 'EvalSuite: evaluate a policy with N samples per task and hybrid best-trajectory selection.',
     schema: EvalSuite,
     printerColumns: [
