@@ -13,6 +13,7 @@ import { registerSandbox } from './commands/sandbox.ts';
 import { registerRollout } from './commands/rollout.ts';
 import { registerVerifier } from './commands/verifier.ts';
 import { registerTrain } from './commands/train.ts';
+import { registerServe } from './commands/serve.ts';
 import { registerBuildSuite } from './commands/build-suite.ts';
 
 /** The package's own package.json: two levels up from the sources, three from dist/. */
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerRollout(program);
   registerVerifier(program);
   registerTrain(program);
+  registerServe(program);
   registerBuildSuite(program);
   return program;
 }
