@@ -191,6 +191,7 @@ export const RolloutSummary = Type.Object({
   patchHash: Type.String(),
   regression: Type.Object({ passed: Type.Integer({ minimum: 0 }), failed: Type.Integer({ minimum: 0 }) }),
   hidden: Type.Object({ passed: Type.Integer({ minimum: 0 }), failed: Type.Integer({ minimum: 0 }) }),
+  reproduction: Type.Optional(Type.Object({ passed: Type.Integer({ minimum: 0 }), total: Type.Integer({ minimum: 0 }) }, { description: 'Tests the agent wrote itself, on its final patch.' })),
   resolved: Type.Boolean(),
   reward: Type.Number({ minimum: 0, maximum: 1 }),
   error: Type.Optional(Type.String()),

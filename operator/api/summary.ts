@@ -19,6 +19,7 @@ export function summarize(t: TrajectoryRecord, key: string): RolloutSummary {
     resolved: t.resolved,
     reward: t.reward,
   };
+  if (t.reproduction) s.reproduction = { passed: t.reproduction.passed, total: t.reproduction.total };
   if (t.error) s.error = t.error;
   return s;
 }
