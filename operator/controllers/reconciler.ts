@@ -143,9 +143,9 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
       this.states.set(uid, state);
     }
 
-    // Check and default the object as the API server would (status included as written).
-    const checked = check<T>(this.binding.schema, { ...raw, metadata: { ...raw.metadata, managedFields: undefined } });
-    const obj = (checked.ok ? { ...checked.value, metadata: raw.metadata } : raw) as T;
+    // Check and default the spec as the API server would (the status is ours: not re-checked).
+    const checked = check<T>(this.binding.schema, { ...raw, metadata: { ...raw.metadata, managedFields: undefined }, status: undefined });
+    const obj = (checked.ok ? { ...checked.value, metadata: raw.metadata, ...(raw.status ? { status: raw.status } : {}) } : raw) as T;
     let invalid = checked.ok ? undefined : checked.errors.map((e) => `${e.field || '(root)'}: ${e.message}`).join('; ');
     const spec = (obj as unknown as { spec: { storage?: { uri?: string } } }).spec;
     const prefix = objectPrefix(obj as unknown as { kind: string; metadata: { name?: string; namespace?: string; uid?: string } });
@@ -162,6 +162,7 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
     const now = this.now();
     const observed: Observed = { now, units: this.observeUnits(req.namespace, uid), records: [] };
     if (invalid || !store) {
+      ctx.log.warn('invalid object', { error: invalid });
       observed.invalid = invalid ?? 'spec.storage.uri: no store';
       if (this.binding.tasks) observed.tasks = { error: observed.invalid };
     } else {
