@@ -19,7 +19,7 @@ import { artifactKeys, decideSandboxObject, ownerOf, trajectoriesWrite, type Com
 export const STATUS_SELECTIONS = 100;
 
 /** Steps that need verifier scores. */
-const VERIFIER_STEPS = new Set(['verifier-threshold', 'verifier-argmax']);
+const VERIFIER_STEPS = new Set(['VerifierThreshold', 'VerifierArgmax']);
 
 export const verifierUnitName = (base: string, attempt: number): string => unitName(base, `verifier-a${attempt}`);
 

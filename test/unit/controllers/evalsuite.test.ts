@@ -58,7 +58,7 @@ test('N samples per task, then selection and the metrics of section 10 from the 
     ['b', d.status.selections![1].selected, false],
   ]);
   t.is(Object.values(d.status.decidedBy!).reduce((a, b) => a + b, 0), 2, 'one deciding step per task');
-  t.is(d.status.decidedBy!.steps, 1);
+  t.is(d.status.decidedBy!.Steps, 1);
   t.is(d.status.results, 'evalsuites/ns/es-u2/selections.jsonl');
   t.is(d.status.predictions, 'evalsuites/ns/es-u2/predictions.jsonl');
   const pred = d.writes.find((w) => w.key.endsWith('predictions.jsonl'))!;
@@ -73,7 +73,7 @@ test('N samples per task, then selection and the metrics of section 10 from the 
 test('a verifier step: a Verifier unit scores the trajectories (input written first), then selection uses the scores', (t) => {
   const s = suite({
     verifier: { model: { name: 'v', source: 'builtin:tiny-verifier' } },
-    selection: { pipeline: [{ type: 'verifier-argmax' }] },
+    selection: { pipeline: [{ type: 'VerifierArgmax' }] },
   });
   let scoring = 0;
   const { d, seen } = drive(
@@ -102,7 +102,7 @@ test('a verifier step: a Verifier unit scores the trajectories (input written fi
   t.is(d.status.selections![0].selected, 'a/1/es');
   t.is(d.status.metrics!.bestAtN, 0);
   t.is(d.status.metrics!.oracleGap, 0.5);
-  t.is(d.status.decidedBy!['verifier-argmax'], 2);
+  t.is(d.status.decidedBy!['VerifierArgmax'], 2);
   t.is(d.status.verifierScores, 'evalsuites/ns/es-u2/verifier/scores.json');
 });
 

@@ -4,7 +4,7 @@ import type { ChildBatchUnit, ChildEvalUnit, Decision, Observed, ObservedUnit, T
 import type { TrainingRunStatus } from '../../../operator/api/kinds.ts';
 import { observed, run, sec, step } from './_helpers.ts';
 
-const EVAL = { tasks: { builtin: { split: 'eval' } }, samplesPerTask: 4 };
+const EVAL = { tasks: { builtin: { split: 'Eval' } }, samplesPerTask: 4 };
 
 /** Children and trainers finish on the next observation; trainer k writes checkpoint k. */
 function finishAll(u: ObservedUnit): Partial<ObservedUnit> | undefined {
