@@ -12,12 +12,12 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { Manager } from '../../../operator/runtime/manager.ts';
 import { createRegistry } from '../../../operator/metrics/registry.ts';
 import { registerControllers } from '../../../operator/controllers/index.ts';
-import { RestClient } from '../../../operator/runtime/kube/rest.ts';
+import type { RestClient } from '../../../operator/runtime/kube/rest.ts';
 import { EntropoResources, Pods, resourcePath } from '../../../operator/runtime/kube/resource.ts';
 import type { KubeObject } from '../../../operator/runtime/kube/types.ts';
 import { FsStore } from '../../../operator/store/fs-store.ts';
 import { logger } from '../../../operator/logging/logger.ts';
-import { cluster, kubeConfig, type Cluster } from '../runtime/helpers.ts';
+import { kubeConfig, type Cluster } from '../runtime/helpers.ts';
 import type { Registry } from 'prom-client';
 
 export { waitFor, createNamespace, adminClient, cluster } from '../runtime/helpers.ts';
