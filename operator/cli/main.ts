@@ -13,6 +13,7 @@ import { registerSandbox } from './commands/sandbox.ts';
 import { registerRollout } from './commands/rollout.ts';
 import { registerVerifier } from './commands/verifier.ts';
 import { registerTrain } from './commands/train.ts';
+import { registerPolicy } from './commands/policy.ts';
 
 /** The package's own package.json: two levels up from the sources, three from dist/. */
 function packageJson(): { version: string } {
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerRollout(program);
   registerVerifier(program);
   registerTrain(program);
+  registerPolicy(program);
   return program;
 }
 
