@@ -90,7 +90,7 @@ export function goldEdit(base: string, fixed: string, context = 3): GoldEdit {
 }
 
 /** One-token mutations a confused coder makes (order matters: the first that applies is used). */
-const MUTATIONS: [RegExp, string][] = [
+const MUTATIONS: [RegExp, string | ((m: RegExpExecArray) => string)][] = [
   [/ === /, ' !== '],
   [/ !== /, ' === '],
   [/ == /, ' != '],
@@ -113,7 +113,12 @@ const MUTATIONS: [RegExp, string][] = [
   [/!(?=[\w(])/, ''],
   [/\b0\b/, '1'],
   [/\b1\b/, '0'],
-  [/\b([2-9])\b/, 'N'],
+  [/\b([2-9])\b/, (m) => String(Number(m[1]) + 1)],
+  [/\.length\b(?! [-+])/, '.length - 1'],
+  [/\blen\((\w+)\)(?! [-+])/, (m) => `len(${m[1]}) - 1`],
+  [/ \+ /, ' - '],
+  [/ - /, ' + '],
+  [/ \* /, ' / '],
 ];
 
 /** Distinct one-token mutants of a line, in MUTATIONS order (pure). */
@@ -122,7 +127,7 @@ export function mutants(line: string): string[] {
   for (const [re, rep] of MUTATIONS) {
     const m = re.exec(line);
     if (!m) continue;
-    const r = rep === 'N' ? String(Number(m[1]) + 1) : rep;
+    const r = typeof rep === 'string' ? rep : rep(m);
     const v = line.slice(0, m.index) + r + line.slice(m.index + m[0].length);
     if (v !== line && !out.includes(v)) out.push(v);
   }
@@ -160,8 +165,11 @@ export function wrongEdits(base: string, fixed: string, gold: GoldEdit, regressi
   const a = gold.startLine - 1;
   const b = gold.endLine;
   const out: WrongEdit[] = [];
+  // a wrong edit no longer than the gold one plus a line (a long one would not fit the context)
+  const maxLines = Math.max(3, gold.oldStr.split('\n').length + 1);
   const add = (kind: WrongKind, e: StrReplace | undefined) => {
     if (!e || e.oldStr === e.newStr) return;
+    if (e.oldStr.split('\n').length > maxLines || e.newStr.split('\n').length > maxLines) return;
     if (out.some((w) => w.oldStr === e.oldStr && w.newStr === e.newStr)) return;
     if (e.oldStr === gold.oldStr && e.newStr === gold.newStr) return;
     out.push({ kind, ...e });
