@@ -61,7 +61,10 @@ test('the compact template is prefix-consistent: assistant masks cover exactly t
   let cur: number[] = [];
   enc.ids.forEach((id, i) => {
     if (enc.mask[i]) cur.push(id);
-    else if (cur.length) (runs.push(tok.decode(cur)), (cur = []));
+    else if (cur.length) {
+      runs.push(tok.decode(cur));
+      cur = [];
+    }
   });
   if (cur.length) runs.push(tok.decode(cur));
   t.deepEqual(runs, [
