@@ -69,8 +69,8 @@ export const TaskSource = withRules(
         Type.Object(
           {
             suite: Type.String({ default: 'entropo-bugs', description: 'Built-in task suite name.' }),
-            split: StringEnum(['train', 'eval', 'all'] as const, {
-              default: 'train',
+            split: StringEnum(['Train', 'Eval', 'All'] as const, {
+              default: 'Train',
               description: 'Which split of the suite.',
             }),
           },
@@ -84,8 +84,8 @@ export const TaskSource = withRules(
               pattern: '^(store://|file://|https?://).+',
               description: 'Location of a JSONL file of task records (store://, file:// or http(s)://).',
             }),
-            format: StringEnum(['swe-bench', 'self-contained'] as const, {
-              default: 'swe-bench',
+            format: StringEnum(['SWEBench', 'SelfContained'] as const, {
+              default: 'SWEBench',
               description: 'Record format of each line.',
             }),
           },
@@ -153,9 +153,9 @@ export const RolloutLimits = Type.Object(
     }),
     timeoutSeconds: Type.Integer({ minimum: 10, default: 3600, description: 'Wall time per rollout.' }),
     toolTimeoutSeconds: Type.Integer({ minimum: 1, default: 120, description: 'Wall time per tool call.' }),
-    toolCallFormat: StringEnum(['native', 'text'] as const, {
-      default: 'native',
-      description: 'native: the API\'s tool calls; text: tool calls written in the message text, for models without them.',
+    toolCallFormat: StringEnum(['Native', 'Text'] as const, {
+      default: 'Native',
+      description: 'Native: the API\'s tool calls; Text: tool calls written in the message text (Hermes/Qwen <tool_call> blocks), for models without them.',
     }),
   },
   { description: 'Limits of one rollout. A rollout cut off by a limit is not "finished".', default: {} },
@@ -183,9 +183,9 @@ export const Sandbox = Type.Object(
     ),
     runtimeClassName: Type.Optional(Type.String({ description: 'RuntimeClass for stronger isolation (gVisor, Kata).' })),
     resources: Type.Optional(Resources),
-    network: StringEnum(['policy-only', 'none', 'unrestricted'] as const, {
-      default: 'policy-only',
-      description: 'Egress allowed from the sandbox: only to the policy endpoint (NetworkPolicy), none, or unrestricted.',
+    network: StringEnum(['PolicyOnly', 'None', 'Unrestricted'] as const, {
+      default: 'PolicyOnly',
+      description: 'Egress allowed from the sandbox: PolicyOnly (only to the policy endpoint, by NetworkPolicy), None, or Unrestricted.',
     }),
     runAsNonRoot: Type.Boolean({ default: true, description: 'Run the task container as non-root (when the image allows).' }),
     nodeSelector: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Node selector for sandbox Pods.' })),
@@ -206,14 +206,14 @@ export type Sandbox = Static<typeof Sandbox>;
 
 // ---- preference optimisation ----------------------------------------------------------------
 
-export const ReferencePointModes = ['exact', 'authors-kl', 'trl-kl'] as const;
+export const ReferencePointModes = ['Exact', 'AuthorsKL', 'TRLKL'] as const;
 
 export const Preference = withRules(
   Type.Object(
     {
-      algorithm: StringEnum(['kto', 'dpo'] as const, {
-        default: 'kto',
-        description: 'kto: unpaired trajectories labelled by reward (Eqs. 11-13); dpo: same-task pairs, one resolved (Eq. 7).',
+      algorithm: StringEnum(['KTO', 'DPO'] as const, {
+        default: 'KTO',
+        description: 'KTO: unpaired trajectories labelled by reward (Eqs. 11-13); DPO: same-task pairs, one resolved (Eq. 7).',
       }),
       zeta: Type.Number({
         exclusiveMinimum: 0,
@@ -233,14 +233,14 @@ export const Preference = withRules(
             desirableWeight: Type.Number({ exclusiveMinimum: 0, default: 1, description: 'lambda_D.' }),
             undesirableWeight: Type.Number({ exclusiveMinimum: 0, default: 1, description: 'lambda_U.' }),
             referencePoint: StringEnum(ReferencePointModes, {
-              default: 'exact',
+              default: 'Exact',
               description:
-                'z0 estimate: exact (Eq. 13 over the full vocabulary), authors-kl (released code: clamped mismatched-pair KL), trl-kl (TRL KTO).',
+                'z0 estimate: Exact (Eq. 13 over the full vocabulary), AuthorsKL (the authors\' released code: clamped mismatched-pair KL), TRLKL (TRL\'s KTO estimate).',
             }),
             referencePointEvery: Type.Integer({
               minimum: 1,
               default: 1,
-              description: 'Recompute z0 every K optimizer steps (exact mode; K > 1 saves reference forwards).',
+              description: 'Recompute z0 every K optimizer steps (Exact mode; K > 1 saves reference forwards).',
             }),
           },
           { description: 'KTO options.', default: {} },
@@ -260,11 +260,14 @@ export const Preference = withRules(
 );
 export type Preference = Static<typeof Preference>;
 
+/** tfjs backends a trainer may ask for (Auto: the first that works, in this order). */
+export const TrainingBackends = ['Auto', 'TfjsNodeGPU', 'TfjsNode', 'Wasm', 'CPU'] as const;
+
 export const DefaultLoraTargets = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
 
 export const Training = Type.Object(
   {
-    method: StringEnum(['lora', 'full'] as const, { default: 'lora', description: 'LoRA adapters or full fine-tuning.' }),
+    method: StringEnum(['LoRA', 'Full'] as const, { default: 'LoRA', description: 'LoRA adapters or Full fine-tuning.' }),
     lora: Type.Optional(
       Type.Object(
         {
@@ -283,21 +286,21 @@ export const Training = Type.Object(
     ),
     learningRate: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 1e-5, description: 'Peak learning rate (paper: 1e-5).' }),
     warmupRatio: Type.Number({ minimum: 0, maximum: 1, default: 0.1, description: 'Fraction of steps of linear warm-up (paper: 0.1).' }),
-    scheduler: StringEnum(['cosine', 'linear', 'constant'] as const, { default: 'cosine', description: 'Learning-rate schedule after warm-up.' }),
+    scheduler: StringEnum(['Cosine', 'Linear', 'Constant'] as const, { default: 'Cosine', description: 'Learning-rate schedule after warm-up.' }),
     epochs: Type.Integer({ minimum: 1, maximum: 100, default: 1, description: 'Passes over the preference data (paper: 1).' }),
     batchSize: Type.Integer({ minimum: 1, default: 8, description: 'Examples (KTO) or pairs (DPO) per optimizer step.' }),
     gradientAccumulationSteps: Type.Integer({ minimum: 1, default: 1, description: 'Micro-batches accumulated per optimizer step.' }),
     maxGradNorm: Type.Number({ minimum: 0, default: 1, description: 'Gradient clipping by global norm; 0 disables.' }),
     weightDecay: Type.Number({ minimum: 0, default: 0, description: 'AdamW weight decay.' }),
     maxSequenceLength: Type.Integer({ minimum: 64, default: 18432, description: 'Token budget per trajectory (paper: 18k).' }),
-    truncation: StringEnum(['keep-end', 'drop'] as const, {
-      default: 'keep-end',
-      description: 'Over-long trajectories: keep the end (final turns and patch) or drop them. Never cut off the end.',
+    truncation: StringEnum(['KeepEnd', 'Drop'] as const, {
+      default: 'KeepEnd',
+      description: 'Over-long trajectories: KeepEnd (keep the final turns and patch) or Drop them. Never cuts off the end.',
     }),
     seed: Type.Integer({ default: 0, description: 'Seed for data order, initialisation and dropout.' }),
-    backend: StringEnum(['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const, {
-      default: 'auto',
-      description: 'tfjs backend; auto tries tfjs-node-gpu, tfjs-node, wasm, cpu in that order.',
+    backend: StringEnum(TrainingBackends, {
+      default: 'Auto',
+      description: 'tfjs backend: TfjsNodeGPU (@tensorflow/tfjs-node-gpu), TfjsNode, Wasm, CPU; Auto tries them in that order.',
     }),
     image: Type.Optional(Type.String({ description: 'Trainer image. Default: the operator image (GPU variant).' })),
     resources: Type.Optional(Resources),
@@ -311,38 +314,38 @@ export type Training = Static<typeof Training>;
 // ---- evaluation and selection ---------------------------------------------------------------
 
 export const SelectionStepTypes = [
-  'finished',
-  'regression',
-  'reproduction',
-  'verifier-threshold',
-  'verifier-argmax',
-  'steps',
-  'majority',
-  'random',
+  'Finished',
+  'Regression',
+  'Reproduction',
+  'VerifierThreshold',
+  'VerifierArgmax',
+  'Steps',
+  'Majority',
+  'Random',
 ] as const;
 
 export const SelectionStep = Type.Object(
   {
     type: StringEnum(SelectionStepTypes, { description: 'Filter or ranking step.' }),
     threshold: Type.Optional(
-      Type.Number({ minimum: 0, maximum: 1, description: 'verifier-threshold: keep candidates with p(YES) >= threshold.' }),
+      Type.Number({ minimum: 0, maximum: 1, description: 'VerifierThreshold: keep candidates with p(YES) >= threshold.' }),
     ),
     mode: Type.Optional(
-      StringEnum(['all-pass', 'max-count'] as const, {
-        description: 'regression: keep candidates passing every existing test, or those with the maximum pass count.',
+      StringEnum(['AllPass', 'MaxCount'] as const, {
+        description: 'Regression: keep candidates passing every existing test (AllPass), or those with the maximum pass count (MaxCount).',
       }),
     ),
-    order: Type.Optional(StringEnum(['most', 'fewest'] as const, { description: 'steps: prefer the most or the fewest steps.' })),
+    order: Type.Optional(StringEnum(['Most', 'Fewest'] as const, { description: 'Steps: prefer the Most or the Fewest steps.' })),
   },
   { description: 'One step of the selection pipeline. A step that would leave no candidate is skipped.' },
 );
 export type SelectionStep = Static<typeof SelectionStep>;
 
 export const PaperSelection: SelectionStep[] = [
-  { type: 'finished' },
-  { type: 'regression', mode: 'all-pass' },
-  { type: 'verifier-threshold', threshold: 0.01 },
-  { type: 'steps', order: 'most' },
+  { type: 'Finished' },
+  { type: 'Regression', mode: 'AllPass' },
+  { type: 'VerifierThreshold', threshold: 0.01 },
+  { type: 'Steps', order: 'Most' },
 ];
 
 export const Selection = Type.Object(
@@ -420,16 +423,25 @@ export const RunPolicyFields = {
 export const Phases = ['Pending', 'Running', 'Succeeded', 'Failed', 'Suspended'] as const;
 export type Phase = (typeof Phases)[number];
 
+/** metav1.Condition's type pattern (apimachinery): an optional DNS-subdomain prefix and a name. */
+export const CONDITION_TYPE_PATTERN =
+  '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$';
+
 export const Condition = Type.Object(
   {
-    type: Type.String({ minLength: 1, maxLength: 316, description: 'Condition type, e.g. Ready, Succeeded, Failed, Suspended.' }),
+    type: Type.String({
+      minLength: 1,
+      maxLength: 316,
+      pattern: CONDITION_TYPE_PATTERN,
+      description: 'Condition type (CamelCase): Running, Suspended, Succeeded, Failed (the contract of the status; wait on them with kubectl wait --for=condition=Succeeded).',
+    }),
     status: StringEnum(['True', 'False', 'Unknown'] as const, { description: 'True, False or Unknown.' }),
     reason: Type.String({ minLength: 1, maxLength: 1024, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$', description: 'CamelCase reason.' }),
     message: Type.String({ maxLength: 32768, description: 'Human-readable details.' }),
     lastTransitionTime: Type.String({ format: 'date-time', description: 'When status last changed.' }),
     observedGeneration: Type.Optional(Type.Integer({ minimum: 0, description: 'Generation the condition was set for.' })),
   },
-  { description: 'metav1.Condition.' },
+  { description: 'metav1.Condition: the contract of the status; phase summarises the conditions.' },
 );
 export type Condition = Static<typeof Condition>;
 
@@ -444,7 +456,7 @@ export const PodCounts = Type.Object(
   {
     total: Type.Integer({ minimum: 0, description: 'Rollouts asked for (tasks x samples).' }),
     pending: Type.Integer({ minimum: 0, description: 'Not started yet.' }),
-    running: Type.Integer({ minimum: 0, description: 'Running now.' }),
+    running: Type.Integer({ minimum: 0, description: 'In flight: created and not finished yet.' }),
     completed: Type.Integer({ minimum: 0, description: 'Ended with a trajectory (finished or cut off).' }),
     failed: Type.Integer({ minimum: 0, description: 'Lost to infrastructure after every retry (no sample).' }),
     retries: Type.Integer({ minimum: 0, description: 'Pods recreated after infrastructure failures.' }),
@@ -494,7 +506,11 @@ export const TrainMetrics = Type.Object(
 export type TrainMetrics = Static<typeof TrainMetrics>;
 
 export const CommonStatusFields = {
-  phase: Type.Optional(StringEnum(Phases, { description: 'Pending, Running, Succeeded, Failed or Suspended.' })),
+  phase: Type.Optional(
+    StringEnum(Phases, {
+      description: 'Summary of the conditions for humans and printer columns: Pending, Running, Succeeded, Failed or Suspended. Clients should read conditions.',
+    }),
+  ),
   conditions: Type.Optional(Conditions),
   observedGeneration: Type.Optional(Type.Integer({ minimum: 0, description: 'metadata.generation last reconciled.' })),
   startTime: Type.Optional(Type.String({ format: 'date-time', description: 'When work started.' })),

@@ -79,7 +79,11 @@ export const RolloutBatchStatus = Type.Object(
     ...CommonStatusFields,
     counts: Type.Optional(PodCounts),
     resolveRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Resolved / completed rollouts (pass@1).' })),
+    completedIndexes: Type.Optional(Type.String({ description: 'Slots (taskIndex * samplesPerTask + sample) with a sample, as an Indexed Job\'s list, e.g. "0-3,5".' })),
+    failedIndexes: Type.Optional(Type.String({ description: 'Slots that gave up after backoffLimit retries (no sample), same format.' })),
+    records: Type.Optional(Type.String({ description: 'Store prefix of the attempt records (one JSON per finished sandbox, written before it is deleted).' })),
     trajectories: Type.Optional(Type.String({ description: 'Store key of the batch\'s trajectories (JSONL).' })),
+    predictions: Type.Optional(Type.String({ description: 'Store key of the SWE-bench predictions JSONL (sample 0 of each task).' })),
   },
   { description: 'Observed state of the RolloutBatch.' },
 );
@@ -101,7 +105,7 @@ export const TaskSelection = Type.Object(
   {
     task: Type.String({ description: 'Task id.' }),
     selected: Type.String({ description: 'Id of the selected trajectory.' }),
-    decidedBy: Type.String({ description: 'Step that decided (or "only-candidate", "tie-break").' }),
+    decidedBy: Type.String({ description: 'Step type that decided, or OnlyCandidate (one from the start) or TieBreak (several left after the last step).' }),
     survivors: Type.Array(Type.Integer({ minimum: 0 }), { maxItems: 17, description: 'Candidates left after each step, starting with N.' }),
     resolved: Type.Optional(Type.Boolean({ description: 'Whether the pick resolved the task (graded after selection).' })),
   },
@@ -129,11 +133,20 @@ export const EvalSuiteStatus = Type.Object(
   {
     ...CommonStatusFields,
     counts: Type.Optional(PodCounts),
+    completedIndexes: Type.Optional(Type.String({ description: 'Slots (taskIndex * samplesPerTask + sample) with a sample, as an Indexed Job\'s list, e.g. "0-3,5".' })),
+    failedIndexes: Type.Optional(Type.String({ description: 'Slots that gave up after backoffLimit retries (no sample), same format.' })),
+    records: Type.Optional(Type.String({ description: 'Store prefix of the attempt records (one JSON per finished sandbox, written before it is deleted).' })),
     metrics: Type.Optional(EvalMetrics),
+    decidedBy: Type.Optional(
+      Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description: 'Tasks per selection step that decided the pick (e.g. finished, regression, verifier-threshold, steps, only-candidate, tie-break).' }),
+    ),
+    trajectories: Type.Optional(Type.String({ description: 'Store key of the evaluation\'s trajectories (JSONL).' })),
+    verifierScores: Type.Optional(Type.String({ description: 'Store key of the verifier scores (JSON, by trajectory id).' })),
+    predictions: Type.Optional(Type.String({ description: 'Store key of the selected predictions (SWE-bench JSONL, one per task).' })),
     selections: Type.Optional(
       Type.Array(TaskSelection, {
         maxItems: 1000,
-        description: 'Per-task selections with explanations (the first 1000 tasks; all of them are in the store).',
+        description: 'Per-task selections with explanations (the first 100 tasks; all of them are in the store under results).',
       }),
     ),
     results: Type.Optional(Type.String({ description: 'Store key of the full results (selections, predictions JSONL).' })),
@@ -201,11 +214,11 @@ export const TrainingRunSpec = withRules(
   ),
   [
     {
-      cel: "self.preference.algorithm != 'dpo' || self.rollout.samplesPerTask >= 2",
-      message: 'preference.algorithm dpo needs rollout.samplesPerTask >= 2 (pairs come from two rollouts of a task)',
+      cel: "self.preference.algorithm != 'DPO' || self.rollout.samplesPerTask >= 2",
+      message: 'preference.algorithm DPO needs rollout.samplesPerTask >= 2 (pairs come from two rollouts of a task)',
       fieldPath: '.rollout.samplesPerTask',
       check: (s: { preference: { algorithm: string }; rollout: { samplesPerTask: number } }) =>
-        s.preference.algorithm !== 'dpo' || s.rollout.samplesPerTask >= 2,
+        s.preference.algorithm !== 'DPO' || s.rollout.samplesPerTask >= 2,
     },
     {
       cel: '!has(self.policy.endpoint) || self.iterations == 1',
@@ -237,6 +250,7 @@ export const TrainingRunStatus = Type.Object(
   {
     ...CommonStatusFields,
     iteration: Type.Optional(Type.Integer({ minimum: 0, description: 'Current iteration (0 before the first).' })),
+    progress: Type.Optional(Type.String({ maxLength: 256, description: 'Where in the loop the run is, e.g. "2/3 Training step 40/120 loss 0.61 ETA 3m".' })),
     checkpoint: Type.Optional(Type.String({ description: 'Store key of the latest checkpoint.' })),
     metrics: Type.Optional(EvalMetrics),
     training: Type.Optional(TrainMetrics),
@@ -280,14 +294,14 @@ export const KINDS: KindInfo[] = [
     kind: 'TrainingRun',
     plural: 'trainingruns',
     singular: 'trainingrun',
-    shortNames: ['tr', 'trun'],
+    shortNames: ['trun'],
     description: 'TrainingRun: iterations of rollout -> entropy-regularized preference update -> evaluation (EntroPO).',
     schema: TrainingRun,
     printerColumns: [
       phase,
       { name: 'Iteration', type: 'integer', jsonPath: '.status.iteration', description: 'Current iteration.' },
       { name: 'Of', type: 'integer', jsonPath: '.spec.iterations', description: 'Iterations asked for.' },
-      { name: 'Algorithm', type: 'string', jsonPath: '.spec.preference.algorithm', description: 'kto or dpo.' },
+      { name: 'Algorithm', type: 'string', jsonPath: '.spec.preference.algorithm', description: 'KTO or DPO.' },
       { name: 'Pass@1', type: 'number', jsonPath: '.status.metrics.pass1', description: 'Latest evaluation pass@1.' },
       { name: 'Best@N', type: 'number', jsonPath: '.status.metrics.bestAtN', description: 'Latest evaluation best@N.' },
       { name: 'Entropy', type: 'number', jsonPath: '.status.training.entropy', description: 'Policy token entropy.', priority: 1 },
@@ -314,7 +328,7 @@ export const KINDS: KindInfo[] = [
     kind: 'EvalSuite',
     plural: 'evalsuites',
     singular: 'evalsuite',
-    shortNames: ['es', 'evs'],
+    shortNames: ['evs'],
     description: 'EvalSuite: evaluate a policy with N samples per task and hybrid best-trajectory selection.',
     schema: EvalSuite,
     printerColumns: [

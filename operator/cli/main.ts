@@ -14,6 +14,8 @@ import { registerRollout } from './commands/rollout.ts';
 import { registerVerifier } from './commands/verifier.ts';
 import { registerTrain } from './commands/train.ts';
 import { registerPolicy } from './commands/policy.ts';
+import { registerServe } from './commands/serve.ts';
+import { registerBuildSuite } from './commands/build-suite.ts';
 
 /** The package's own package.json: two levels up from the sources, three from dist/. */
 function packageJson(): { version: string } {
@@ -37,6 +39,8 @@ export function buildProgram(): Command {
   registerVerifier(program);
   registerTrain(program);
   registerPolicy(program);
+  registerServe(program);
+  registerBuildSuite(program);
   return program;
 }
 

@@ -11,12 +11,12 @@ import OpenAI from 'openai';
 import type { RolloutLimits, Sampling } from '../api/common.ts';
 import { isSelfContained, type SweBenchTask, type TaskRecord, type TrajectoryRecord } from '../api/records.ts';
 import { logger as rootLogger, type Logger } from '../logging/logger.ts';
-import { evaluatePatch, type PatchEvaluation } from './grading/evaluate.ts';
+import { evaluatePatch, type PatchEvaluation } from '../grading/evaluate.ts';
 import { runAgent, type AgentResult } from './agent/loop.ts';
 import { SYSTEM_PROMPT, userPrompt } from './agent/prompts.ts';
 import { PatchTooLargeError, Sandbox, type SandboxOptions } from './sandbox/sandbox.ts';
 import { Toolbox } from './tools/toolbox.ts';
-import { evaluateInCheckout } from './checkout-grading.ts';
+import { evaluateInCheckout } from '../grading/checkout.ts';
 import { NO_TESTS, TRAJECTORY_SCHEMA, allFailed, isSample, patchHash, samplingParams, trajectoryId } from './trajectory.ts';
 
 export interface Endpoint {

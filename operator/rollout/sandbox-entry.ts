@@ -31,7 +31,7 @@ export function pickTask(text: string, taskId: string | undefined, what: string)
       // not a single object: read as JSONL
     }
   }
-  const loaded = parseTaskJsonl(jsonl, 'auto');
+  const loaded = parseTaskJsonl(jsonl, 'Auto');
   if (loaded.errors.length) throw new Error(loaded.errors.slice(0, 3).map((e) => formatError(e, what)).join('\n'));
   const tasks = taskId ? loaded.tasks.filter((t) => t.instance_id === taskId) : loaded.tasks;
   if (tasks.length !== 1) {

@@ -46,7 +46,8 @@ export function dpoLoss(x: DpoInputs, t: Temperatures): { loss: tf.Scalar; margi
   return { loss, margins };
 }
 
-export type ReferencePointMode = 'exact' | 'authors-kl' | 'trl-kl';
+/** z0 estimate: the values of spec.preference.kto.referencePoint. */
+export type ReferencePointMode = 'Exact' | 'AuthorsKL' | 'TRLKL';
 
 export interface KtoOptions extends Temperatures {
   desirableWeight: number;
@@ -56,9 +57,9 @@ export interface KtoOptions extends Temperatures {
 
 /**
  * EntroPO-KTO (Eqs. 11-12), z0 a constant:
- *   exact:      u = rho = lp - (gamma/zeta) lpref;  v+ = lD sigma(zeta (u - z0)),  v- = lU sigma(zeta (z0 - u))
- *   authors-kl: u = gamma (lp - lpref);             v+ = lD sigma(u - z0),          v- = lU sigma(z0 - u)
- *   trl-kl:     u = lp - lpref, beta = gamma;       v+ = lD sigma(gamma (u - z0)),  v- = lU sigma(gamma (z0 - u))
+ *   Exact:      u = rho = lp - (gamma/zeta) lpref;  v+ = lD sigma(zeta (u - z0)),  v- = lU sigma(zeta (z0 - u))
+ *   AuthorsKL:  u = gamma (lp - lpref);             v+ = lD sigma(u - z0),          v- = lU sigma(z0 - u)
+ *   TRLKL:      u = lp - lpref, beta = gamma;       v+ = lD sigma(gamma (u - z0)),  v- = lU sigma(gamma (z0 - u))
  * L = mean( lambda_y - v(tau) ).
  */
 export function ktoLoss(
@@ -72,10 +73,10 @@ export function ktoLoss(
   const lambda = tf.tensor1d(labels.map((l) => (l ? o.desirableWeight : o.undesirableWeight)));
   let u: tf.Tensor1D;
   let scale: number;
-  if (o.mode === 'exact') {
+  if (o.mode === 'Exact') {
     u = implicitReward(logp, refLogp, o);
     scale = o.zeta;
-  } else if (o.mode === 'authors-kl') {
+  } else if (o.mode === 'AuthorsKL') {
     u = tf.mul(tf.sub(logp, refLogp), o.gamma) as tf.Tensor1D;
     scale = 1;
   } else {

@@ -24,7 +24,8 @@ export interface EncodedSequence {
   truncated: boolean;
 }
 
-export type Truncation = 'keep-end' | 'drop';
+/** Over-long trajectories: the values of spec.training.truncation. */
+export type Truncation = 'KeepEnd' | 'Drop';
 
 /** Splits the whole render into masked / assistant segments (pure given the tokenizer's template). */
 export function segmentConversation(tok: ChatTokenizer, messages: ChatMessage[], tools?: unknown[]): Segment[] {
@@ -49,10 +50,10 @@ export function segmentConversation(tok: ChatTokenizer, messages: ChatMessage[],
   return segments;
 }
 
-/** Token-level truncation policy. keep-end keeps the prompt head (when it fits in half the budget) and the END. */
+/** Token-level truncation policy. KeepEnd keeps the prompt head (when it fits in half the budget) and the END. */
 export function truncate(ids: number[], mask: number[], maxLength: number, policy: Truncation): { ids: number[]; mask: number[] } | undefined {
   if (ids.length <= maxLength) return { ids, mask };
-  if (policy === 'drop') return undefined;
+  if (policy === 'Drop') return undefined;
   let head = mask.indexOf(1);
   if (head < 0) head = 0;
   if (head > maxLength / 2) head = 0;

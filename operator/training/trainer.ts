@@ -122,7 +122,7 @@ export function buildItems(job: TrainJob, tok: ChatTokenizer): { items: Item[]; 
     }
     return { items, dropped };
   }
-  if (job.preference.algorithm === 'kto') {
+  if (job.preference.algorithm === 'KTO') {
     const ex = buildKtoExamples(job.trajectories);
     for (const e of ex) {
       const s = enc([...e.example.prompt, ...e.example.completion], e.tools);
@@ -157,12 +157,12 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   const tr = job.training;
   const pref = job.preference;
   const objective = job.objective ?? 'preference';
-  const kto = { desirableWeight: 1, undesirableWeight: 1, referencePoint: 'exact' as const, referencePointEvery: 1, ...(pref.kto ?? {}) };
-  const isKto = objective === 'preference' && pref.algorithm === 'kto';
-  const isDpo = objective === 'preference' && pref.algorithm === 'dpo';
+  const kto = { desirableWeight: 1, undesirableWeight: 1, referencePoint: 'Exact' as const, referencePointEvery: 1, ...(pref.kto ?? {}) };
+  const isKto = objective === 'preference' && pref.algorithm === 'KTO';
+  const isDpo = objective === 'preference' && pref.algorithm === 'DPO';
   const microCount = tr.gradientAccumulationSteps;
   if (microCount > tr.batchSize) throw new Error(`training.gradientAccumulationSteps (${microCount}) must be <= training.batchSize (${tr.batchSize})`);
-  if (isKto && kto.referencePoint !== 'exact' && tr.batchSize < 2) {
+  if (isKto && kto.referencePoint !== 'Exact' && tr.batchSize < 2) {
     throw new Error(`training.batchSize must be >= 2 for preference.kto.referencePoint ${kto.referencePoint} (mismatched pairs need two examples)`);
   }
   const registry = job.registry ?? globalRegistry;
@@ -182,12 +182,12 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   if (trl !== undefined) writeFileSync(path.join(job.outputDir, 'preference.jsonl'), trl);
 
   // Models: the policy, and the frozen reference (LoRA: the base without adapters).
-  const model: CausalLM = loadModel(job.modelDir, { trainable: tr.method === 'full' });
-  if (tr.method === 'lora') {
+  const model: CausalLM = loadModel(job.modelDir, { trainable: tr.method === 'Full' });
+  if (tr.method === 'LoRA') {
     const l = { rank: 8, alpha: 16, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], ...(tr.lora ?? {}) };
     attachLora(model, l, tr.seed);
   }
-  const separateRef = (job.referenceDir && path.resolve(job.referenceDir) !== path.resolve(job.modelDir)) || tr.method === 'full';
+  const separateRef = (job.referenceDir && path.resolve(job.referenceDir) !== path.resolve(job.modelDir)) || tr.method === 'Full';
   const refModel = separateRef ? loadModel(job.referenceDir ?? job.modelDir) : undefined;
   const refForward = (ids: number[][]) => (refModel ? refModel.forward(ids).logits : model.forward(ids, { adapters: false }).logits);
   const padId = tok.padTokenId;
@@ -267,15 +267,15 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     const z0Due = isKto && (z0Cache === undefined || s % kto.referencePointEvery === 0);
     const klDue = refEvery > 0 && s % refEvery === 0;
     // KL-trick reference points (section 5 variants): mismatched (x_i, y_{i+1}) pairs of the step's batch.
-    if (isKto && z0Due && kto.referencePoint !== 'exact') {
+    if (isKto && z0Due && kto.referencePoint !== 'Exact') {
       const mism = idx.map((_, i) => {
         const a = items[idx[i]];
         const c = items[idx[(i + 1) % idx.length]];
-        return encodeConversation(tok, [...a.prompt, ...c.completion], { tools: a.tools, maxLength: tr.maxSequenceLength, truncation: 'keep-end' })!;
+        return encodeConversation(tok, [...a.prompt, ...c.completion], { tools: a.tools, maxLength: tr.maxSequenceLength, truncation: 'KeepEnd' })!;
       });
       const lp = sequenceLogps((ids) => model.forward(ids).logits, mism, padId, size);
       const rl = sequenceLogps(refForward, mism, padId, size);
-      z0Cache = kto.referencePoint === 'authors-kl' ? authorsKlReferencePoint(lp, rl, temps) : trlKlReferencePoint(lp, rl);
+      z0Cache = kto.referencePoint === 'AuthorsKL' ? authorsKlReferencePoint(lp, rl, temps) : trlKlReferencePoint(lp, rl);
       z0Step = s;
     }
 
@@ -295,7 +295,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
       const seqs = isDpo ? [...mb.map((i) => items[i].seqs[0]), ...mb.map((i) => items[i].seqs[1])] : mb.map((i) => items[i].seqs[0]);
       const batch: PaddedBatch = padBatch(seqs, padId);
       tokens += batch.lengths.reduce((a, x) => a + x, 0);
-      const needRefDist = (isKto && z0Due && kto.referencePoint === 'exact') || klDue;
+      const needRefDist = (isKto && z0Due && kto.referencePoint === 'Exact') || klDue;
       const refLP = needRefDist ? tf.tidy(() => referenceLogProbs(refForward(batch.ids))) : undefined;
       const B = seqs.length;
       const { value, grads: g } = tf.variableGrads(() => {
@@ -329,7 +329,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
           margins.push(...r.margins.dataSync());
           loss = r.loss;
         } else {
-          if (z0Due && kto.referencePoint === 'exact') {
+          if (z0Due && kto.referencePoint === 'Exact') {
             // Eq. 13 over this micro-batch's trajectories, from the same forward pass (the policy's
             // full distribution) and the reference's; a constant (no gradient). With gradient
             // accumulation each micro-batch uses its own estimate; the cached value for the
@@ -337,7 +337,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
             const z = exactReferencePoint(hSums, ceSums!, temps);
             z0s.push(z);
           }
-          const z0 = z0Due && kto.referencePoint === 'exact' ? z0s[z0s.length - 1] : z0Cache!;
+          const z0 = z0Due && kto.referencePoint === 'Exact' ? z0s[z0s.length - 1] : z0Cache!;
           const labels = mb.map((i) => items[i].label!);
           const r = ktoLoss(st.logp, ref, labels, z0, { ...temps, desirableWeight: kto.desirableWeight, undesirableWeight: kto.undesirableWeight, mode: kto.referencePoint });
           const u = r.rewards.dataSync();
@@ -428,7 +428,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   let modelDir: string | undefined;
   if (!halted && job.saveModel !== false) {
     modelDir = path.join(job.outputDir, 'model');
-    await saveModel(model, modelDir, { tokenizerFrom: job.modelDir, adapters: tr.method === 'lora' });
+    await saveModel(model, modelDir, { tokenizerFrom: job.modelDir, adapters: tr.method === 'LoRA' });
   }
   writeFileSync(path.join(job.outputDir, 'summary.json'), JSON.stringify({ backend, halted, totalSteps, stepsDone: start + history.length, dropped, ...summary }, null, 2));
   opt.dispose();

@@ -9,10 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomInt } from 'node:crypto';
 import { isSelfContained, type TaskRecord } from '../../api/records.ts';
-import { HYGIENE_ENV } from '../grading/exec.ts';
-import { materialiseWorkTree } from '../grading/worktree.ts';
+import { HYGIENE_ENV } from '../../grading/exec.ts';
+import { materialiseWorkTree } from '../../grading/worktree.ts';
 import { execCapture, type ExecResult } from './exec.ts';
-import { killAllGroups } from '../process-groups.ts';
+import { killAllGroups } from '../../util/process-groups.ts';
 import { commandArgv, defaultIsolation, inKubernetes, isolationWorks, SANDBOX_UID_BASE, SANDBOX_UID_RANGE, type Isolation } from './isolation.ts';
 import { DEFAULT_LIMITS, type ResourceLimits } from './limits.ts';
 

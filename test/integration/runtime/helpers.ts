@@ -61,7 +61,7 @@ export function rolloutBatch(namespace: string, name: string, samplesPerTask = 1
     apiVersion: 'entropo.dev/v1alpha1',
     kind: 'RolloutBatch',
     metadata: { name, namespace },
-    spec: { policy: { name: 'tiny-coder', endpoint: { url: 'http://policy:8000/v1' } }, tasks: { builtin: { split: 'all' } }, samplesPerTask },
+    spec: { policy: { name: 'tiny-coder', endpoint: { url: 'http://policy:8000/v1' } }, tasks: { builtin: { split: 'All' } }, samplesPerTask },
   };
 }
 

@@ -32,7 +32,7 @@ test('defaults follow the paper', (t) => {
   t.is(s.training.warmupRatio, 0.1);
   t.deepEqual(
     s.evaluation.selection.pipeline.map((p: { type: string }) => p.type),
-    ['finished', 'regression', 'verifier-threshold', 'steps'],
+    ['Finished', 'Regression', 'VerifierThreshold', 'Steps'],
   );
 });
 

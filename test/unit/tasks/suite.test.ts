@@ -8,8 +8,8 @@ import test from 'ava';
 import os from 'node:os';
 import { SelfContainedTask } from '../../../operator/api/records.ts';
 import { check } from '../../../operator/api/validate.ts';
-import { evaluatePatch } from '../../../operator/rollout/grading/evaluate.ts';
-import { isPassing, parseTestLog } from '../../../operator/rollout/grading/parse.ts';
+import { evaluatePatch } from '../../../operator/grading/evaluate.ts';
+import { isPassing, parseTestLog } from '../../../operator/grading/parse.ts';
 import { buildTask, loadBuiltinSuite, readLibraries, readManifest } from '../../../operator/tasks/suite.ts';
 
 const tasks = await loadBuiltinSuite({ suite: 'entropo-bugs', split: 'all' });

@@ -14,7 +14,7 @@ import {
 import { AdamW, clipByGlobalNorm, lrFactor, warmupSteps } from '../../../operator/training/optimizer.ts';
 
 test.before(async () => {
-  await selectBackend('wasm', new Registry());
+  await selectBackend('Wasm', new Registry());
 });
 
 const sig = (x: number) => 1 / (1 + Math.exp(-x));
@@ -68,7 +68,7 @@ test('EntroPO-KTO (Eqs. 11-12, exact reference point) against hand-computed valu
   const v1 = 1 * sig(z * (rho1 - -2));
   const v2 = 1.5 * sig(z * (-2 - rho2));
   const want = (1 - v1 + (1.5 - v2)) / 2;
-  const r = ktoLoss(t1([-10, -20]), t1([-9, -18]), [true, false], -2, { zeta: z, gamma: g, desirableWeight: 1, undesirableWeight: 1.5, mode: 'exact' });
+  const r = ktoLoss(t1([-10, -20]), t1([-9, -18]), [true, false], -2, { zeta: z, gamma: g, desirableWeight: 1, undesirableWeight: 1.5, mode: 'Exact' });
   t.true(close(val(r.loss), want));
   t.deepEqual(Array.from(r.rewards.dataSync()).map((x) => Math.round(x * 1e4) / 1e4), [rho1, rho2].map((x) => Math.round(x * 1e4) / 1e4));
 });
@@ -86,16 +86,16 @@ test('EntroPO-KTO with zeta = gamma is M-KTO: lambda_y (1 - sigmoid(+-beta (lp -
         return labels[i] ? 1 - sig(beta * u) : 1 - sig(-beta * u);
       })
       .reduce((a, b) => a + b) / 3;
-  const r = ktoLoss(t1(lp), t1(ref), labels, z0, { zeta: beta, gamma: beta, desirableWeight: 1, undesirableWeight: 1, mode: 'exact' });
+  const r = ktoLoss(t1(lp), t1(ref), labels, z0, { zeta: beta, gamma: beta, desirableWeight: 1, undesirableWeight: 1, mode: 'Exact' });
   t.true(close(val(r.loss), want));
   // trl-kl with beta = gamma is the same function of (lp, lpref, z0)
-  const trl = ktoLoss(t1(lp), t1(ref), labels, z0, { zeta: 0.2, gamma: beta, desirableWeight: 1, undesirableWeight: 1, mode: 'trl-kl' });
+  const trl = ktoLoss(t1(lp), t1(ref), labels, z0, { zeta: 0.2, gamma: beta, desirableWeight: 1, undesirableWeight: 1, mode: 'TRLKL' });
   t.true(close(val(trl.loss), want));
 });
 
 test('authors-kl per-sample term is gamma (lp - lpref) against the clamped z0', (t) => {
   // u = 0.1 * (-10 - -9) = -0.1; z0 = 0.05: desirable v = sigmoid(-0.15)
-  const r = ktoLoss(t1([-10]), t1([-9]), [true], 0.05, { zeta: 0.11, gamma: 0.1, desirableWeight: 1, undesirableWeight: 1, mode: 'authors-kl' });
+  const r = ktoLoss(t1([-10]), t1([-9]), [true], 0.05, { zeta: 0.11, gamma: 0.1, desirableWeight: 1, undesirableWeight: 1, mode: 'AuthorsKL' });
   t.true(close(val(r.loss), 1 - sig(-0.15)));
 });
 
@@ -119,12 +119,12 @@ test('KL-trick reference points are clamped at 0', (t) => {
 test('learning-rate schedule: linear warm-up then cosine / linear / constant (HF semantics)', (t) => {
   t.is(warmupSteps(10, 0.1), 1);
   t.is(warmupSteps(25, 0.1), 3);
-  t.is(lrFactor(0, 10, 0.1, 'cosine'), 0);
-  t.is(lrFactor(1, 10, 0.1, 'cosine'), 1);
-  t.true(close(lrFactor(5, 10, 0.1, 'cosine'), 0.5 * (1 + Math.cos((Math.PI * 4) / 9))));
-  t.true(close(lrFactor(5, 10, 0.1, 'linear'), 1 - 4 / 9));
-  t.is(lrFactor(7, 10, 0.1, 'constant'), 1);
-  t.is(lrFactor(3, 10, 0, 'constant'), 1);
+  t.is(lrFactor(0, 10, 0.1, 'Cosine'), 0);
+  t.is(lrFactor(1, 10, 0.1, 'Cosine'), 1);
+  t.true(close(lrFactor(5, 10, 0.1, 'Cosine'), 0.5 * (1 + Math.cos((Math.PI * 4) / 9))));
+  t.true(close(lrFactor(5, 10, 0.1, 'Linear'), 1 - 4 / 9));
+  t.is(lrFactor(7, 10, 0.1, 'Constant'), 1);
+  t.is(lrFactor(3, 10, 0, 'Constant'), 1);
 });
 
 test('global-norm clipping and one AdamW step against hand computation', (t) => {

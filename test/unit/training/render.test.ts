@@ -9,7 +9,7 @@ const tok = loadChatTokenizer(path.join(FIXTURES, 'qwen3'));
 const exp = expected();
 
 test('the mask selects exactly the tokens of every assistant turn', (t) => {
-  const enc = encodeConversation(tok, exp.conversation, { tools: exp.tools, maxLength: 4096, truncation: 'drop' })!;
+  const enc = encodeConversation(tok, exp.conversation, { tools: exp.tools, maxLength: 4096, truncation: 'Drop' })!;
   // segment-wise tokenisation equals the tokenisation of the whole render (and transformers' ids)
   t.deepEqual(enc.ids, exp.conversation_ids);
   // the assistant tokens decode to the two assistant turns (content, tool call and end token), nothing else
@@ -40,10 +40,10 @@ test('segments reassemble the whole render', (t) => {
 });
 
 test('truncation: drop removes over-long trajectories, keep-end keeps the prompt head and the final turns', (t) => {
-  const full = encodeConversation(tok, exp.conversation, { maxLength: 4096, truncation: 'drop' })!;
-  t.is(encodeConversation(tok, exp.conversation, { maxLength: full.ids.length - 1, truncation: 'drop' }), undefined);
+  const full = encodeConversation(tok, exp.conversation, { maxLength: 4096, truncation: 'Drop' })!;
+  t.is(encodeConversation(tok, exp.conversation, { maxLength: full.ids.length - 1, truncation: 'Drop' }), undefined);
   const max = full.ids.length - 20;
-  const kept = encodeConversation(tok, exp.conversation, { maxLength: max, truncation: 'keep-end' })!;
+  const kept = encodeConversation(tok, exp.conversation, { maxLength: max, truncation: 'KeepEnd' })!;
   t.is(kept.ids.length, max);
   t.true(kept.truncated);
   t.is(kept.fullLength, full.ids.length);
@@ -54,9 +54,9 @@ test('truncation: drop removes over-long trajectories, keep-end keeps the prompt
   t.deepEqual(kept.ids.slice(head), full.ids.slice(full.ids.length - (max - head)));
   t.is(kept.mask[kept.mask.length - 1], full.mask[full.mask.length - 1]);
   // with tools the head (210 tokens) exceeds half the budget: only the end is kept
-  const withTools = encodeConversation(tok, exp.conversation, { tools: exp.tools, maxLength: 300, truncation: 'keep-end' })!;
+  const withTools = encodeConversation(tok, exp.conversation, { tools: exp.tools, maxLength: 300, truncation: 'KeepEnd' })!;
   t.deepEqual(withTools.ids, exp.conversation_ids.slice(exp.conversation_ids.length - 300));
-  const r = truncate([1, 2, 3, 4, 5, 6, 7, 8], [0, 0, 0, 0, 0, 1, 1, 1], 4, 'keep-end')!;
+  const r = truncate([1, 2, 3, 4, 5, 6, 7, 8], [0, 0, 0, 0, 0, 1, 1, 1], 4, 'KeepEnd')!;
   t.deepEqual(r.ids, [5, 6, 7, 8]);
   t.deepEqual(r.mask, [0, 1, 1, 1]);
 });

@@ -24,7 +24,7 @@ function job(over: { training?: Record<string, unknown>; preference?: Record<str
     modelDir: model,
     outputDir: out(),
     trajectories: syntheticTrajectories({ tasks: 2, samplesPerTask: 2, tools: false }),
-    training: parse(Training, { learningRate: 1e-2, batchSize: 2, epochs: 3, backend: 'wasm', warmupRatio: 0, lora: { rank: 4 }, ...training }, 'training'),
+    training: parse(Training, { learningRate: 1e-2, batchSize: 2, epochs: 3, backend: 'Wasm', warmupRatio: 0, lora: { rank: 4 }, ...training }, 'training'),
     preference: parse(Preference, { ...preference }, 'preference'),
     registry: new Registry(),
     referenceMetricsEvery: 1,
@@ -86,7 +86,7 @@ for (const algorithm of ['dpo', 'kto'] as const) {
 test.serial('resume from a checkpoint equals the uninterrupted run (optimizer state, data order, z0 cache, dropout)', async (t) => {
   const settings = {
     training: { epochs: 2, batchSize: 4, gradientAccumulationSteps: 2, lora: { rank: 4, dropout: 0.1 }, warmupRatio: 0.25 },
-    preference: { algorithm: 'kto', kto: { referencePointEvery: 2 } },
+    preference: { algorithm: 'KTO', kto: { referencePointEvery: 2 } },
     trajectories: syntheticTrajectories({ tasks: 3, samplesPerTask: 2, tools: false }),
   };
   const whole = job({ ...settings });
@@ -126,7 +126,7 @@ test.serial('EntroPO-DPO (zeta/gamma >= 1.1) ends with a higher token entropy th
       outputDir: sftOut,
       saveModel: true,
       trajectories: syntheticTrajectories({ tasks: 2, samplesPerTask: 4, tools: false, good: (_t, s) => s !== 3 }),
-      training: { method: 'full', batchSize: 8, epochs: 12, scheduler: 'constant' },
+      training: { method: 'Full', batchSize: 8, epochs: 12, scheduler: 'Constant' },
       referenceMetricsEvery: 0,
     }),
   );
@@ -136,8 +136,8 @@ test.serial('EntroPO-DPO (zeta/gamma >= 1.1) ends with a higher token entropy th
       job({
         modelDir: path.join(sftOut, 'model'),
         trajectories: pref,
-        training: { learningRate: 3e-3, batchSize: 4, epochs: 15, scheduler: 'constant', seed },
-        preference: { algorithm: 'dpo', zeta, gamma: 0.1 },
+        training: { learningRate: 3e-3, batchSize: 4, epochs: 15, scheduler: 'Constant', seed },
+        preference: { algorithm: 'DPO', zeta, gamma: 0.1 },
         referenceMetricsEvery: 0,
       }),
     );
@@ -164,11 +164,11 @@ test.serial('EntroPO-DPO (zeta/gamma >= 1.1) ends with a higher token entropy th
 });
 
 test.serial('KTO reference-point variants and full fine-tuning run end to end', async (t) => {
-  for (const referencePoint of ['authors-kl', 'trl-kl'] as const) {
-    const r = await train(job({ preference: { algorithm: 'kto', kto: { referencePoint } }, training: { epochs: 1 } }));
+  for (const referencePoint of ['AuthorsKL', 'TRLKL'] as const) {
+    const r = await train(job({ preference: { algorithm: 'KTO', kto: { referencePoint } }, training: { epochs: 1 } }));
     t.true(r.history.every((h) => h.z0! >= 0), `${referencePoint} z0 is clamped at 0`);
   }
-  const full = await train(job({ preference: { algorithm: 'dpo' }, training: { method: 'full', epochs: 2, learningRate: 1e-3 } }));
+  const full = await train(job({ preference: { algorithm: 'DPO' }, training: { method: 'Full', epochs: 2, learningRate: 1e-3 } }));
   t.true(full.history[full.history.length - 1].loss < full.history[0].loss);
   t.true(full.history[0].kl! < 1e-6, 'policy starts at the reference');
   t.true(full.history[full.history.length - 1].kl! > 0);
@@ -176,8 +176,8 @@ test.serial('KTO reference-point variants and full fine-tuning run end to end', 
 
 test.serial('bad jobs fail with the field named', async (t) => {
   await t.throwsAsync(train(job({ training: { batchSize: 2, gradientAccumulationSteps: 4 } })), { message: /training\.gradientAccumulationSteps \(4\) must be <= training\.batchSize/ });
-  await t.throwsAsync(train(job({ training: { batchSize: 1 }, preference: { algorithm: 'kto', kto: { referencePoint: 'trl-kl' } } })), {
-    message: /training\.batchSize must be >= 2 for preference\.kto\.referencePoint trl-kl/,
+  await t.throwsAsync(train(job({ training: { batchSize: 1 }, preference: { algorithm: 'KTO', kto: { referencePoint: 'TRLKL' } } })), {
+    message: /training\.batchSize must be >= 2 for preference\.kto\.referencePoint TRLKL/,
   });
   const unfinished = syntheticTrajectories({ tasks: 1, samplesPerTask: 2, tools: false }).map((x) => ({ ...x, finished: false }));
   await t.throwsAsync(train(job({ trajectories: unfinished })), { message: /trajectories: no training examples \(2 trajectories, 0 finished/ });

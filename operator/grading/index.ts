@@ -4,3 +4,4 @@ export * from './grade.ts';
 export * from './exec.ts';
 export * from './worktree.ts';
 export * from './evaluate.ts';
+export * from './checkout.ts';

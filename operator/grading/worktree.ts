@@ -4,7 +4,7 @@
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { SelfContainedTask } from '../../api/records.ts';
+import type { SelfContainedTask } from '../api/records.ts';
 import { gradingEnv, runProcess, type ExecResult } from './exec.ts';
 
 /** Runs git in dir with the pinned environment; never reads the user's or system git config. */

@@ -3,7 +3,7 @@
  * FAIL_TO_PASS test and every PASS_TO_PASS test passes; a test missing from the log counts
  * as failed. Reward is binary (1 resolved, 0 otherwise), as in the paper's outcome reward.
  */
-import type { TaskRecord, TestOutcome } from '../../api/records.ts';
+import type { TaskRecord, TestOutcome } from '../api/records.ts';
 import { canonicalTestId, isPassing, parseTestLog, type Framework, type ParsedLog } from './parse.ts';
 
 export interface Grade {

@@ -13,7 +13,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { isSelfContained, type SelfContainedTask, type TaskRecord, type TestOutcome } from '../../api/records.ts';
+import { isSelfContained, type SelfContainedTask, type TaskRecord, type TestOutcome } from '../api/records.ts';
 import { gradingEnv, runShell, type ExecResult } from './exec.ts';
 import { failedGrade, gradeOutcome, isTestPath, testFilesOfIds, type Grade } from './grade.ts';
 import { parseTestLog, type ParsedLog } from './parse.ts';

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { HeadTail, truncateMiddle } from '../../../operator/rollout/output.ts';
+import { HeadTail, truncateMiddle } from '../../../operator/util/output.ts';
 
 test('HeadTail keeps everything below the limits', (t) => {
   const h = new HeadTail(10, 10);

@@ -3,19 +3,20 @@
  * the library's tests: at the base state without the hidden tests, at the base state with them,
  * and with the gold patch and them. Writes operator/tasks/suite/<suite>/manifest.json.
  *
- *   npx tsx operator/tasks/build-suite.ts [suite] [--jobs N] [--only id,id]
+ *   entropo build-suite [suite] [--jobs N] [--only id,id]
  *
  * Fails (exit 1) when a task is not a proper bug-fix task: no hidden test fails at base and
  * passes with gold, an existing test already catches the bug, or the gold patch breaks a test.
  */
+import type { Command } from 'commander';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { SelfContainedTask } from '../api/records.ts';
-import { isPassing, type ParsedLog } from '../rollout/grading/parse.ts';
-import { runTaskTests } from '../rollout/grading/evaluate.ts';
-import { applyPatch, materialiseWorkTree } from '../rollout/grading/worktree.ts';
-import { buildTask, DEFAULT_SUITE, MANIFEST_FILE, readLibraries, readManifest, suiteRoot, type ManifestEntry } from './suite.ts';
+import type { SelfContainedTask } from '../../api/records.ts';
+import { isPassing, type ParsedLog } from '../../grading/parse.ts';
+import { runTaskTests } from '../../grading/evaluate.ts';
+import { applyPatch, materialiseWorkTree } from '../../grading/worktree.ts';
+import { buildTask, DEFAULT_SUITE, MANIFEST_FILE, readLibraries, readManifest, suiteRoot, type ManifestEntry } from '../../tasks/suite.ts';
 
 async function runAt(task: SelfContainedTask, patches: string[]): Promise<{ parsed: ParsedLog; output: string }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `entropo-suite-${task.instance_id}-`));
@@ -59,12 +60,8 @@ async function pool<T>(items: T[], jobs: number, fn: (x: T) => Promise<void>): P
   }));
 }
 
-async function main(argv: string[]): Promise<number> {
-  const jobsAt = argv.indexOf('--jobs');
-  const onlyAt = argv.indexOf('--only');
-  const suite = argv.find((a, i) => !a.startsWith('--') && i !== jobsAt + 1 && i !== onlyAt + 1) ?? DEFAULT_SUITE;
-  const jobs = jobsAt >= 0 ? Number(argv[jobsAt + 1]) : Math.max(2, os.cpus().length);
-  const only = onlyAt >= 0 ? new Set(argv[onlyAt + 1].split(',')) : undefined;
+/** Recomputes the manifest of a suite (all tasks, or only some); returns the number of tasks that are not proper. */
+export async function buildSuite(suite: string, jobs: number, only?: Set<string>): Promise<number> {
   const libs = await readLibraries(suite);
   const tasks = libs.flatMap((lib) => lib.def.tasks.filter((t) => !only || only.has(t.id)).map((t) => buildTask(lib, t)));
   const manifest = await readManifest(suite);
@@ -85,12 +82,20 @@ async function main(argv: string[]): Promise<number> {
   const sorted = Object.fromEntries(Object.keys(manifest).sort().map((k) => [k, manifest[k]]));
   await writeFile(path.join(suiteRoot(), suite, MANIFEST_FILE), `${JSON.stringify(sorted, null, 1)}\n`);
   console.log(`${tasks.length - failed}/${tasks.length} tasks ok in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return failed ? 1 : 0;
+  return failed;
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
-  main(process.argv.slice(2)).then((code) => process.exit(code), (e) => {
-    console.error(e);
-    process.exit(1);
-  });
+export function registerBuildSuite(program: Command): void {
+  program
+    .command('build-suite')
+    .description("compute a built-in suite's manifest.json (FAIL_TO_PASS / PASS_TO_PASS) by running its tests at base and with the gold patch")
+    .argument('[suite]', 'suite name', DEFAULT_SUITE)
+    .option('--jobs <n>', 'tasks run at once', String(Math.max(2, os.cpus().length)))
+    .option('--only <ids>', 'comma-separated task ids (others keep their manifest entry)')
+    .action(async (suite: string, opts: { jobs: string; only?: string }) => {
+      const jobs = Number(opts.jobs);
+      if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`--jobs: expected a positive integer, got ${JSON.stringify(opts.jobs)}`);
+      const failed = await buildSuite(suite, jobs, opts.only ? new Set(opts.only.split(',')) : undefined);
+      if (failed) process.exitCode = 1;
+    });
 }

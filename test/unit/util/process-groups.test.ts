@@ -1,7 +1,7 @@
 import test from 'ava';
 import os from 'node:os';
-import { runShell } from '../../../operator/rollout/grading/exec.ts';
-import { killAllGroups } from '../../../operator/rollout/process-groups.ts';
+import { runShell } from '../../../operator/grading/exec.ts';
+import { killAllGroups } from '../../../operator/util/process-groups.ts';
 
 test('killAllGroups also stops a grading run in progress (a stopped runner leaves no test run behind)', async (t) => {
   const started = Date.now();

@@ -4,8 +4,8 @@
  * group, combined stdout+stderr capped in size.
  */
 import { spawn } from 'node:child_process';
-import { HeadTail } from '../output.ts';
-import { killGroup as killProcessGroup, trackGroup, untrackGroup } from '../process-groups.ts';
+import { HeadTail } from '../util/output.ts';
+import { killGroup as killProcessGroup, trackGroup, untrackGroup } from '../util/process-groups.ts';
 
 /** Variables pinned for reproducible test runs (flaky-test hygiene). */
 export const HYGIENE_ENV: Readonly<Record<string, string>> = {

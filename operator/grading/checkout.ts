@@ -8,10 +8,10 @@
  * evaluatePatch (grading/) covers self-contained tasks; this covers checkouts it cannot make.
  */
 import type { SweBenchTask } from '../api/records.ts';
-import { gradingEnv, runShell } from './grading/exec.ts';
-import { failedGrade, frameworkOf, gradeLog, isTestPath, testFilesOfIds } from './grading/grade.ts';
-import type { PatchEvaluation } from './grading/evaluate.ts';
-import { applyPatch, filesInBase, filesOfPatch, git, resetFilesToBase } from './grading/worktree.ts';
+import { gradingEnv, runShell } from './exec.ts';
+import { failedGrade, frameworkOf, gradeLog, isTestPath, testFilesOfIds } from './grade.ts';
+import type { PatchEvaluation } from './evaluate.ts';
+import { applyPatch, filesInBase, filesOfPatch, git, resetFilesToBase } from './worktree.ts';
 
 async function gitOk(dir: string, args: string[]): Promise<void> {
   const r = await git(dir, args);
