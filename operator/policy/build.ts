@@ -186,7 +186,7 @@ export async function buildPolicy(o: PolicyBuildOptions): Promise<BuildReport> {
   writeFileSync(path.join(tokDir, 'tokenizer.json'), JSON.stringify(bpe.json));
   writeFileSync(path.join(tokDir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig(shape.contextLength), null, 2));
   const tok = loadChatTokenizer(tokDir);
-  const lengths = demos.map((d) => encodeConversation(tok, d.record.messages, { maxLength: 1 << 20, truncation: 'drop' })!);
+  const lengths = demos.map((d) => encodeConversation(tok, d.record.messages, { maxLength: 1 << 20, truncation: 'Drop' })!);
   const tTok = Date.now();
   log.info('tokenizer trained', { merges: bpe.merges, maxTokens: Math.max(...lengths.map((l) => l.ids.length)) });
 
@@ -199,18 +199,18 @@ export async function buildPolicy(o: PolicyBuildOptions): Promise<BuildReport> {
   const training = parse<Training>(
     Training,
     {
-      method: 'full',
+      method: 'Full',
       learningRate: o.learningRate ?? 3e-3,
       warmupRatio: 0.05,
-      scheduler: 'cosine',
+      scheduler: 'Cosine',
       epochs: Math.min(100, epochs),
       batchSize,
       maxGradNorm: 1,
       weightDecay: 0,
       maxSequenceLength: shape.contextLength,
-      truncation: 'drop',
+      truncation: 'Drop',
       seed: o.seed,
-      backend: 'wasm',
+      backend: 'Wasm',
     },
     'policy build training',
   );

@@ -14,7 +14,7 @@
  */
 import type { ChatMessage, SelfContainedTask, TrajectoryRecord } from '../api/records.ts';
 import { SYSTEM_PROMPT, userPrompt } from '../rollout/agent/prompts.ts';
-import { evaluatePatch } from '../rollout/grading/evaluate.ts';
+import { evaluatePatch } from '../grading/evaluate.ts';
 import { Sandbox } from '../rollout/sandbox/sandbox.ts';
 import { Toolbox } from '../rollout/tools/toolbox.ts';
 import { applyEdits, readLibraries, type Library, type TaskDefinition } from '../tasks/suite.ts';

@@ -22,6 +22,18 @@ interface BuildOptions {
   progress?: boolean;
 }
 
+interface MeasureFlags {
+  model: string;
+  suite: string;
+  task?: string[];
+  samples: number;
+  seed: number;
+  temperature: number;
+  topP: number;
+  parallelism: number;
+  out?: string;
+}
+
 export function registerPolicy(program: Command): void {
   const policy = program.command('policy').description('the built-in policy checkpoints (builtin:<name>)');
   policy
@@ -60,6 +72,59 @@ export function registerPolicy(program: Command): void {
           `loss ${report.training.firstLoss.toFixed(3)} -> ${report.training.finalLoss.toFixed(3)}, ${report.model.parameters} parameters, ` +
           `${(report.model.bytes / 1e6).toFixed(2)} MB, ${Math.round(report.seconds.total)} s`,
       );
+    });
+  policy
+    .command('measure')
+    .description('roll out a policy checkpoint through the real agent loop, sandbox and grader (entropo serve in-process); resolve, completion and valid tool-call rates')
+    .option('--model <source>', 'builtin:<name> or a model directory', 'builtin:tiny-coder')
+    .option('--suite <name>', 'built-in suite: entropo-bugs, or entropo-bugs-variants for the train-task variants', 'entropo-bugs')
+    .option('--task <id...>', 'task ids (default: the tasks in the checkpoint\'s BUILD.json, or their variants)')
+    .option('--samples <n>', 'samples per task', int, 8)
+    .option('--seed <n>', 'sampling seed (sample i uses seed + i)', int, 1)
+    .option('--temperature <x>', 'sampling temperature', num, 0.7)
+    .option('--top-p <x>', 'nucleus mass', num, 0.8)
+    .option('--parallelism <n>', 'rollouts in flight', int, 4)
+    .option('--out <file>', 'write the report (JSON, with the trajectories) here')
+    .action(async (o: MeasureFlags) => {
+      const { existsSync, readFileSync, writeFileSync } = await import('node:fs');
+      const { resolveBuiltinModel } = await import('../../policy/builtin.ts');
+      const { measurePolicy, reportTable } = await import('../../policy/measure.ts');
+      const { VARIANT_SUFFIX } = await import('../../policy/variants.ts');
+      const { loadBuiltinSuite } = await import('../../tasks/suite.ts');
+      const modelDir = o.model.startsWith('builtin:') ? resolveBuiltinModel(o.model) : path.resolve(o.model);
+      const all = await loadBuiltinSuite({ suite: o.suite, split: 'all' });
+      let ids = o.task;
+      if (!ids?.length) {
+        const build = path.join(modelDir, 'BUILD.json');
+        if (!existsSync(build)) throw new Error(`--task: no task ids given and ${build} does not exist`);
+        const built = (JSON.parse(readFileSync(build, 'utf8')) as { tasks: string[] }).tasks;
+        ids = all.filter((t) => built.includes(t.instance_id) || built.includes(t.instance_id.slice(0, -VARIANT_SUFFIX.length))).map((t) => t.instance_id);
+        if (ids.length === 0) throw new Error(`suite ${o.suite} has none of the checkpoint's tasks (${built.join(', ')}) or their variants`);
+      }
+      const tasks = all.filter((t) => ids!.includes(t.instance_id));
+      const missing = ids.filter((id) => !tasks.some((t) => t.instance_id === id));
+      if (missing.length) throw new Error(`--task: not tasks of suite ${o.suite}: ${missing.join(', ')}`);
+      const report = await measurePolicy({
+        modelDir,
+        tasks,
+        samplesPerTask: o.samples,
+        seed: o.seed,
+        temperature: o.temperature,
+        topP: o.topP,
+        parallelism: o.parallelism,
+        onRollout: (t, done, total) => process.stderr.write(`rollout ${done}/${total} ${t.taskId} ${t.exitReason} ${t.resolved ? 'resolved' : 'unresolved'}\n`),
+      });
+      if (o.out) writeFileSync(o.out, JSON.stringify({ ...report, model: o.model, suite: o.suite }, null, 1));
+      console.log(reportTable(report));
+    });
+  policy
+    .command('variants')
+    .description('write the train-task variant suite (renamed identifiers, shifted lines, reworded issues) from operator/policy/variants.yaml; then run entropo build-suite on it')
+    .option('--spec <file>', 'variant spec (default: operator/policy/variants.yaml)')
+    .action(async (o: { spec?: string }) => {
+      const { writeVariantSuite } = await import('../../policy/variants.ts');
+      const r = await writeVariantSuite(o.spec ? path.resolve(o.spec) : undefined);
+      console.log(`wrote ${r.tasks.length} variant tasks to ${r.dir}: ${r.tasks.join(', ')}\nnext: entropo build-suite ${path.basename(r.dir)}`);
     });
   policy
     .command('path <name>')

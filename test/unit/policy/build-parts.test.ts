@@ -56,7 +56,7 @@ test('the compact template is prefix-consistent: assistant masks cover exactly t
   const text = tok.render(conversation);
   t.false(text.includes('"parameters"'), 'tool schemas are not rendered');
   t.true(text.startsWith('<|im_start|>system\nYou are a programming agent.<|im_end|>\n<|im_start|>user\nFix f.<|im_end|>\n<|im_start|>assistant\n<tool_call>{"name":"file_editor"'));
-  const enc = encodeConversation(tok, conversation, { maxLength: 4096, truncation: 'drop' })!;
+  const enc = encodeConversation(tok, conversation, { maxLength: 4096, truncation: 'Drop' })!;
   const runs: string[] = [];
   let cur: number[] = [];
   enc.ids.forEach((id, i) => {
