@@ -138,7 +138,7 @@ export const EvalSuiteStatus = Type.Object(
     records: Type.Optional(Type.String({ description: 'Store prefix of the attempt records (one JSON per finished sandbox, written before it is deleted).' })),
     metrics: Type.Optional(EvalMetrics),
     decidedBy: Type.Optional(
-      Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description: 'Tasks per selection step that decided the pick (e.g. finished, regression, verifier-threshold, steps, only-candidate, tie-break).' }),
+      Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description: 'Tasks per selection step that decided the pick (Finished, Regression, VerifierThreshold, Steps, ..., OnlyCandidate, TieBreak).' }),
     ),
     trajectories: Type.Optional(Type.String({ description: 'Store key of the evaluation\'s trajectories (JSONL).' })),
     verifierScores: Type.Optional(Type.String({ description: 'Store key of the verifier scores (JSON, by trajectory id).' })),

@@ -20,13 +20,31 @@ export interface LoadedModel {
   info: ModelInfo;
 }
 
+/** The API's backend names (Auto, Wasm, ...) and the tfjs package names (auto, wasm, tfjs-node, ...), case-insensitive. */
+const BACKENDS: Record<string, BackendPreference> = {
+  auto: 'Auto',
+  'tfjs-node-gpu': 'TfjsNodeGPU',
+  tfjsnodegpu: 'TfjsNodeGPU',
+  'tfjs-node': 'TfjsNode',
+  tfjsnode: 'TfjsNode',
+  wasm: 'Wasm',
+  cpu: 'CPU',
+};
+
+/** The backend preference for a name; an unknown name is an error listing the choices. */
+export function backendPreference(name: string): BackendPreference {
+  const p = BACKENDS[name.toLowerCase()];
+  if (!p) throw new Error(`--backend: unknown tfjs backend ${JSON.stringify(name)} (expected auto, tfjs-node-gpu, tfjs-node, wasm or cpu)`);
+  return p;
+}
+
 /**
  * Loads modelDir (a Hugging Face style directory: config.json, safetensors, tokenizer files) and,
  * when given, the PEFT adapter in adapterDir (adapter_config.json + adapter_model.safetensors) on
  * top of it. The tokenizer comes from modelDir, else from adapterDir. Errors name the directory.
  */
 export async function loadServedModel(o: { modelDir: string; adapterDir?: string; backend?: string; maxModelLen?: number }): Promise<LoadedModel> {
-  const choice = await selectBackend((o.backend ?? 'auto') as BackendPreference, new Registry());
+  const choice = await selectBackend(backendPreference(o.backend ?? 'auto'), new Registry());
   const model = loadModel(o.modelDir);
   if (o.adapterDir) {
     if (!existsSync(path.join(o.adapterDir, 'adapter_config.json'))) throw new Error(`${o.adapterDir}: no adapter_config.json (expected a PEFT LoRA adapter)`);

@@ -59,6 +59,7 @@ export function registerServe(program: Command): void {
       // Loaded here, not at start-up: other subcommands do not pay for fastify and the model code.
       const { resolveModel } = await import('../../serving/source.ts');
       const { startPolicyServer } = await import('../../serving/server.ts');
+      (await import('../../serving/loaded-model.ts')).backendPreference(flags.backend);
       const store = flags.store ? (await import('../../store/fs-store.ts')).openStore(flags.store) : undefined;
       const name = flags.servedModelName ?? flags.model;
       const log = logger.child({ component: 'serve', model: name });
