@@ -127,6 +127,43 @@ export function registerPolicy(program: Command): void {
       console.log(`wrote ${r.tasks.length} variant tasks to ${r.dir}: ${r.tasks.join(', ')}\nnext: entropo build-suite ${path.basename(r.dir)}`);
     });
   policy
+    .command('build-verifier')
+    .description('build the built-in verifier from the seed policy\'s rollouts (reports of entropo policy measure --out), AUC on held-out rollouts')
+    .requiredOption('--rollouts <file>', 'training rollouts: a report of entropo policy measure --out')
+    .requiredOption('--held-out <file>', 'held-out rollouts (another seed): a report of entropo policy measure --out')
+    .option('--policy <source>', 'the seed policy (builtin:<name> or a directory)', 'builtin:tiny-coder')
+    .option('--out <dir>', 'verifier directory (default: the built-in tiny-verifier directory)')
+    .option('--work <dir>', 'work directory (trainer checkpoints)')
+    .option('--seed <n>', 'seed', int, 1)
+    .option('--steps <n>', 'optimizer steps', int, 40)
+    .option('--learning-rate <x>', 'peak learning rate', num, 1e-3)
+    .option('--progress', 'progress line on stderr')
+    .action(async (o: { rollouts: string; heldOut: string; policy: string; out?: string; work?: string; seed: number; steps: number; learningRate: number; progress?: boolean }) => {
+      const { readFileSync } = await import('node:fs');
+      const { builtinRoot, resolveBuiltinModel, TINY_VERIFIER } = await import('../../policy/builtin.ts');
+      const { buildVerifier } = await import('../../policy/verifier-build.ts');
+      const read = (f: string) => {
+        const r = JSON.parse(readFileSync(f, 'utf8')) as { trajectories?: unknown };
+        if (!Array.isArray(r.trajectories)) throw new Error(`${f}: not a report of entropo policy measure --out (no trajectories array)`);
+        return r.trajectories as import('../../api/records.ts').TrajectoryRecord[];
+      };
+      const policyDir = o.policy.startsWith('builtin:') ? resolveBuiltinModel(o.policy) : path.resolve(o.policy);
+      const outDir = path.resolve(o.out ?? path.join(builtinRoot(), TINY_VERIFIER));
+      const r = await buildVerifier({
+        policyDir,
+        train: read(o.rollouts),
+        heldOut: read(o.heldOut),
+        outDir,
+        workDir: o.work ? path.resolve(o.work) : undefined,
+        seed: o.seed,
+        steps: o.steps,
+        learningRate: o.learningRate,
+        progress: o.progress,
+        command: `entropo ${process.argv.slice(2).join(' ')}`,
+      });
+      console.log(`built ${outDir}: ${r.trainRollouts.finished} finished training rollouts, held-out AUC ${r.heldOut?.auc?.toFixed(3) ?? '-'} (${r.heldOutRollouts.finished} rollouts), ${Math.round(r.seconds)} s`);
+    });
+  policy
     .command('path <name>')
     .description('print the directory a builtin:<name> source resolves to')
     .action(async (name: string) => {
