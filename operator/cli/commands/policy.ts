@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { int, num } from '../args.ts';
+import type { TrajectoryRecord } from '../../api/records.ts';
 
 interface BuildOptions {
   out?: string;
@@ -145,7 +146,7 @@ export function registerPolicy(program: Command): void {
       const read = (f: string) => {
         const r = JSON.parse(readFileSync(f, 'utf8')) as { trajectories?: unknown };
         if (!Array.isArray(r.trajectories)) throw new Error(`${f}: not a report of entropo policy measure --out (no trajectories array)`);
-        return r.trajectories as import('../../api/records.ts').TrajectoryRecord[];
+        return r.trajectories as TrajectoryRecord[];
       };
       const policyDir = o.policy.startsWith('builtin:') ? resolveBuiltinModel(o.policy) : path.resolve(o.policy);
       const outDir = path.resolve(o.out ?? path.join(builtinRoot(), TINY_VERIFIER));
