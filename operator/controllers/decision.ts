@@ -50,7 +50,8 @@
  * requeue; every step is idempotent, so the next reconcile redoes what is missing):
  *   1. records: store each AttemptRecord at recordKey(prefix, record.unit) (overwrite is fine);
  *      writes: store each StoreWrite (inline content, or the JSONL concatenation of keys);
- *   2. start: create each UnitSpec (AlreadyExists = success);
+ *   2. start: create each UnitSpec (AlreadyExists = success); setSuspend: patch the child's
+ *      spec.suspend;
  *   3. status: write the status through /status (skip when unchanged; at most ~1/s);
  *   4. stop: delete each unit (NotFound = success; foreground/background is the executor's);
  *   5. events: emit them (best effort);
@@ -299,6 +300,13 @@ export interface StopAction {
   reason: string;
 }
 
+/** Set spec.suspend of a child object (patch; idempotent). */
+export interface SuspendAction {
+  name: string;
+  role: 'RolloutBatch' | 'EvalSuite';
+  suspend: boolean;
+}
+
 /** A derived artifact written to the store: inline content, or the JSONL concatenation of JSON files. */
 export type StoreWrite =
   | { key: string; content: string }
@@ -317,6 +325,8 @@ export interface Decision<S> {
   writes: StoreWrite[];
   start: UnitSpec[];
   stop: StopAction[];
+  /** Child objects whose spec.suspend must be set (TrainingRun suspend / deadline). */
+  setSuspend?: SuspendAction[];
   events: DecisionEvent[];
   requeueAfterSeconds?: number;
   /** TTL after finishing expired: delete the object. */

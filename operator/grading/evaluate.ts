@@ -37,6 +37,11 @@ export interface PatchEvaluation {
   timedOut?: boolean;
   /** Exit code of the test command (null: killed by a signal; absent: it did not run). */
   exitCode?: number | null;
+  /**
+   * Signs that the candidate tampered with the test run (canary tests with the wrong outcome,
+   * hidden test files changed during the run, a forged or inconsistent report). Never resolved.
+   */
+  tampering?: string[];
 }
 
 export interface EvaluateOptions {

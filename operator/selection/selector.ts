@@ -18,7 +18,7 @@ import type { TaskSelection as TaskSelectionSchema } from '../api/kinds.ts';
 import type { Static } from '../api/schema.ts';
 import type { SelectionCandidate } from './candidate.ts';
 import { hash53 } from './hash.ts';
-import { normalisePatch } from './patch.ts';
+import { patchIdentity } from './patch.ts';
 
 /** The EvalSuite status entry of one task (status.selections[]). */
 export type TaskSelection = Static<typeof TaskSelectionSchema>;
@@ -121,7 +121,7 @@ export function prepare(candidates: readonly SelectionCandidate[], selection: Se
     patchGroup = new Int32Array(candidates.length);
     const groups = new Map<string, number>();
     candidates.forEach((c, i) => {
-      const norm = normalisePatch(c.patch);
+      const norm = patchIdentity(c);
       if (norm === '') {
         patchGroup![i] = -1;
         return;

@@ -93,10 +93,36 @@ test('EntroPO-KTO with zeta = gamma is M-KTO: lambda_y (1 - sigmoid(+-beta (lp -
   t.true(close(val(trl.loss), want));
 });
 
-test('authors-kl per-sample term is gamma (lp - lpref) against the clamped z0', (t) => {
-  // u = 0.1 * (-10 - -9) = -0.1; z0 = 0.05: desirable v = sigmoid(-0.15)
-  const r = ktoLoss(t1([-10]), t1([-9]), [true], 0.05, { zeta: 0.11, gamma: 0.1, desirableWeight: 1, undesirableWeight: 1, mode: 'AuthorsKL' });
-  t.true(close(val(r.loss), 1 - sig(-0.15)));
+test('AuthorsKL is the released code: v = lambda sigmoid(gamma ((lp - lpref) - z0)), z0 = clamp(mean(zeta lp\' - gamma lpref\'))', (t) => {
+  // one desirable trajectory lp = lpref = 0, one mismatched pair lp' = 10, lpref' = 0; zeta 0.11, gamma 0.1
+  const temps = { zeta: 0.11, gamma: 0.1 };
+  const z0 = authorsKlReferencePoint([10], [0], temps);
+  t.true(close(z0, 1.1), `z0 ${z0}`);
+  const r = ktoLoss(t1([0]), t1([0]), [true], z0, { ...temps, desirableWeight: 1, undesirableWeight: 1, mode: 'AuthorsKL' });
+  t.true(close(val(r.loss), 0.52747, 1e-5), `loss ${val(r.loss)} (the old gamma-scaled u with unscaled z0 gave 0.75026)`);
+  t.false(close(val(r.loss), 0.75026, 1e-3));
+  // undesirable: lambda_U (1 - sigmoid(gamma (z0 - u)))
+  const u = ktoLoss(t1([-10]), t1([-9]), [false], 0.05, { ...temps, desirableWeight: 1, undesirableWeight: 2, mode: 'AuthorsKL' });
+  t.true(close(val(u.loss), 2 * (1 - sig(0.1 * (0.05 - -1)))));
+  t.true(close(u.rewards.dataSync()[0], -1));
+});
+
+test('rho keeps float32 precision at |log pi| ~ 5000: (lp - lpref) + (1 - gamma/zeta) lpref', (t) => {
+  // float64 truth of lp - (gamma/zeta) lpref for long trajectories
+  const lp = [-5000.123, -4999.5, -5123.25];
+  const ref = [-5000.5, -4998.75, -5124.0];
+  const temps = { zeta: 0.11, gamma: 0.1 };
+  const want = lp.map((x, i) => x - (temps.gamma / temps.zeta) * ref[i]);
+  const got = Array.from(implicitReward(t1(lp), t1(ref), temps).dataSync());
+  const rel = Math.max(...got.map((g, i) => Math.abs(g - want[i]) / Math.abs(want[i])));
+  t.true(rel < 5e-6, `relative error ${rel}`);
+  // the direct float32 form is measurably worse here (so the test can fail)
+  const direct = Array.from(tf.sub(t1(lp), tf.mul(t1(ref), temps.gamma / temps.zeta)).dataSync());
+  const relDirect = Math.max(...direct.map((g, i) => Math.abs(g - want[i]) / Math.abs(want[i])));
+  t.true(relDirect > rel, `direct ${relDirect} vs stable ${rel}`);
+  // DPO margins use the same stable form
+  const { margins } = dpoLoss({ chosen: t1([lp[0]]), rejected: t1([lp[1]]), refChosen: t1([ref[0]]), refRejected: t1([ref[1]]) }, temps);
+  t.true(Math.abs(margins.dataSync()[0] - (want[0] - want[1])) < 2e-3);
 });
 
 test('exact reference point (Eq. 13): mean over trajectories of sum_t (-H_t + (gamma/zeta) CE_t)', (t) => {
