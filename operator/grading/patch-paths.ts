@@ -104,7 +104,7 @@ function gitHeaderPaths(rest: string): [string, string] | undefined {
 /** Every file a unified diff touches, in order, with both sides of renames and copies. */
 export function patchFiles(patch: string): PatchFile[] {
   const out: PatchFile[] = [];
-  let cur: (PatchFile & { mode?: string; sawHeader?: boolean }) | undefined;
+  let cur: (PatchFile & { mode?: string; sawHeader?: boolean; closed?: boolean }) | undefined;
   let inHunk = false;
   let hunkLeft = { old: 0, neu: 0 };
   const push = () => {
@@ -147,7 +147,7 @@ export function patchFiles(patch: string): PatchFile[] {
     }
     if ((m = /^--- (.+)$/.exec(line))) {
       // A ---/+++ pair outside a git header starts a new file (plain `diff -u` output).
-      if (!cur || cur.sawHeader) {
+      if (!cur || cur.sawHeader || cur.closed) {
         push();
         cur = {};
       }
@@ -168,8 +168,13 @@ export function patchFiles(patch: string): PatchFile[] {
       if (cur) cur.to = undefined;
       continue;
     }
+    if (/^(GIT binary patch|Binary files .* differ)$/.test(line)) {
+      if (cur) cur.closed = true;
+      continue;
+    }
     if ((m = /^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@/.exec(line))) {
       inHunk = true;
+      if (cur) cur.closed = true;
       hunkLeft = { old: m[1] === undefined ? 1 : Number(m[1]), neu: m[2] === undefined ? 1 : Number(m[2]) };
       continue;
     }
