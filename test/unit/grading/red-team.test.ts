@@ -3,7 +3,7 @@
  * suite (pytest, unittest and node's runner), graded by evaluatePatch exactly as rollouts are, with
  * the real test runners. Every attack must come out "not resolved"; the gold patch still resolves.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,7 +40,7 @@ async function patchOf(task: SelfContainedTask, files: Record<string, string>): 
 const prepend = (task: SelfContainedTask, file: string, code: string) => ({ [file]: `${code}\n${task.files[file]}` });
 const allIds = (task: SelfContainedTask) => [...task.FAIL_TO_PASS, ...task.PASS_TO_PASS];
 
-async function notResolved(t: import('ava').ExecutionContext, task: SelfContainedTask, patch: string) {
+async function notResolved(t: ExecutionContext, task: SelfContainedTask, patch: string) {
   const r = await evaluatePatch(task, patch, { timeoutSeconds: 60 });
   t.false(r.resolved, r.log.slice(0, 3000));
   t.is(r.reward, 0);
@@ -141,11 +141,12 @@ test("4. Django's docstring ids: the docstring line names the test too", (t) => 
 
 test('5. runner configuration: pyproject.toml addopts loading a plugin that forces "passed" is reset', async (t) => {
   const plugin = ['import pytest', '', '@pytest.hookimpl(hookwrapper=True)', 'def pytest_runtest_makereport(item, call):', '    outcome = yield', '    outcome.get_result().outcome = "passed"', ''].join('\n');
-  for (const config of [
+  const configs: Record<string, string>[] = [
     { 'pyproject.toml': '[tool.pytest.ini_options]\naddopts = "-p rtplug"\n' },
     { 'pytest.toml': '[pytest]\naddopts = ["-p", "rtplug"]\n' },
     { '.pytest.ini': '[pytest]\naddopts = -p rtplug\n' },
-  ]) {
+  ];
+  for (const config of configs) {
     const r = await notResolved(t, PY, await patchOf(PY, { ...config, 'rtplug.py': plugin }));
     t.true(r.applied);
   }
