@@ -15,6 +15,7 @@ import { registerVerifier } from './commands/verifier.ts';
 import { registerTrain } from './commands/train.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerBuildSuite } from './commands/build-suite.ts';
+import { registerRun } from './commands/run.ts';
 
 /** The package's own package.json: two levels up from the sources, three from dist/. */
 function packageJson(): { version: string } {
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerServe(program);
   registerBuildSuite(program);
+  registerRun(program);
   return program;
 }
 

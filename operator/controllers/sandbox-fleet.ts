@@ -16,9 +16,8 @@
  *   a function of the records, so a crash in between cannot lose or double a result.
  */
 import type { RolloutLimits, Sampling, Sandbox } from '../api/common.ts';
-import { RolloutSummary } from '../api/records.ts';
+import { isSample, RolloutSummary } from '../api/records.ts';
 import { check } from '../api/validate.ts';
-import { isSample } from '../rollout/trajectory.ts';
 import {
   rfc3339,
   unitName,
