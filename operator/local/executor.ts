@@ -319,15 +319,15 @@ export class ObjectRunner {
       if (this.dirty) continue;
       const wait = Math.min(resync, (d.requeueAfterSeconds ?? Infinity) * 1000);
       await new Promise<void>((res) => {
-        const t = setTimeout(res, wait);
-        const onAbort = () => res();
-        this.opts.signal.addEventListener('abort', onAbort, { once: true });
-        this.wakeUp = () => {
+        const done = () => {
           clearTimeout(t);
-          this.opts.signal.removeEventListener('abort', onAbort);
+          this.opts.signal.removeEventListener('abort', done);
           this.wakeUp = undefined;
           res();
         };
+        const t = setTimeout(done, wait);
+        this.opts.signal.addEventListener('abort', done, { once: true });
+        this.wakeUp = done;
       });
       this.wakeUp = undefined;
     }

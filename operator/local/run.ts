@@ -5,7 +5,7 @@
  * /metrics on 127.0.0.1 while it runs; the final status as a table on stdout and as YAML (as
  * `kubectl get -o yaml` shows it) in the store; Ctrl-C stops cleanly and `--resume` continues.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -154,9 +154,10 @@ export async function runLocal(o: RunOptions): Promise<RunResult> {
   const progress = new Progress(o.progress);
   const abort = new AbortController();
   o.signal?.addEventListener('abort', () => abort.abort(), { once: true });
-  const scratch = path.join(os.tmpdir(), `entropo-run-${process.pid}`);
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'entropo-run-'));
+  chmodSync(scratch, 0o755); // the sandbox user must reach the work trees below it
   const apiKey = process.env.ENTROPO_API_KEY || process.env.OPENAI_API_KEY || undefined;
-  let root: ObjectRunner | undefined;
+  const holder: { root?: ObjectRunner } = {};
   const runner = new ObjectRunner(obj, {
     store,
     log,
@@ -166,14 +167,14 @@ export async function runLocal(o: RunOptions): Promise<RunResult> {
     signal: abort.signal,
     onStatus: (r) => {
       observeStatus(metrics, r.obj);
-      if (root) progress.update(root);
+      if (holder.root) progress.update(holder.root);
     },
     onRecord: (r, rec) => {
       observeRecord(metrics, r.obj, rec);
-      if (root) progress.update(root);
+      if (holder.root) progress.update(holder.root);
     },
   });
-  root = runner;
+  holder.root = runner;
   const ticker = setInterval(() => progress.update(runner), 1000);
   ticker.unref();
   let final: AnyObject;
@@ -184,7 +185,9 @@ export async function runLocal(o: RunOptions): Promise<RunResult> {
     progress.stop();
     // interrupted or finished: end every unit (unrecorded work is redone on resume)
     await runner.shutdown();
-    killAllGroups();
+    // interrupted: in-process rollouts may still have commands running (their process groups)
+    if (abort.signal.aborted) killAllGroups();
+    rmSync(scratch, { recursive: true, force: true });
     await new Promise<void>((res) => (server ? server.close(() => res()) : res()));
   }
   const interrupted = abort.signal.aborted && final.status?.phase !== 'Succeeded' && final.status?.phase !== 'Failed';

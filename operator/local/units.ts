@@ -222,7 +222,17 @@ export function startTrainer(u: TrainerUnit, ctx: UnitContext): LocalUnit {
     });
     child.on('close', (code, signal) => {
       if (stopped) return;
-      if (code !== 0) return fail(signal ? 'Killed' : 'Error', `entropo train exited ${signal ?? code}: ${stderr.trim().split('\n').slice(-5).join('\n')}`);
+      if (code !== 0) {
+        const tail = stderr.trim().split('\n').slice(-5).join('\n');
+        // the data cannot train (nothing finished, nothing fits): not an infrastructure failure, no retry
+        if (/no training examples|is invalid:/.test(tail)) {
+          observed.exitCode = 2;
+          observed.infrastructure = false;
+          return fail('InvalidTrainingData', `entropo train: ${tail}`);
+        }
+        observed.infrastructure = true;
+        return fail(signal ? 'Killed' : 'Error', `entropo train exited ${signal ?? code}: ${tail}`);
+      }
       const last = stdout.trim().split('\n').pop() ?? '';
       let r: Record<string, unknown>;
       try {
