@@ -17,6 +17,7 @@ import { registerPolicy } from './commands/policy.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerBuildSuite } from './commands/build-suite.ts';
 import { registerRun } from './commands/run.ts';
+import { registerTrainJob } from './commands/train-job.ts';
 
 /** The package's own package.json: two levels up from the sources, three from dist/. */
 function packageJson(): { version: string } {
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerBuildSuite(program);
   registerRun(program);
+  registerTrainJob(program);
   return program;
 }
 
