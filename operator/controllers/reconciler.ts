@@ -55,6 +55,9 @@ import { parseScores, verifierJob } from '../workloads/verifier-job.ts';
 import { runKeys } from './trainingrun.ts';
 import { objectPrefix, recordKey, recordPrefix, type AttemptRecord, type Decision, type Observed, type ObservedTasks, type ObservedUnit, type StopAction, type StoreWrite, type UnitRole, type UnitSpec } from './decision.ts';
 
+/** Children created at once by one reconcile. */
+export const CREATE_CONCURRENCY = 16;
+
 /** One kind the executor drives. */
 export interface KindBinding<T extends KubeObject = KubeObject, S extends Record<string, unknown> = Record<string, unknown>> {
   kind: 'RolloutBatch' | 'EvalSuite' | 'TrainingRun';
@@ -100,7 +103,16 @@ interface ObjectState {
   lastStatusWrite: number;
   networkPolicy: boolean;
   key: string;
+  /**
+   * Expectations (as the Job controller keeps them): children this process created that the
+   * cache has not shown yet, by name. They count as Pending units so a reconcile that runs before
+   * the watch delivers them does not create them again; dropped once seen, or after a minute.
+   */
+  expected: Map<string, { unit: ObservedUnit; at: number }>;
 }
+
+/** How long a created child that the cache has not shown yet is still expected. */
+export const EXPECTATION_TTL_MS = 60_000;
 
 type Status = Record<string, unknown> & { phase?: string; resolveRate?: number; metrics?: Record<string, unknown> };
 
@@ -146,7 +158,7 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
     this.byKey.set(key, uid);
     let state = this.states.get(uid);
     if (!state) {
-      state = { taskInfo: new Map(), lastStatusWrite: 0, networkPolicy: false, key };
+      state = { taskInfo: new Map(), lastStatusWrite: 0, networkPolicy: false, key, expected: new Map() };
       this.states.set(uid, state);
     }
 
@@ -167,7 +179,7 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
     }
 
     const now = this.now();
-    const observed: Observed = { now, units: this.observeUnits(req.namespace, uid), records: [] };
+    const observed: Observed = { now, units: this.withExpectations(state, this.observeUnits(req.namespace, uid), now), records: [] };
     if (invalid || !store) {
       ctx.log.warn('invalid object', { error: invalid });
       observed.invalid = invalid ?? 'spec.storage.uri: no store';
@@ -273,6 +285,16 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
     }
   }
 
+  private withExpectations(state: ObjectState, units: ObservedUnit[], now: number): ObservedUnit[] {
+    if (state.expected.size === 0) return units;
+    const seen = new Set(units.map((u) => u.name));
+    for (const [name, e] of state.expected) {
+      if (seen.has(name) || now - e.at > EXPECTATION_TTL_MS) state.expected.delete(name);
+      else units.push(e.unit);
+    }
+    return units;
+  }
+
   private async loadRecords(state: ObjectState, store: ArtifactStore, prefix: string): Promise<Map<string, AttemptRecord>> {
     if (state.records) return state.records;
     const records = new Map<string, AttemptRecord>();
@@ -344,8 +366,25 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
       }
       for (const w of d.writes) await this.write(store, w);
     }
-    // 2. create
-    for (const u of d.start) await this.create(obj, u, state, client);
+    // 2. create (the batch's NetworkPolicy first; then up to CREATE_CONCURRENCY at once, like the
+    //    Job controller's parallel Pod creation; the first error is raised after the rest settle)
+    if (d.start.length) {
+      await this.create(obj, d.start[0], state, client);
+      let next = 1;
+      let failure: unknown;
+      const worker = async () => {
+        while (next < d.start.length) {
+          const u = d.start[next++];
+          try {
+            await this.create(obj, u, state, client);
+          } catch (e) {
+            failure ??= e;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(CREATE_CONCURRENCY, d.start.length - 1) }, worker));
+      if (failure) throw failure;
+    }
     // 2b. suspend / resume child objects
     for (const c of d.setSuspend ?? []) {
       try {
@@ -430,6 +469,7 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
       const info = state.taskInfo.get(u.taskId) ?? { format: 'self-contained' as const };
       const env: SandboxPodEnv = { operatorImage: this.opts.operatorImage, baseImage: this.opts.sandboxBaseImage, task: info };
       await this.createObject(client, Pods, ns, sandboxPod({ ...u, iteration: u.source.iteration }, env));
+      state.expected.set(u.name, { at: this.now(), unit: { name: u.name, role: 'Sandbox', index: u.index, attempt: u.attempt, phase: 'Pending', createdAt: this.now() } });
       return;
     }
     if (u.role === 'PolicyServer') {
