@@ -86,15 +86,15 @@ test('retries by reason: eviction and exit 3 retried as new attempts; ImagePullB
   const ns = await createNamespace(admin, 'rb');
   const { uri, store } = tempStore();
   await startOperator(t, cp, ns);
-  await create(admin, RB, rolloutBatch(ns, 'retry', uri, { tasks: { builtin: { split: 'All' }, limit: 1 }, samplesPerTask: 2, parallelism: 2, backoffLimit: 1, startDeadlineSeconds: 2 }));
+  await create(admin, RB, rolloutBatch(ns, 'retry', uri, { tasks: { builtin: { split: 'All' }, limit: 1 }, samplesPerTask: 2, parallelism: 2, backoffLimit: 1, startDeadlineSeconds: 5 }));
   const byIndex = async (index: number, attempt: number) =>
     waitFor(`index ${index} attempt ${attempt}`, async () => (await pods(admin, ns)).find((p) => identity(p).index === index && identity(p).attempt === attempt));
 
+  // Slot 1: image pull back-off past the start deadline, then succeeds on attempt 1.
+  await imagePullBackOff(admin, await byIndex(1, 0));
   // Slot 0: evicted, then no sample (exit 3): 2 failures > backoffLimit 1 -> failed.
   await evict(admin, await byIndex(0, 0));
   await noSample(admin, await byIndex(0, 1));
-  // Slot 1: image pull back-off past the 2 s start deadline, then succeeds on attempt 1.
-  await imagePullBackOff(admin, await byIndex(1, 0));
   const second = await byIndex(1, 1);
   await running(admin, second);
   await succeed(admin, store, second, { resolved: true });
