@@ -8,6 +8,7 @@ import { Value } from '@sinclair/typebox/value';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { rulesOf, DNS1123, DNS1123_SUBDOMAIN, QUALIFIED_NAME, LABEL_VALUE } from './schema.ts';
 import { KINDS } from './kinds.ts';
+import { headChars } from '../util/text.ts';
 
 export interface FieldError {
   /** Dotted path, e.g. "spec.preference.zeta" or "spec.tasks.instanceIds[3]". */
@@ -38,7 +39,7 @@ export function fieldOf(pointer: string): string {
 
 function describe(e: ValueError): string {
   const s = e.schema as Record<string, unknown>;
-  const got = e.value === undefined ? 'nothing' : JSON.stringify(e.value)?.slice(0, 80);
+  const got = e.value === undefined ? 'nothing' : headChars(JSON.stringify(e.value) ?? '', 80);
   if (s['x-kubernetes-int-or-string']) {
     return `must be an integer or a quantity string such as 500m, 2Gi or 1.5 (Kubernetes quantity grammar) (got ${got})`;
   }

@@ -14,6 +14,7 @@
  * tool_calls field), so that training on them reproduces the model's own format. Pure functions.
  */
 import type { FunctionTool } from '../tools/schemas.ts';
+import { headChars } from '../../util/text.ts';
 
 export function toolsPrompt(tools: FunctionTool[]): string {
   return [
@@ -88,7 +89,7 @@ function toCall(v: unknown, raw: string): TextToolCall {
     }
   }
   if (args === null || typeof args !== 'object' || Array.isArray(args)) {
-    return { ok: false, error: `the arguments of ${call.name} must be a JSON object, e.g. {"command": "ls"} (got ${JSON.stringify(args)?.slice(0, 60)})`, raw };
+    return { ok: false, error: `the arguments of ${call.name} must be a JSON object, e.g. {"command": "ls"} (got ${headChars(JSON.stringify(args) ?? '', 60)})`, raw };
   }
   return { ok: true, name: call.name, arguments: JSON.stringify(args) };
 }
