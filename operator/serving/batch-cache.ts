@@ -130,8 +130,10 @@ export function prefill(model: CausalLM, prompt: number[]): { cache: KvCache; lo
   if (prompt.length === 0) throw new Error('prefill: empty prompt');
   const L = model.config.numLayers;
   const kept = tf.tidy(() => {
-    const out = model.forward([prompt], { returnCache: true });
-    const row = tf.reshape(tf.slice(out.logits, [0, prompt.length - 1, 0], [1, 1, -1]), [-1]);
+    // The LM head on the last position only: the prompt's other logits are never used.
+    const out = model.forward([prompt], { returnCache: true, hiddenOnly: true });
+    const last = tf.reshape(tf.slice(out.logits, [0, prompt.length - 1, 0], [1, 1, -1]), [1, -1]) as tf.Tensor2D;
+    const row = tf.reshape(model.lmHead(last), [-1]);
     return [row, ...out.cache!.k, ...out.cache!.v];
   });
   const logits = kept[0].dataSync() as Float32Array;
