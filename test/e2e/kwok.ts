@@ -10,8 +10,8 @@
  *   ...
  *   await kwok.stop();   // stops kwok and deletes its Nodes
  *
- * Lifecycle (kwok's "general" Pod stages, with the completion stage opened to every owner):
- * a Pod becomes Running and Ready about `runningDelayMs` after it is bound, and Succeeded
+ * Lifecycle (kwok's "general" Pod stages, with the completion stage opened to every owner and
+ * no random jitter): a Pod becomes Running and Ready `startDelayMs` (x2) after it is bound, and Succeeded
  * (every container terminated, exit code 0, reason Completed) `completeDelayMs` later. Per-Pod
  * overrides are kwok's annotations (`pod-complete.stage.kwok.x-k8s.io/delay: "5s"`); the
  * annotation `kwok.entropo.dev/termination-message` becomes every container's
@@ -37,8 +37,10 @@ export interface KwokOptions {
   nodes?: number;
   /** Allocatable per node (default cpu 1000, memory 4Ti, pods 10000). */
   capacity?: { cpu: string; memory: string; pods: string };
-  /** Delay before a bound Pod completes, ms (default 1000; kwok adds no jitter here). */
+  /** Delay before a Running Pod completes, ms (default 1000). */
   completeDelayMs?: number;
+  /** Delay of each start stage (created, init containers, ready), ms (default 0). No jitter. */
+  startDelayMs?: number;
 }
 
 export interface Kwok {
@@ -51,7 +53,7 @@ export interface Kwok {
   stop(): Promise<void>;
 }
 
-function stageDocs(dir: string, completeDelayMs: number): string {
+function stageDocs(dir: string, completeDelayMs: number, startDelayMs: number): string {
   const docs: unknown[] = [];
   const take = (sub: string, skip: (name: string) => boolean = () => false) => {
     for (const f of readdirSync(join(dir, sub)).sort()) {
@@ -59,6 +61,11 @@ function stageDocs(dir: string, completeDelayMs: number): string {
       for (const d of parseAllDocuments(readFileSync(join(dir, sub, f), 'utf8'))) {
         const js = d.toJS() as { kind?: string; metadata?: { name?: string }; spec?: any };
         if (js?.kind !== 'Stage') continue;
+        if (js.spec?.resourceRef?.kind === 'Pod' && js.spec.delay) {
+          // No random jitter: a benchmark's numbers must not depend on it (annotations still override).
+          delete js.spec.delay.jitterDurationMilliseconds;
+          if (js.metadata?.name !== 'pod-complete' && js.metadata?.name !== 'pod-delete') js.spec.delay.durationMilliseconds = startDelayMs;
+        }
         if (js.metadata?.name === 'pod-complete') {
           // Every Pod completes (upstream: Job-owned Pods only), with a fixed delay and the
           // termination message from an annotation.
@@ -66,8 +73,8 @@ function stageDocs(dir: string, completeDelayMs: number): string {
           js.spec.delay.durationMilliseconds = completeDelayMs;
           delete js.spec.delay.jitterDurationMilliseconds;
           js.spec.next.statusTemplate = String(js.spec.next.statusTemplate).replace(
-            'reason: Completed',
-            `reason: Completed\n            message: {{ with $root.metadata.annotations }}{{ with index . "${TERMINATION_MESSAGE_ANNOTATION}" }}{{ . | Quote }}{{ else }}""{{ end }}{{ else }}""{{ end }}`,
+            /^( *)reason: Completed$/m,
+            `$1reason: Completed\n$1message: {{ with $root.metadata.annotations }}{{ with index . "${TERMINATION_MESSAGE_ANNOTATION}" }}{{ . | Quote }}{{ else }}""{{ end }}{{ else }}""{{ end }}`,
           );
         }
         docs.push(js);
@@ -86,7 +93,7 @@ export async function startKwok(options: KwokOptions): Promise<Kwok> {
   const kubectl = options.kubectl ?? process.env.ENTROPO_TEST_KUBECTL ?? 'kubectl';
   const dir = mkdtempSync(join(tmpdir(), 'entropo-kwok-'));
   const config = join(dir, 'kwok.yaml');
-  writeFileSync(config, stageDocs(join(assets.dir, 'kwok-stages'), options.completeDelayMs ?? 1000));
+  writeFileSync(config, stageDocs(join(assets.dir, 'kwok-stages'), options.completeDelayMs ?? 1000, options.startDelayMs ?? 0));
   const k = (args: string[], input?: string) => runTool(kubectl, ['--kubeconfig', options.kubeconfig, ...args], input);
   const n = options.nodes ?? 1;
   const cap = options.capacity ?? { cpu: '1000', memory: '4Ti', pods: '10000' };

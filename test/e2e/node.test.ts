@@ -8,9 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { nodeCluster } from './cluster.ts';
-import { REPO, operatorImage, parseDockerfile, taskBaseImage } from './images.ts';
-
-const images = () => ({ operator: operatorImage(), taskBase: taskBaseImage() });
+import { REPO, operatorImage, parseDockerfile } from './images.ts';
 
 /** Pod manifest with one container; `spec` is merged into the Pod spec. */
 export function pod(name: string, image: string, command: string[], spec: Record<string, unknown> = {}): string {
@@ -23,7 +21,7 @@ export function pod(name: string, image: string, command: string[], spec: Record
 }
 
 test('a Pod runs in a real container: its ServiceAccount token, python3, pytest and git of the task image', async (t) => {
-  const c = await nodeCluster({ images: images() });
+  const c = await nodeCluster();
   const ns = await c.namespace('run');
   const t0 = Date.now();
   const r = c.kubectl(
@@ -43,7 +41,7 @@ test('a Pod runs in a real container: its ServiceAccount token, python3, pytest 
 });
 
 test('Service names resolve inside Pods (CoreDNS) and Services route to Pods and to the API server (kube-proxy)', async (t) => {
-  const c = await nodeCluster({ images: images() });
+  const c = await nodeCluster();
   const ns = await c.namespace('dns');
   const server = `require('http').createServer((q, s) => s.end('hello from ' + process.env.HOSTNAME)).listen(8080)`;
   let r = c.kubectl(['-n', ns, 'apply', '-f', '-'], pod('echo', c.images.operator, ['/opt/entropo/bin/node', '-e', server], { restartPolicy: 'Always' }));
@@ -77,7 +75,7 @@ test('Service names resolve inside Pods (CoreDNS) and Services route to Pods and
 });
 
 test('a Pod with a missing image reports ErrImagePull within seconds (nothing is pulled from .local)', async (t) => {
-  const c = await nodeCluster({ images: images() });
+  const c = await nodeCluster();
   const ns = await c.namespace('pull');
   const t0 = Date.now();
   const r = c.kubectl(['-n', ns, 'apply', '-f', '-'], pod('missing', 'entropo.local/does-not-exist:0', ['true']));
@@ -90,7 +88,7 @@ test('a Pod with a missing image reports ErrImagePull within seconds (nothing is
 });
 
 test('the operator image agrees with the Dockerfile: layout, user, entrypoint; its entrypoint runs as user 65532', async (t) => {
-  const c = await nodeCluster({ images: images() });
+  const c = await nodeCluster();
   const img = operatorImage();
   const stage = parseDockerfile(readFileSync(join(REPO, 'Dockerfile'), 'utf8'));
   // The archive as containerd sees it: manifest, config, layer listings.

@@ -8,12 +8,12 @@ import test from 'ava';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { nodeCluster } from './cluster.ts';
-import { REPO, operatorImage, taskBaseImage } from './images.ts';
+import { REPO } from './images.ts';
 
 const NS = 'entropo-system';
 
 test('installed from crds/ and manifests/install/: Ready, holds the Lease, reconciles as its ServiceAccount, /metrics through its Service', async (t) => {
-  const c = await nodeCluster({ images: { operator: operatorImage(), taskBase: taskBaseImage() } });
+  const c = await nodeCluster();
   const ok = (r: { status: number; stderr: string; stdout: string }, what: string) => t.is(r.status, 0, `${what}: ${r.stderr || r.stdout}`);
 
   // 1. What the README tells a user to run, with the locally built image.

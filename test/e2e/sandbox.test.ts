@@ -16,7 +16,7 @@ import { check } from '../../operator/api/validate.ts';
 import { loadBuiltinSuite } from '../../operator/tasks/suite.ts';
 import type { ScriptedReply } from '../helpers/scripted-llm.ts';
 import { nodeCluster } from './cluster.ts';
-import { REPO, operatorImage, taskBaseImage } from './images.ts';
+import { REPO } from './images.ts';
 
 /** The endpoint Pod's program: the scripted server on 0.0.0.0:8000, replies by turn. */
 const SERVE = `import { readFileSync } from 'node:fs';
@@ -27,7 +27,7 @@ console.log('serving', llm.url);
 `;
 
 test('a sandbox Pod of the built-in suite runs entropo sandbox against an endpoint Pod by DNS name, grades, stores the trajectory, reports in its termination message', async (t) => {
-  const c = await nodeCluster({ images: { operator: operatorImage(), taskBase: taskBaseImage() } });
+  const c = await nodeCluster();
   const ns = await c.namespace('sandbox');
   const ok = (r: { status: number; stderr: string; stdout: string }, what: string) => t.is(r.status, 0, `${what}: ${r.stderr || r.stdout}`);
 
@@ -85,7 +85,7 @@ test('a sandbox Pod of the built-in suite runs entropo sandbox against an endpoi
         {
           name: 'runtime',
           image: c.images.operator,
-          command: ['cp', '-a', '/opt/entropo/.', '/entropo/'],
+          command: ['cp', '-R', '/opt/entropo/.', '/entropo/'],
           volumeMounts: [{ name: 'runtime', mountPath: '/entropo' }],
         },
       ],
@@ -125,8 +125,9 @@ test('a sandbox Pod of the built-in suite runs entropo sandbox against an endpoi
   ok(c.kubectl(['-n', ns, 'apply', '-f', '-'], stringify(sandbox)), 'sandbox Pod');
   const pod = await c.waitForPodPhase(ns, 'sandbox', ['Succeeded', 'Failed'], 300_000);
   const logs = await c.podLogs(ns, 'sandbox', 'sandbox').catch((e: Error) => e.message);
+  const initLogs = await c.podLogs(ns, 'sandbox', 'runtime').catch((e: Error) => e.message);
   t.log(`sandbox Pod ${pod.status?.phase} in ${Date.now() - t0} ms`);
-  t.is(pod.status?.phase, 'Succeeded', logs.slice(-3000));
+  t.is(pod.status?.phase, 'Succeeded', `init: ${JSON.stringify(pod.status?.initContainerStatuses)} ${initLogs.slice(-1000)}\nsandbox: ${logs.slice(-3000)}`);
 
   // The summary, from the Pod's status (what the operator reads).
   const message = pod.status?.containerStatuses?.find((s) => s.name === 'sandbox')?.state?.terminated?.message ?? '';

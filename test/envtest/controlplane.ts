@@ -169,7 +169,7 @@ export class ControlPlane {
       `--service-account-key-file=${join(this.dir, 'sa.pub')}`,
       `--service-account-signing-key-file=${join(this.dir, 'sa.key')}`,
       ...(cluster
-        ? ['--enable-admission-plugins=NodeRestriction', '--endpoint-reconciler-type=lease']
+        ? ['--enable-admission-plugins=NodeRestriction', '--endpoint-reconciler-type=lease', '--kubelet-preferred-address-types=InternalIP,Hostname']
         : ['--disable-admission-plugins=ServiceAccount', '--endpoint-reconciler-type=none']),
       ...(this.options.apiServerFlags ?? []),
     ]);
