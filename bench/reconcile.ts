@@ -57,7 +57,7 @@ async function coldStart(cp: ControlPlane, workers: number): Promise<string> {
       apiVersion: 'entropo.dev/v1alpha1',
       kind: 'RolloutBatch',
       metadata: { name: `rb-${i}`, namespace: ns },
-      spec: { policy: { name: 'tiny-coder', endpoint: { url: 'http://policy:8000/v1' } }, tasks: { builtin: { split: 'all' } } },
+      spec: { policy: { name: 'tiny-coder', endpoint: { url: 'http://policy:8000/v1' } }, tasks: { builtin: { split: 'All' } } },
     })),
   };
   writeFileSync(join(dir, 'objects.json'), JSON.stringify(list));

@@ -19,8 +19,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { RolloutLimits, Sampling } from '../operator/api/common.ts';
 import { isSelfContained, type SelfContainedTask, type TaskRecord } from '../operator/api/records.ts';
-import { runTaskTests } from '../operator/rollout/grading/evaluate.ts';
-import { applyPatch, materialiseWorkTree } from '../operator/rollout/grading/worktree.ts';
+import { runTaskTests } from '../operator/grading/evaluate.ts';
+import { applyPatch, materialiseWorkTree } from '../operator/grading/worktree.ts';
 import { logger } from '../operator/logging/logger.ts';
 import { runBatch } from '../operator/rollout/batch.ts';
 import { isSample } from '../operator/rollout/trajectory.ts';
@@ -91,7 +91,7 @@ const llm = await startScriptedLLM((req, turn) => {
   return { content: 'unknown task' };
 });
 const sampling: Sampling = { temperature: 0.7, topP: 0.8, topK: 20, maxTokensPerTurn: 1024 };
-const limits: RolloutLimits = { maxSteps: 10, maxTokens: 131072, timeoutSeconds: 300, toolTimeoutSeconds: 120, toolCallFormat: 'native' };
+const limits: RolloutLimits = { maxSteps: 10, maxTokens: 131072, timeoutSeconds: 300, toolTimeoutSeconds: 120, toolCallFormat: 'Native' };
 
 const alone = new Map<string, number>();
 for (const t of tasks) alone.set(t.instance_id, await testsAlone(t));

@@ -88,7 +88,7 @@ function selectAll(source: Map<string, GradedTrajectory[]>, pipeline: SelectionS
   return resolved / source.size;
 }
 
-const majority: SelectionStep[] = [{ type: 'finished' }, { type: 'regression', mode: 'max-count' }, { type: 'reproduction' }, { type: 'majority' }, { type: 'steps', order: 'most' }];
+const majority: SelectionStep[] = [{ type: 'Finished' }, { type: 'Regression', mode: 'MaxCount' }, { type: 'Reproduction' }, { type: 'Majority' }, { type: 'Steps', order: 'Most' }];
 const rows: [string, ReturnType<typeof time>][] = [
   ['single pass over the data (sum of step counts)', baseline],
   ['building the selector inputs only (toCandidate for every trajectory)', time(() => {

@@ -31,13 +31,13 @@ interface Case {
 
 const CASES: Case[] = [
   { name: 'SFT', objective: 'sft', preference: {} },
-  { name: 'M-KTO (exact z0, every step)', objective: 'preference', preference: { algorithm: 'kto', zeta: 0.1, gamma: 0.1 } },
-  { name: 'EntroPO-KTO exact z0, every step', objective: 'preference', preference: { algorithm: 'kto', kto: { referencePoint: 'exact', referencePointEvery: 1 } } },
-  { name: 'EntroPO-KTO exact z0, every 4 steps', objective: 'preference', preference: { algorithm: 'kto', kto: { referencePoint: 'exact', referencePointEvery: 4 } } },
-  { name: 'EntroPO-KTO authors-kl z0', objective: 'preference', preference: { algorithm: 'kto', kto: { referencePoint: 'authors-kl' } } },
-  { name: 'EntroPO-KTO trl-kl z0', objective: 'preference', preference: { algorithm: 'kto', kto: { referencePoint: 'trl-kl' } } },
-  { name: 'M-DPO', objective: 'preference', preference: { algorithm: 'dpo', zeta: 0.1, gamma: 0.1 } },
-  { name: 'EntroPO-DPO', objective: 'preference', preference: { algorithm: 'dpo' } },
+  { name: 'M-KTO (exact z0, every step)', objective: 'preference', preference: { algorithm: 'KTO', zeta: 0.1, gamma: 0.1 } },
+  { name: 'EntroPO-KTO exact z0, every step', objective: 'preference', preference: { algorithm: 'KTO', kto: { referencePoint: 'Exact', referencePointEvery: 1 } } },
+  { name: 'EntroPO-KTO exact z0, every 4 steps', objective: 'preference', preference: { algorithm: 'KTO', kto: { referencePoint: 'Exact', referencePointEvery: 4 } } },
+  { name: 'EntroPO-KTO authors-kl z0', objective: 'preference', preference: { algorithm: 'KTO', kto: { referencePoint: 'AuthorsKL' } } },
+  { name: 'EntroPO-KTO trl-kl z0', objective: 'preference', preference: { algorithm: 'KTO', kto: { referencePoint: 'TRLKL' } } },
+  { name: 'M-DPO', objective: 'preference', preference: { algorithm: 'DPO', zeta: 0.1, gamma: 0.1 } },
+  { name: 'EntroPO-DPO', objective: 'preference', preference: { algorithm: 'DPO' } },
 ];
 
 interface Args {

@@ -3,7 +3,7 @@
  * paper (METHOD.md sections 2, 6, 7, 8). Every field carries a description: `kubectl explain`
  * shows them.
  */
-import { Type, StringEnum, Quantity, Opaque, withRules, DNS1123, type Static } from './schema.ts';
+import { Type, StringEnum, Quantity, withRules, DNS1123, DNS1123_SUBDOMAIN, QUALIFIED_NAME, type Static } from './schema.ts';
 
 export const GROUP = 'entropo.dev';
 export const VERSION = 'v1alpha1';
@@ -12,7 +12,7 @@ export const VERSION = 'v1alpha1';
 
 export const SecretKeyRef = Type.Object(
   {
-    name: Type.String({ minLength: 1, description: 'Secret name, in the object\'s namespace.' }),
+    name: Type.String({ minLength: 1, maxLength: 253, pattern: DNS1123_SUBDOMAIN, description: 'Secret name, in the object\'s namespace.' }),
     key: Type.String({ minLength: 1, description: 'Key within the Secret.' }),
   },
   { description: 'A key of a Secret.' },
@@ -62,19 +62,32 @@ export type ModelRef = Static<typeof ModelRef>;
 
 // ---- tasks ----------------------------------------------------------------------------------
 
+/** Built-in task suites shipped in the image (operator/tasks/suite/<name>/; a test keeps the two in step). */
+export const BuiltinSuites = ['entropo-bugs'] as const;
+
 export const TaskSource = withRules(
   Type.Object(
     {
       builtin: Type.Optional(
+        withRules(
         Type.Object(
           {
-            suite: Type.String({ default: 'entropo-bugs', description: 'Built-in task suite name.' }),
-            split: StringEnum(['train', 'eval', 'all'] as const, {
-              default: 'train',
+            suite: Type.String({ default: 'entropo-bugs', description: `Built-in task suite name: ${BuiltinSuites.join(', ')}.` }),
+            split: StringEnum(['Train', 'Eval', 'All'] as const, {
+              default: 'Train',
               description: 'Which split of the suite.',
             }),
           },
           { description: 'A task suite shipped with the operator (self-contained tasks).' },
+        ),
+        [
+          {
+            cel: `self.suite in [${BuiltinSuites.map((n) => `'${n}'`).join(', ')}]`,
+            message: `unknown built-in suite: the operator ships ${BuiltinSuites.join(', ')}`,
+            fieldPath: '.suite',
+            check: (b: { suite: string }) => (BuiltinSuites as readonly string[]).includes(b.suite),
+          },
+        ],
         ),
       ),
       jsonl: Type.Optional(
@@ -84,8 +97,8 @@ export const TaskSource = withRules(
               pattern: '^(store://|file://|https?://).+',
               description: 'Location of a JSONL file of task records (store://, file:// or http(s)://).',
             }),
-            format: StringEnum(['swe-bench', 'self-contained'] as const, {
-              default: 'swe-bench',
+            format: StringEnum(['SWEBench', 'SelfContained'] as const, {
+              default: 'SWEBench',
               description: 'Record format of each line.',
             }),
           },
@@ -95,7 +108,7 @@ export const TaskSource = withRules(
       configMapRef: Type.Optional(
         Type.Object(
           {
-            name: Type.String({ minLength: 1, description: 'ConfigMap name.' }),
+            name: Type.String({ minLength: 1, maxLength: 253, pattern: DNS1123_SUBDOMAIN, description: 'ConfigMap name.' }),
             key: Type.String({ default: 'tasks.jsonl', description: 'Key holding JSONL task records.' }),
           },
           { description: 'Tasks stored as JSONL in a ConfigMap.' },
@@ -153,9 +166,9 @@ export const RolloutLimits = Type.Object(
     }),
     timeoutSeconds: Type.Integer({ minimum: 10, default: 3600, description: 'Wall time per rollout.' }),
     toolTimeoutSeconds: Type.Integer({ minimum: 1, default: 120, description: 'Wall time per tool call.' }),
-    toolCallFormat: StringEnum(['native', 'text'] as const, {
-      default: 'native',
-      description: 'native: the API\'s tool calls; text: tool calls written in the message text, for models without them.',
+    toolCallFormat: StringEnum(['Native', 'Text'] as const, {
+      default: 'Native',
+      description: 'Native: the API\'s tool calls; Text: tool calls written in the message text (Hermes/Qwen <tool_call> blocks), for models without them.',
     }),
   },
   { description: 'Limits of one rollout. A rollout cut off by a limit is not "finished".', default: {} },
@@ -170,6 +183,42 @@ export const Resources = Type.Object(
   { description: 'Compute resources, as in a container spec.' },
 );
 
+/** core/v1 Toleration, checked as the API server checks a Pod's (validation.ValidateTolerations). */
+export const Toleration = withRules(
+  Type.Object(
+    {
+      key: Type.Optional(Type.String({ maxLength: 317, pattern: QUALIFIED_NAME, description: 'Taint key (a qualified name); empty with operator Exists matches every taint.' })),
+      operator: Type.Optional(StringEnum(['Exists', 'Equal'] as const, { description: 'Exists or Equal (the default when empty).' })),
+      value: Type.Optional(Type.String({ maxLength: 63, description: 'Taint value; must be empty with operator Exists.' })),
+      effect: Type.Optional(
+        StringEnum(['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const, { description: 'Taint effect to match; empty matches every effect.' }),
+      ),
+      tolerationSeconds: Type.Optional(Type.Integer({ description: 'NoExecute only: how long the Pod stays bound after the taint appears.' })),
+    },
+    { description: 'A toleration (core/v1 Toleration).' },
+  ),
+  [
+    {
+      cel: "(has(self.key) && self.key != '') || (has(self.operator) && self.operator == 'Exists')",
+      message: 'operator must be Exists when key is empty',
+      fieldPath: '.operator',
+      check: (t: { key?: string; operator?: string }) => !!t.key || t.operator === 'Exists',
+    },
+    {
+      cel: "!has(self.operator) || self.operator != 'Exists' || !has(self.value) || self.value == ''",
+      message: 'value must be empty when operator is Exists',
+      fieldPath: '.value',
+      check: (t: { operator?: string; value?: string }) => t.operator !== 'Exists' || !t.value,
+    },
+    {
+      cel: "!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
+      message: "effect must be 'NoExecute' when tolerationSeconds is set",
+      fieldPath: '.effect',
+      check: (t: { effect?: string; tolerationSeconds?: number }) => t.tolerationSeconds === undefined || t.effect === 'NoExecute',
+    },
+  ],
+);
+
 export const Sandbox = Type.Object(
   {
     image: Type.Optional(
@@ -181,19 +230,24 @@ export const Sandbox = Type.Object(
     runtimeImage: Type.Optional(
       Type.String({ description: 'Image holding the agent runtime that an init container copies into the sandbox. Default: the operator image.' }),
     ),
-    runtimeClassName: Type.Optional(Type.String({ description: 'RuntimeClass for stronger isolation (gVisor, Kata).' })),
+    runtimeClassName: Type.Optional(
+      Type.String({ maxLength: 253, pattern: DNS1123_SUBDOMAIN, description: 'RuntimeClass for stronger isolation (gVisor, Kata).' }),
+    ),
     resources: Type.Optional(Resources),
-    network: StringEnum(['policy-only', 'none', 'unrestricted'] as const, {
-      default: 'policy-only',
-      description: 'Egress allowed from the sandbox: only to the policy endpoint (NetworkPolicy), none, or unrestricted.',
+    network: StringEnum(['PolicyOnly', 'None', 'Unrestricted'] as const, {
+      default: 'PolicyOnly',
+      description: 'Egress allowed from the sandbox: PolicyOnly (only to the policy endpoint, by NetworkPolicy), None, or Unrestricted.',
     }),
     runAsNonRoot: Type.Boolean({ default: true, description: 'Run the task container as non-root (when the image allows).' }),
     nodeSelector: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Node selector for sandbox Pods.' })),
-    tolerations: Type.Optional(Type.Array(Opaque('A toleration.'), { description: 'Tolerations for sandbox Pods.' })),
+    tolerations: Type.Optional(Type.Array(Toleration, { maxItems: 64, description: 'Tolerations for sandbox Pods.' })),
     env: Type.Optional(
       Type.Array(
         Type.Object(
-          { name: Type.String({ minLength: 1, description: 'Variable name.' }), value: Type.String({ description: 'Value.' }) },
+          {
+            name: Type.String({ minLength: 1, pattern: '^[-._a-zA-Z][-._a-zA-Z0-9]*$', description: 'Variable name (as a container\'s env: letters, digits, -, _ and ., not starting with a digit).' }),
+            value: Type.String({ description: 'Value.' }),
+          },
           { description: 'An environment variable.' },
         ),
         { description: 'Extra environment for the task container (TZ and PYTHONHASHSEED are pinned).' },
@@ -206,14 +260,14 @@ export type Sandbox = Static<typeof Sandbox>;
 
 // ---- preference optimisation ----------------------------------------------------------------
 
-export const ReferencePointModes = ['exact', 'authors-kl', 'trl-kl'] as const;
+export const ReferencePointModes = ['Exact', 'AuthorsKL', 'TRLKL'] as const;
 
 export const Preference = withRules(
   Type.Object(
     {
-      algorithm: StringEnum(['kto', 'dpo'] as const, {
-        default: 'kto',
-        description: 'kto: unpaired trajectories labelled by reward (Eqs. 11-13); dpo: same-task pairs, one resolved (Eq. 7).',
+      algorithm: StringEnum(['KTO', 'DPO'] as const, {
+        default: 'KTO',
+        description: 'KTO: unpaired trajectories labelled by reward (Eqs. 11-13); DPO: same-task pairs, one resolved (Eq. 7).',
       }),
       zeta: Type.Number({
         exclusiveMinimum: 0,
@@ -233,14 +287,14 @@ export const Preference = withRules(
             desirableWeight: Type.Number({ exclusiveMinimum: 0, default: 1, description: 'lambda_D.' }),
             undesirableWeight: Type.Number({ exclusiveMinimum: 0, default: 1, description: 'lambda_U.' }),
             referencePoint: StringEnum(ReferencePointModes, {
-              default: 'exact',
+              default: 'Exact',
               description:
-                'z0 estimate: exact (Eq. 13 over the full vocabulary), authors-kl (released code: clamped mismatched-pair KL), trl-kl (TRL KTO).',
+                'z0 estimate: Exact (Eq. 13 over the full vocabulary), AuthorsKL (the authors\' released code: clamped mismatched-pair KL), TRLKL (TRL\'s KTO estimate).',
             }),
             referencePointEvery: Type.Integer({
               minimum: 1,
               default: 1,
-              description: 'Recompute z0 every K optimizer steps (exact mode; K > 1 saves reference forwards).',
+              description: 'Recompute z0 every K optimizer steps (Exact mode; K > 1 saves reference forwards).',
             }),
           },
           { description: 'KTO options.', default: {} },
@@ -260,11 +314,14 @@ export const Preference = withRules(
 );
 export type Preference = Static<typeof Preference>;
 
+/** tfjs backends a trainer may ask for (Auto: the first that works, in this order). */
+export const TrainingBackends = ['Auto', 'TfjsNodeGPU', 'TfjsNode', 'Wasm', 'CPU'] as const;
+
 export const DefaultLoraTargets = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
 
 export const Training = Type.Object(
   {
-    method: StringEnum(['lora', 'full'] as const, { default: 'lora', description: 'LoRA adapters or full fine-tuning.' }),
+    method: StringEnum(['LoRA', 'Full'] as const, { default: 'LoRA', description: 'LoRA adapters or Full fine-tuning.' }),
     lora: Type.Optional(
       Type.Object(
         {
@@ -283,26 +340,26 @@ export const Training = Type.Object(
     ),
     learningRate: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 1e-5, description: 'Peak learning rate (paper: 1e-5).' }),
     warmupRatio: Type.Number({ minimum: 0, maximum: 1, default: 0.1, description: 'Fraction of steps of linear warm-up (paper: 0.1).' }),
-    scheduler: StringEnum(['cosine', 'linear', 'constant'] as const, { default: 'cosine', description: 'Learning-rate schedule after warm-up.' }),
+    scheduler: StringEnum(['Cosine', 'Linear', 'Constant'] as const, { default: 'Cosine', description: 'Learning-rate schedule after warm-up.' }),
     epochs: Type.Integer({ minimum: 1, maximum: 100, default: 1, description: 'Passes over the preference data (paper: 1).' }),
     batchSize: Type.Integer({ minimum: 1, default: 8, description: 'Examples (KTO) or pairs (DPO) per optimizer step.' }),
     gradientAccumulationSteps: Type.Integer({ minimum: 1, default: 1, description: 'Micro-batches accumulated per optimizer step.' }),
     maxGradNorm: Type.Number({ minimum: 0, default: 1, description: 'Gradient clipping by global norm; 0 disables.' }),
     weightDecay: Type.Number({ minimum: 0, default: 0, description: 'AdamW weight decay.' }),
     maxSequenceLength: Type.Integer({ minimum: 64, default: 18432, description: 'Token budget per trajectory (paper: 18k).' }),
-    truncation: StringEnum(['keep-end', 'drop'] as const, {
-      default: 'keep-end',
-      description: 'Over-long trajectories: keep the end (final turns and patch) or drop them. Never cut off the end.',
+    truncation: StringEnum(['KeepEnd', 'Drop'] as const, {
+      default: 'KeepEnd',
+      description: 'Over-long trajectories: KeepEnd (keep the final turns and patch) or Drop them. Never cuts off the end.',
     }),
     seed: Type.Integer({ default: 0, description: 'Seed for data order, initialisation and dropout.' }),
-    backend: StringEnum(['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const, {
-      default: 'auto',
-      description: 'tfjs backend; auto tries tfjs-node-gpu, tfjs-node, wasm, cpu in that order.',
+    backend: StringEnum(TrainingBackends, {
+      default: 'Auto',
+      description: 'tfjs backend: TfjsNodeGPU (@tensorflow/tfjs-node-gpu), TfjsNode, Wasm, CPU; Auto tries them in that order.',
     }),
     image: Type.Optional(Type.String({ description: 'Trainer image. Default: the operator image (GPU variant).' })),
     resources: Type.Optional(Resources),
     nodeSelector: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Node selector for the trainer Pod.' })),
-    tolerations: Type.Optional(Type.Array(Opaque('A toleration.'), { description: 'Tolerations for the trainer Pod.' })),
+    tolerations: Type.Optional(Type.Array(Toleration, { maxItems: 64, description: 'Tolerations for the trainer Pod.' })),
   },
   { description: 'Training hyperparameters and the trainer Pod (paper recipe: LoRA 8/16, lr 1e-5, warm-up 0.1, cosine, 1 epoch).', default: {} },
 );
@@ -311,47 +368,99 @@ export type Training = Static<typeof Training>;
 // ---- evaluation and selection ---------------------------------------------------------------
 
 export const SelectionStepTypes = [
-  'finished',
-  'regression',
-  'reproduction',
-  'verifier-threshold',
-  'verifier-argmax',
-  'steps',
-  'majority',
-  'random',
+  'Finished',
+  'Regression',
+  'Reproduction',
+  'VerifierThreshold',
+  'VerifierArgmax',
+  'Steps',
+  'Majority',
+  'Random',
 ] as const;
 
-export const SelectionStep = Type.Object(
+export const SelectionStep = withRules(
+  Type.Object(
   {
     type: StringEnum(SelectionStepTypes, { description: 'Filter or ranking step.' }),
     threshold: Type.Optional(
-      Type.Number({ minimum: 0, maximum: 1, description: 'verifier-threshold: keep candidates with p(YES) >= threshold.' }),
+      Type.Number({ minimum: 0, maximum: 1, description: 'VerifierThreshold: keep candidates with p(YES) >= threshold.' }),
     ),
     mode: Type.Optional(
-      StringEnum(['all-pass', 'max-count'] as const, {
-        description: 'regression: keep candidates passing every existing test, or those with the maximum pass count.',
+      StringEnum(['AllPass', 'MaxCount'] as const, {
+        description: 'Regression: keep candidates passing every existing test (AllPass), or those with the maximum pass count (MaxCount).',
       }),
     ),
-    order: Type.Optional(StringEnum(['most', 'fewest'] as const, { description: 'steps: prefer the most or the fewest steps.' })),
+    order: Type.Optional(StringEnum(['Most', 'Fewest'] as const, { description: 'Steps: prefer the Most or the Fewest steps.' })),
   },
   { description: 'One step of the selection pipeline. A step that would leave no candidate is skipped.' },
+  ),
+  [
+    {
+      cel: "!has(self.threshold) || self.type == 'VerifierThreshold'",
+      message: 'threshold belongs to the VerifierThreshold step only',
+      fieldPath: '.threshold',
+      check: (s: { type: string; threshold?: number }) => s.threshold === undefined || s.type === 'VerifierThreshold',
+    },
+    {
+      cel: "self.type != 'VerifierThreshold' || has(self.threshold)",
+      message: 'a VerifierThreshold step needs a threshold (the paper uses 0.01)',
+      fieldPath: '.threshold',
+      check: (s: { type: string; threshold?: number }) => s.type !== 'VerifierThreshold' || s.threshold !== undefined,
+    },
+    {
+      cel: "!has(self.mode) || self.type == 'Regression'",
+      message: 'mode belongs to the Regression step only',
+      fieldPath: '.mode',
+      check: (s: { type: string; mode?: string }) => s.mode === undefined || s.type === 'Regression',
+    },
+    {
+      cel: "!has(self.order) || self.type == 'Steps'",
+      message: 'order belongs to the Steps step only',
+      fieldPath: '.order',
+      check: (s: { type: string; order?: string }) => s.order === undefined || s.type === 'Steps',
+    },
+  ],
 );
 export type SelectionStep = Static<typeof SelectionStep>;
 
+/** The paper's hybrid pipeline (METHOD.md section 8); its verifier step needs spec.verifier. */
 export const PaperSelection: SelectionStep[] = [
-  { type: 'finished' },
-  { type: 'regression', mode: 'all-pass' },
-  { type: 'verifier-threshold', threshold: 0.01 },
-  { type: 'steps', order: 'most' },
+  { type: 'Finished' },
+  { type: 'Regression', mode: 'AllPass' },
+  { type: 'VerifierThreshold', threshold: 0.01 },
+  { type: 'Steps', order: 'Most' },
 ];
+
+/**
+ * The schema default: the paper's pipeline without the verifier step, so that an object with no
+ * verifier never carries a step that cannot run (a verifier step requires a verifier).
+ */
+export const DefaultSelection: SelectionStep[] = PaperSelection.filter((s) => s.type !== 'VerifierThreshold');
+
+/** Step types that read verifier scores. */
+export const VerifierStepTypes = ['VerifierThreshold', 'VerifierArgmax'] as const;
+
+/**
+ * The rule that an object whose selection pipeline has a verifier step names a verifier; attached
+ * to EvalSuite.spec and TrainingRun.spec.evaluation (both carry selection and verifier).
+ */
+export const VerifierNeeded = {
+  cel: `!self.selection.pipeline.exists(s, s.type in [${VerifierStepTypes.map((t) => `'${t}'`).join(', ')}]) || has(self.verifier)`,
+  message: 'selection.pipeline has a verifier step (VerifierThreshold or VerifierArgmax): set verifier, or remove the step',
+  fieldPath: '.verifier',
+  check: (o: { selection?: { pipeline?: { type: string }[] }; verifier?: unknown }) =>
+    o.verifier !== undefined || !(o.selection?.pipeline ?? []).some((s) => (VerifierStepTypes as readonly string[]).includes(s.type)),
+};
 
 export const Selection = Type.Object(
   {
     pipeline: Type.Array(SelectionStep, {
       minItems: 1,
       maxItems: 16,
-      default: PaperSelection,
-      description: 'Ordered steps; default is the paper\'s hybrid: finished, regression, verifier >= 0.01, most steps.',
+      default: DefaultSelection,
+      description:
+        'Ordered steps. Default: Finished, Regression (AllPass), Steps (Most): the paper\'s hybrid without its verifier step. ' +
+        'The paper\'s full pipeline inserts {type: VerifierThreshold, threshold: 0.01} before Steps and needs a verifier.',
     }),
     seed: Type.Integer({ default: 0, description: 'Seed of the random tie-break.' }),
   },
@@ -380,7 +489,7 @@ export const Storage = Type.Object(
         {
           endpoint: Type.Optional(Type.String({ description: 'S3-compatible endpoint URL.' })),
           region: Type.Optional(Type.String({ description: 'Region.' })),
-          credentialsSecretRef: Type.Optional(Type.Object({ name: Type.String({ minLength: 1, description: 'Secret name.' }) }, { description: 'Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.' })),
+          credentialsSecretRef: Type.Optional(Type.Object({ name: Type.String({ minLength: 1, maxLength: 253, pattern: DNS1123_SUBDOMAIN, description: 'Secret name.' }) }, { description: 'Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.' })),
         },
         { description: 'Settings for an s3:// store.' },
       ),
@@ -412,7 +521,7 @@ export const RunPolicyFields = {
   queueName: Type.Optional(
     Type.String({ pattern: DNS1123, maxLength: 63, description: 'Kueue LocalQueue; set as the kueue.x-k8s.io/queue-name label on Pods and Jobs.' }),
   ),
-  priorityClassName: Type.Optional(Type.String({ description: 'PriorityClass of the Pods.' })),
+  priorityClassName: Type.Optional(Type.String({ maxLength: 253, pattern: DNS1123_SUBDOMAIN, description: 'PriorityClass of the Pods.' })),
 };
 
 // ---- status ---------------------------------------------------------------------------------
@@ -420,16 +529,25 @@ export const RunPolicyFields = {
 export const Phases = ['Pending', 'Running', 'Succeeded', 'Failed', 'Suspended'] as const;
 export type Phase = (typeof Phases)[number];
 
+/** metav1.Condition's type pattern (apimachinery): an optional DNS-subdomain prefix and a name. */
+export const CONDITION_TYPE_PATTERN =
+  '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$';
+
 export const Condition = Type.Object(
   {
-    type: Type.String({ minLength: 1, maxLength: 316, description: 'Condition type, e.g. Ready, Succeeded, Failed, Suspended.' }),
+    type: Type.String({
+      minLength: 1,
+      maxLength: 316,
+      pattern: CONDITION_TYPE_PATTERN,
+      description: 'Condition type (CamelCase): Running, Suspended, Succeeded, Failed (the contract of the status; wait on them with kubectl wait --for=condition=Succeeded).',
+    }),
     status: StringEnum(['True', 'False', 'Unknown'] as const, { description: 'True, False or Unknown.' }),
     reason: Type.String({ minLength: 1, maxLength: 1024, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$', description: 'CamelCase reason.' }),
     message: Type.String({ maxLength: 32768, description: 'Human-readable details.' }),
     lastTransitionTime: Type.String({ format: 'date-time', description: 'When status last changed.' }),
     observedGeneration: Type.Optional(Type.Integer({ minimum: 0, description: 'Generation the condition was set for.' })),
   },
-  { description: 'metav1.Condition.' },
+  { description: 'metav1.Condition: the contract of the status; phase summarises the conditions.' },
 );
 export type Condition = Static<typeof Condition>;
 
@@ -444,7 +562,7 @@ export const PodCounts = Type.Object(
   {
     total: Type.Integer({ minimum: 0, description: 'Rollouts asked for (tasks x samples).' }),
     pending: Type.Integer({ minimum: 0, description: 'Not started yet.' }),
-    running: Type.Integer({ minimum: 0, description: 'Running now.' }),
+    running: Type.Integer({ minimum: 0, description: 'In flight: created and not finished yet.' }),
     completed: Type.Integer({ minimum: 0, description: 'Ended with a trajectory (finished or cut off).' }),
     failed: Type.Integer({ minimum: 0, description: 'Lost to infrastructure after every retry (no sample).' }),
     retries: Type.Integer({ minimum: 0, description: 'Pods recreated after infrastructure failures.' }),
@@ -494,7 +612,11 @@ export const TrainMetrics = Type.Object(
 export type TrainMetrics = Static<typeof TrainMetrics>;
 
 export const CommonStatusFields = {
-  phase: Type.Optional(StringEnum(Phases, { description: 'Pending, Running, Succeeded, Failed or Suspended.' })),
+  phase: Type.Optional(
+    StringEnum(Phases, {
+      description: 'Summary of the conditions for humans and printer columns: Pending, Running, Succeeded, Failed or Suspended. Clients should read conditions.',
+    }),
+  ),
   conditions: Type.Optional(Conditions),
   observedGeneration: Type.Optional(Type.Integer({ minimum: 0, description: 'metadata.generation last reconciled.' })),
   startTime: Type.Optional(Type.String({ format: 'date-time', description: 'When work started.' })),

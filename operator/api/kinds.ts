@@ -20,6 +20,8 @@ import {
   Training,
   TrainMetrics,
   Verifier,
+  VerifierNeeded,
+  Resources,
 } from './common.ts';
 
 const Metadata = Type.Object(
@@ -79,7 +81,11 @@ export const RolloutBatchStatus = Type.Object(
     ...CommonStatusFields,
     counts: Type.Optional(PodCounts),
     resolveRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Resolved / completed rollouts (pass@1).' })),
+    completedIndexes: Type.Optional(Type.String({ description: 'Slots (taskIndex * samplesPerTask + sample) with a sample, as an Indexed Job\'s list, e.g. "0-3,5".' })),
+    failedIndexes: Type.Optional(Type.String({ description: 'Slots that gave up after backoffLimit retries (no sample), same format.' })),
+    records: Type.Optional(Type.String({ description: 'Store prefix of the attempt records (one JSON per finished sandbox, written before it is deleted).' })),
     trajectories: Type.Optional(Type.String({ description: 'Store key of the batch\'s trajectories (JSONL).' })),
+    predictions: Type.Optional(Type.String({ description: 'Store key of the SWE-bench predictions JSONL (sample 0 of each task).' })),
   },
   { description: 'Observed state of the RolloutBatch.' },
 );
@@ -101,14 +107,15 @@ export const TaskSelection = Type.Object(
   {
     task: Type.String({ description: 'Task id.' }),
     selected: Type.String({ description: 'Id of the selected trajectory.' }),
-    decidedBy: Type.String({ description: 'Step that decided (or "only-candidate", "tie-break").' }),
+    decidedBy: Type.String({ description: 'Step type that decided, or OnlyCandidate (one from the start) or TieBreak (several left after the last step).' }),
     survivors: Type.Array(Type.Integer({ minimum: 0 }), { maxItems: 17, description: 'Candidates left after each step, starting with N.' }),
     resolved: Type.Optional(Type.Boolean({ description: 'Whether the pick resolved the task (graded after selection).' })),
   },
   { description: 'The selection for one task, with its explanation.' },
 );
 
-export const EvalSuiteSpec = Type.Object(
+export const EvalSuiteSpec = withRules(
+  Type.Object(
   {
     policy: ModelRef,
     tasks: TaskSource,
@@ -123,17 +130,28 @@ export const EvalSuiteSpec = Type.Object(
     ...RunPolicyFields,
   },
   { description: 'Evaluate one policy on a task set with test-time scaling and hybrid selection.' },
+  ),
+  [VerifierNeeded],
 );
 
 export const EvalSuiteStatus = Type.Object(
   {
     ...CommonStatusFields,
     counts: Type.Optional(PodCounts),
+    completedIndexes: Type.Optional(Type.String({ description: 'Slots (taskIndex * samplesPerTask + sample) with a sample, as an Indexed Job\'s list, e.g. "0-3,5".' })),
+    failedIndexes: Type.Optional(Type.String({ description: 'Slots that gave up after backoffLimit retries (no sample), same format.' })),
+    records: Type.Optional(Type.String({ description: 'Store prefix of the attempt records (one JSON per finished sandbox, written before it is deleted).' })),
     metrics: Type.Optional(EvalMetrics),
+    decidedBy: Type.Optional(
+      Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description: 'Tasks per selection step that decided the pick (Finished, Regression, VerifierThreshold, Steps, ..., OnlyCandidate, TieBreak).' }),
+    ),
+    trajectories: Type.Optional(Type.String({ description: 'Store key of the evaluation\'s trajectories (JSONL).' })),
+    verifierScores: Type.Optional(Type.String({ description: 'Store key of the verifier scores (JSON, by trajectory id).' })),
+    predictions: Type.Optional(Type.String({ description: 'Store key of the selected predictions (SWE-bench JSONL, one per task).' })),
     selections: Type.Optional(
       Type.Array(TaskSelection, {
         maxItems: 1000,
-        description: 'Per-task selections with explanations (the first 1000 tasks; all of them are in the store).',
+        description: 'Per-task selections with explanations (the first 100 tasks; all of them are in the store under results).',
       }),
     ),
     results: Type.Optional(Type.String({ description: 'Store key of the full results (selections, predictions JSONL).' })),
@@ -174,6 +192,7 @@ export const TrainingRunSpec = withRules(
       preference: Preference,
       training: Training,
       evaluation: Type.Optional(
+        withRules(
         Type.Object(
           {
             tasks: TaskSource,
@@ -184,12 +203,14 @@ export const TrainingRunSpec = withRules(
           },
           { description: 'Evaluation after updates: an EvalSuite per evaluated iteration.' },
         ),
+        [VerifierNeeded],
+        ),
       ),
       serving: Type.Optional(
         Type.Object(
           {
             replicas: Type.Integer({ minimum: 1, maximum: 64, default: 1, description: 'Policy server replicas.' }),
-            resources: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Policy server resources.', 'x-kubernetes-preserve-unknown-fields': true })),
+            resources: Type.Optional(Resources),
           },
           { description: 'The operator\'s policy server (when policy.source is set).' },
         ),
@@ -201,11 +222,11 @@ export const TrainingRunSpec = withRules(
   ),
   [
     {
-      cel: "self.preference.algorithm != 'dpo' || self.rollout.samplesPerTask >= 2",
-      message: 'preference.algorithm dpo needs rollout.samplesPerTask >= 2 (pairs come from two rollouts of a task)',
+      cel: "self.preference.algorithm != 'DPO' || self.rollout.samplesPerTask >= 2",
+      message: 'preference.algorithm DPO needs rollout.samplesPerTask >= 2 (pairs come from two rollouts of a task)',
       fieldPath: '.rollout.samplesPerTask',
       check: (s: { preference: { algorithm: string }; rollout: { samplesPerTask: number } }) =>
-        s.preference.algorithm !== 'dpo' || s.rollout.samplesPerTask >= 2,
+        s.preference.algorithm !== 'DPO' || s.rollout.samplesPerTask >= 2,
     },
     {
       cel: '!has(self.policy.endpoint) || self.iterations == 1',
@@ -237,6 +258,7 @@ export const TrainingRunStatus = Type.Object(
   {
     ...CommonStatusFields,
     iteration: Type.Optional(Type.Integer({ minimum: 0, description: 'Current iteration (0 before the first).' })),
+    progress: Type.Optional(Type.String({ maxLength: 256, description: 'Where in the loop the run is, e.g. "2/3 Training step 40/120 loss 0.61 ETA 3m".' })),
     checkpoint: Type.Optional(Type.String({ description: 'Store key of the latest checkpoint.' })),
     metrics: Type.Optional(EvalMetrics),
     training: Type.Optional(TrainMetrics),
@@ -261,6 +283,7 @@ export const TrainingRun = withRules(
       `!has(oldSelf.status) || !has(oldSelf.status.phase) || oldSelf.status.phase == 'Pending' || ` +
       `(has(self.spec.${f}) == has(oldSelf.spec.${f}) && (!has(self.spec.${f}) || self.spec.${f} == oldSelf.spec.${f}))`,
     message: `spec.${f} is immutable once the run has started`,
+    fieldPath: `.spec.${f}`,
     transition: true,
     check: (self: { spec: Record<string, unknown> }, old?: { spec: Record<string, unknown>; status?: { phase?: string } }) =>
       !old?.status?.phase || old.status.phase === 'Pending' || JSON.stringify(self.spec[f]) === JSON.stringify(old.spec[f]),
@@ -280,14 +303,14 @@ export const KINDS: KindInfo[] = [
     kind: 'TrainingRun',
     plural: 'trainingruns',
     singular: 'trainingrun',
-    shortNames: ['tr', 'trun'],
+    shortNames: ['trun'],
     description: 'TrainingRun: iterations of rollout -> entropy-regularized preference update -> evaluation (EntroPO).',
     schema: TrainingRun,
     printerColumns: [
       phase,
       { name: 'Iteration', type: 'integer', jsonPath: '.status.iteration', description: 'Current iteration.' },
       { name: 'Of', type: 'integer', jsonPath: '.spec.iterations', description: 'Iterations asked for.' },
-      { name: 'Algorithm', type: 'string', jsonPath: '.spec.preference.algorithm', description: 'kto or dpo.' },
+      { name: 'Algorithm', type: 'string', jsonPath: '.spec.preference.algorithm', description: 'KTO or DPO.' },
       { name: 'Pass@1', type: 'number', jsonPath: '.status.metrics.pass1', description: 'Latest evaluation pass@1.' },
       { name: 'Best@N', type: 'number', jsonPath: '.status.metrics.bestAtN', description: 'Latest evaluation best@N.' },
       { name: 'Entropy', type: 'number', jsonPath: '.status.training.entropy', description: 'Policy token entropy.', priority: 1 },
@@ -314,7 +337,7 @@ export const KINDS: KindInfo[] = [
     kind: 'EvalSuite',
     plural: 'evalsuites',
     singular: 'evalsuite',
-    shortNames: ['es', 'evs'],
+    shortNames: ['evs'],
     description: 'EvalSuite: evaluate a policy with N samples per task and hybrid best-trajectory selection.',
     schema: EvalSuite,
     printerColumns: [

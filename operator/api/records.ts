@@ -101,6 +101,16 @@ export const ExitReasons = [
 ] as const;
 export type ExitReason = (typeof ExitReasons)[number];
 
+/**
+ * Exit reasons that yield no sample: the infrastructure failed (the sandbox, or the policy
+ * endpoint after the client's retries). Such trajectories are retried, never counted as reward 0
+ * and never training data in any objective (SFT, KTO, DPO), whatever their `finished` flag says.
+ * context_length is a sample: the agent's conversation outgrew the model, like max_tokens.
+ */
+export const NO_SAMPLE_EXITS: readonly ExitReason[] = ['sandbox_error', 'model_error'];
+/** True when the record is a sample (the one predicate every consumer uses). */
+export const isSample = (t: Pick<TrajectoryRecord, 'exitReason'>): boolean => !NO_SAMPLE_EXITS.includes(t.exitReason);
+
 export const TestOutcome = Type.Object({
   passed: Type.Array(Type.String(), { description: 'Test ids that passed.' }),
   failed: Type.Array(Type.String(), { description: 'Test ids that failed, errored or were missing from the log.' }),
@@ -191,6 +201,7 @@ export const RolloutSummary = Type.Object({
   patchHash: Type.String(),
   regression: Type.Object({ passed: Type.Integer({ minimum: 0 }), failed: Type.Integer({ minimum: 0 }) }),
   hidden: Type.Object({ passed: Type.Integer({ minimum: 0 }), failed: Type.Integer({ minimum: 0 }) }),
+  reproduction: Type.Optional(Type.Object({ passed: Type.Integer({ minimum: 0 }), total: Type.Integer({ minimum: 0 }) }, { description: 'Tests the agent wrote itself, on its final patch.' })),
   resolved: Type.Boolean(),
   reward: Type.Number({ minimum: 0, maximum: 1 }),
   error: Type.Optional(Type.String()),

@@ -21,6 +21,7 @@ export interface RuntimeMetrics {
   registry: Registry;
   reconcileTotal: Counter<'controller' | 'result'>;
   reconcileErrors: Counter<'controller'>;
+  terminalReconcileErrors: Counter<'controller'>;
   reconcileTime: Histogram<'controller'>;
   maxConcurrentReconciles: Gauge<'controller'>;
   activeWorkers: Gauge<'controller'>;
@@ -91,6 +92,12 @@ export function runtimeMetrics(registry: Registry): RuntimeMetrics {
     reconcileErrors: new Counter({
       name: 'controller_runtime_reconcile_errors_total',
       help: 'Total number of reconciliation errors per controller',
+      labelNames: ['controller'],
+      registers,
+    }),
+    terminalReconcileErrors: new Counter({
+      name: 'controller_runtime_terminal_reconcile_errors_total',
+      help: 'Total number of terminal reconciliation errors per controller',
       labelNames: ['controller'],
       registers,
     }),

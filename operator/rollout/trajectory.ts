@@ -1,7 +1,7 @@
 /** Assembling trajectory records, pure. */
 import { normalisedPatchHash } from '../selection/patch.ts';
 import type { Sampling } from '../api/common.ts';
-import type { ExitReason, SamplingParams, TestOutcome, TrajectoryRecord } from '../api/records.ts';
+import type { SamplingParams, TestOutcome, TrajectoryRecord } from '../api/records.ts';
 
 export const TRAJECTORY_SCHEMA = 'entropo.dev/trajectory/v1' as const;
 
@@ -24,13 +24,8 @@ export function samplingParams(s: Sampling, sample: number): SamplingParams {
 /** A stable trajectory id: <taskId>/<sample>/<run>. */
 export const trajectoryId = (taskId: string, sample: number, run: string): string => `${taskId}/${sample}/${run}`;
 
-/**
- * Exit reasons that yield no sample: the infrastructure failed (the sandbox, or the policy
- * endpoint after the client's retries). Such trajectories are retried, never counted as reward 0.
- * context_length is a sample: the agent's conversation outgrew the model, like max_tokens.
- */
-export const NO_SAMPLE_EXITS: readonly ExitReason[] = ['sandbox_error', 'model_error'];
-export const isSample = (t: Pick<TrajectoryRecord, 'exitReason'>): boolean => !NO_SAMPLE_EXITS.includes(t.exitReason);
+/** The one no-sample predicate lives with the record schema (operator/api/records.ts). */
+export { NO_SAMPLE_EXITS, isSample } from '../api/records.ts';
 
 export const NO_TESTS: TestOutcome = { passed: [], failed: [] };
 

@@ -44,8 +44,75 @@ export async function apply<T extends KubeObject>(client: RestClient, resource: 
 }
 
 /**
- * Server-side apply of the status fields this controller owns, through /status; no request when
- * `current` already has them (a reconcile that changes nothing writes nothing).
+ * Leaf paths of a managedFields FieldsV1 set, pruned at list items: {"f:status": {"f:phase": {},
+ * "f:conditions": {"k:{\"type\":\"Ready\"}": {...}}}} -> {"status.phase", "status.conditions"}.
+ */
+export function fieldSetPaths(fields: unknown, prefix = ''): Set<string> {
+  const out = new Set<string>();
+  const walk = (node: unknown, at: string) => {
+    const keys = typeof node === 'object' && node !== null ? Object.keys(node).filter((k) => k !== '.') : [];
+    if (keys.length === 0 || keys.some((k) => /^[kvi]:/.test(k))) {
+      if (at) out.add(at);
+      return;
+    }
+    for (const k of keys) if (k.startsWith('f:')) walk((node as Record<string, unknown>)[k], at ? `${at}.${k.slice(2)}` : k.slice(2));
+  };
+  walk(fields, prefix);
+  return out;
+}
+
+/** Leaf paths of an applied configuration, pruned at arrays (the same shape as fieldSetPaths). */
+export function valuePaths(value: unknown, prefix: string): Set<string> {
+  const out = new Set<string>();
+  const walk = (v: unknown, at: string) => {
+    if (v === undefined) return;
+    if (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).some((x) => x !== undefined)) {
+      for (const [k, x] of Object.entries(v)) walk(x, `${at}.${k}`);
+      return;
+    }
+    out.add(at);
+  };
+  walk(value, prefix);
+  return out;
+}
+
+interface ManagedFieldsEntry {
+  manager?: string;
+  operation?: string;
+  subresource?: string;
+  fieldsV1?: unknown;
+}
+
+/**
+ * The status paths `manager` owns through server-side apply on /status, from the object's
+ * metadata.managedFields (undefined when the object carries no managedFields at all).
+ */
+export function ownedStatusPaths(obj: KubeObject, manager: string): Set<string> | undefined {
+  const entries = obj.metadata.managedFields as ManagedFieldsEntry[] | undefined;
+  if (!Array.isArray(entries)) return undefined;
+  const mine = entries.find((e) => e.manager === manager && e.operation === 'Apply' && e.subresource === 'status');
+  if (!mine) return new Set();
+  return fieldSetPaths((mine.fieldsV1 as Record<string, unknown> | undefined)?.['f:status'], 'status');
+}
+
+/**
+ * Whether applying `status` as `manager` would change nothing: the live status already holds every
+ * field with the same value AND the manager owns exactly these fields (a field it stops applying
+ * must be removed by sending the apply, even though the new status is a subset of the live one).
+ */
+export function statusApplyIsNoop(current: KubeObject, status: Record<string, unknown>, manager: string = FIELD_MANAGER): boolean {
+  const owned = ownedStatusPaths(current, manager);
+  if (!owned) return false;
+  const applied = valuePaths(status, 'status');
+  if (applied.size !== owned.size || [...applied].some((p) => !owned.has(p))) return false;
+  return isSubset(status, current.status ?? {});
+}
+
+/**
+ * Server-side apply of the status fields this controller owns, through /status. No request when
+ * the apply would change nothing (statusApplyIsNoop: same values AND the same owned field set,
+ * read from metadata.managedFields); a field dropped from `status` is sent, so the API server
+ * removes it.
  */
 export async function applyStatus<T extends KubeObject>(
   client: RestClient,
@@ -54,12 +121,13 @@ export async function applyStatus<T extends KubeObject>(
   status: Record<string, unknown>,
   opts: ApplyOptions = {},
 ): Promise<{ changed: boolean; object: T }> {
-  if (isSubset(status, current.status ?? {})) return { changed: false, object: current };
+  const manager = opts.fieldManager ?? FIELD_MANAGER;
+  if (statusApplyIsNoop(current, status, manager)) return { changed: false, object: current };
   const { namespace, name } = current.metadata;
   const object = await client.request<T>('PATCH', resourcePath(resource, namespace, name, 'status'), {
     body: { apiVersion: apiVersionOf(resource), kind: resource.kind, metadata: { name, namespace }, status },
     contentType: APPLY,
-    query: { fieldManager: opts.fieldManager ?? FIELD_MANAGER, force: opts.force ?? true },
+    query: { fieldManager: manager, force: opts.force ?? true },
   });
   return { changed: true, object };
 }

@@ -5,7 +5,10 @@
  *                       | { requeueAfterMs } (run again after that long)
  *                       | { requeue: true } (run again, rate-limited)
  *                       | throws (run again, rate-limited; 409 Conflict included: the next run
- *                         re-reads the object and decides again)
+ *                         re-reads the object and decides again; an ApiError carrying the
+ *                         server's Retry-After runs again no sooner than that)
+ *                       | throws TerminalError (logged and counted, NOT retried: e.g. an invalid
+ *                         spec the reconciler reported in status; a new event runs the key again)
  * A key is never reconciled by two workers at once (the queue guarantees it).
  */
 import type { Logger } from '../logging/logger.ts';
@@ -13,11 +16,25 @@ import { logger as rootLogger } from '../logging/logger.ts';
 import type { RuntimeMetrics } from '../metrics/registry.ts';
 import type { EventHandler } from './informer.ts';
 import type { RestClient } from './kube/rest.ts';
-import { isConflict } from './kube/rest.ts';
+import { isConflict, retryAfterOf } from './kube/rest.ts';
 import type { Resource } from './kube/resource.ts';
 import { keyOf, parseKey, type KubeObject, type Request } from './kube/types.ts';
 import { WorkQueue } from './workqueue.ts';
 import type { RateLimiter } from './ratelimit.ts';
+
+/**
+ * An error that retrying cannot fix (controller-runtime's reconcile.TerminalError): the controller
+ * logs it, counts it in controller_runtime_terminal_reconcile_errors_total and does not requeue.
+ * The reconciler reports it in status first; the next change to the object reconciles it again.
+ */
+export class TerminalError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TerminalError';
+  }
+}
+
+export const isTerminal = (e: unknown): e is TerminalError => e instanceof TerminalError;
 
 export interface ReconcileResult {
   /** Reconcile this key again after this many ms (and forget its failures). */
@@ -84,6 +101,7 @@ export class Controller {
     opts.metrics?.activeWorkers.set({ controller: opts.name }, 0);
     // Series exist from the start (like controller-runtime), so rate() and alerts see zeros.
     opts.metrics?.reconcileErrors.inc({ controller: opts.name }, 0);
+    opts.metrics?.terminalReconcileErrors.inc({ controller: opts.name }, 0);
     for (const result of RESULTS) opts.metrics?.reconcileTotal.inc({ controller: opts.name, result }, 0);
   }
 
@@ -150,6 +168,12 @@ export class Controller {
     return drained;
   }
 
+  /** Aborts in-flight reconciles at once (their ctx.signal) and takes no new key: the lease was lost. */
+  abort(): void {
+    this.queue.shutdown();
+    this.hardStop.abort();
+  }
+
   private async worker(): Promise<void> {
     for (;;) {
       const key = await this.queue.get();
@@ -181,9 +205,16 @@ export class Controller {
     } catch (e) {
       result = 'error';
       metrics?.reconcileErrors.inc(c);
-      if (isConflict(e)) log.info('conflict, will re-read and retry', { error: (e as Error).message, retries: this.queue.numRequeues(key) });
-      else log.error('reconcile failed', { error: (e as Error).message, stack: (e as Error).stack, retries: this.queue.numRequeues(key) });
-      this.queue.addRateLimited(key);
+      if (isTerminal(e)) {
+        metrics?.terminalReconcileErrors.inc(c);
+        log.error('reconcile failed with a terminal error, not retrying', { error: e.message });
+        this.queue.forget(key);
+      } else {
+        const retryAfter = retryAfterOf(e);
+        if (isConflict(e)) log.info('conflict, will re-read and retry', { error: (e as Error).message, retries: this.queue.numRequeues(key) });
+        else log.error('reconcile failed', { error: (e as Error).message, stack: (e as Error).stack, retries: this.queue.numRequeues(key), retryAfterMs: retryAfter });
+        this.queue.addRateLimited(key, retryAfter);
+      }
     } finally {
       metrics?.reconcileTime.observe(c, (performance.now() - t0) / 1000);
       metrics?.reconcileTotal.inc({ ...c, result });

@@ -15,8 +15,8 @@
  *   });
  *   await mgr.start(); ... await mgr.stop();
  */
-export { Manager, type ManagerOptions, type ControllerSpec, type LeaderElectionOptions, type StopReason } from './manager.ts';
-export { Controller, controllerOwnerKey, type Reconciler, type ReconcileContext, type ReconcileResult, type Source } from './controller.ts';
+export { Manager, type ManagerOptions, type ControllerSpec, type LeaderElectionOptions, type StopReason, type Runnable } from './manager.ts';
+export { Controller, controllerOwnerKey, TerminalError, isTerminal, type Reconciler, type ReconcileContext, type ReconcileResult, type Source } from './controller.ts';
 export { Cache } from './cache.ts';
 export { Informer, type EventHandler, type InformerOptions } from './informer.ts';
 export { WorkQueue } from './workqueue.ts';
@@ -24,7 +24,7 @@ export { LeaderElector } from './leader.ts';
 export { setCondition, findCondition, isTrue, removeCondition, type ConditionInput } from './conditions.ts';
 export { patchStatus, mergePatch, deepEqual } from './status.ts';
 export { apply, applyStatus, createOrGet, deleteIfExists, controllerRef, isSubset, FIELD_MANAGER } from './apply.ts';
-export { RestClient, ApiError, isConflict, isNotFound, isGone, isAlreadyExists } from './kube/rest.ts';
+export { RestClient, ApiError, isConflict, isNotFound, isGone, isAlreadyExists, retryAfterOf } from './kube/rest.ts';
 export { makeCountedApiClient } from './kube/typed.ts';
 export { resourcePath, apiVersionOf, EntropoResources, Pods, Jobs, Leases, ConfigMaps, type Resource } from './kube/resource.ts';
 export { keyOf, parseKey, objectKey, type KubeObject, type ObjectMeta, type OwnerReference, type Request } from './kube/types.ts';

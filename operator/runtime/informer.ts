@@ -15,7 +15,7 @@
  */
 import type { Logger } from '../logging/logger.ts';
 import { logger as rootLogger } from '../logging/logger.ts';
-import { isGone, ApiError, type RestClient } from './kube/rest.ts';
+import { isGone, ApiError, retryAfterOf, type RestClient } from './kube/rest.ts';
 import { resourcePath, type Resource } from './kube/resource.ts';
 import { objectKey, keyOf, type KubeList, type KubeObject, type WatchEvent } from './kube/types.ts';
 import { diffSnapshot } from './store.ts';
@@ -143,7 +143,8 @@ export class Informer<T extends KubeObject = KubeObject> {
         }
         if ((e as Error).name === 'WatchSilentError') this.stats.silentWatches++;
         else this.stats.watchFailures++;
-        const delay = this.backoff.next();
+        // Throttled (429 / 5xx with Retry-After): never sooner than the server asked.
+        const delay = Math.max(this.backoff.next(), retryAfterOf(e) ?? 0);
         this.log.warn('list/watch failed, retrying', { error: (e as Error).message, retryInMs: delay, relist: this.needList });
         await sleep(delay, signal);
       }

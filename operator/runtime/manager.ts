@@ -7,8 +7,15 @@
  *
  *   const mgr = await Manager.create({ kubeConfig, namespaces: ['team-a'] });
  *   mgr.addController({ name: 'rolloutbatch', for: EntropoResources.RolloutBatch, owns: [Pods], reconciler });
+ *   mgr.add({ name: 'ttl-cleanup', start: (signal) => cleanupLoop(signal) });  // any other runnable
  *   await mgr.start();          // returns once started; mgr.done settles when it stops or loses the lease
- *   await mgr.stop();           // graceful: drain reconciles (bounded), release the lease
+ *   await mgr.stop();           // graceful: drain reconciles and runnables (bounded), THEN release the lease
+ *
+ * Shutdown order is controller-runtime's: the replica keeps renewing its Lease while controllers
+ * and runnables drain (up to gracefulShutdownMs), and only once they stopped (or were aborted at
+ * the end of the grace period) stops renewing and releases the Lease. A standby can therefore
+ * never lead while a reconcile of the old leader is still running. If the Lease is lost meanwhile
+ * (no renew within the renew deadline), everything in flight is aborted at once.
  */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
@@ -17,7 +24,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../logging/logger.ts';
 import { logger as rootLogger } from '../logging/logger.ts';
 import { createRegistry, runtimeMetrics, type RuntimeMetrics } from '../metrics/registry.ts';
-import { RestClient } from './kube/rest.ts';
+import { RestClient, type RestClientOptions } from './kube/rest.ts';
 import { makeCountedApiClient } from './kube/typed.ts';
 import type { Resource } from './kube/resource.ts';
 import type { KubeObject } from './kube/types.ts';
@@ -57,6 +64,8 @@ export interface ManagerOptions {
   /** Informer watchdog and watch timeout (defaults in informer.ts). */
   watchIdleTimeoutMs?: number;
   watchTimeoutSeconds?: number;
+  /** Throttling behaviour of the REST client (Retry-After retries; see kube/rest.ts). */
+  restClient?: Pick<RestClientOptions, 'maxRetries' | 'maxRetryAfterMs'>;
   registry?: Registry;
   log?: Logger;
 }
@@ -75,6 +84,19 @@ export interface ControllerSpec {
 
 export type StopReason = 'stopped' | 'leadership-lost';
 
+/**
+ * Anything the manager runs besides controllers (TTL cleanup, a policy server, a progress poller):
+ * started once the caches synced (and, when needLeaderElection is true, the default, once this
+ * replica leads); `start` runs until `signal` aborts at shutdown and then returns. A runnable that
+ * fails (rejects) is logged and stops the manager, as in controller-runtime.
+ */
+export interface Runnable {
+  name: string;
+  /** Run only in the leader (default true); false: in every replica (e.g. a webhook). */
+  needLeaderElection?: boolean;
+  start(signal: AbortSignal): Promise<void>;
+}
+
 export class Manager {
   readonly registry: Registry;
   readonly metrics: RuntimeMetrics;
@@ -86,6 +108,13 @@ export class Manager {
   private readonly log: Logger;
   private elector?: LeaderElector;
   private readonly lifetime = new AbortController();
+  /** Aborted only once controllers and runnables stopped: the lease is renewed until then. */
+  private readonly renewal = new AbortController();
+  /** Aborted at shutdown: the signal runnables run under. */
+  private readonly runnablesSignal = new AbortController();
+  private readonly runnables: { runnable: Runnable; running?: Promise<void> }[] = [];
+  private leaderStarted = false;
+  private othersStarted = false;
   private controllersStarted = false;
   private stopping?: Promise<boolean>;
   private readonly metricsServer: HttpEndpoints;
@@ -110,7 +139,7 @@ export class Manager {
 
   static async create(opts: ManagerOptions): Promise<Manager> {
     const registry = opts.registry ?? createRegistry();
-    const client = await RestClient.fromKubeConfig(opts.kubeConfig, { metrics: runtimeMetrics(registry) });
+    const client = await RestClient.fromKubeConfig(opts.kubeConfig, { ...opts.restClient, metrics: runtimeMetrics(registry) });
     return new Manager(client, opts, registry);
   }
 
@@ -154,6 +183,35 @@ export class Manager {
     return ctl;
   }
 
+  /** Adds a runnable (see Runnable); started at once if its group is already running. */
+  add(runnable: Runnable): void {
+    const entry: { runnable: Runnable; running?: Promise<void> } = { runnable };
+    this.runnables.push(entry);
+    const leaderOnly = runnable.needLeaderElection ?? true;
+    if ((leaderOnly && this.leaderStarted) || (!leaderOnly && this.othersStarted)) this.startRunnable(entry);
+  }
+
+  private startRunnable(entry: { runnable: Runnable; running?: Promise<void> }): void {
+    if (entry.running || this.runnablesSignal.signal.aborted) return;
+    const { runnable } = entry;
+    this.log.info('starting runnable', { runnable: runnable.name });
+    entry.running = (async () => {
+      try {
+        await runnable.start(this.runnablesSignal.signal);
+      } catch (e) {
+        if (this.runnablesSignal.signal.aborted) return;
+        this.log.error('runnable failed, stopping the manager', { runnable: runnable.name, error: (e as Error).message, stack: (e as Error).stack });
+        void this.stop();
+      }
+    })();
+  }
+
+  private startRunnables(leaderOnly: boolean): void {
+    if (leaderOnly) this.leaderStarted = true;
+    else this.othersStarted = true;
+    for (const e of this.runnables) if ((e.runnable.needLeaderElection ?? true) === leaderOnly) this.startRunnable(e);
+  }
+
   isLeader(): boolean {
     return this.opts.leaderElection ? (this.elector?.isLeader() ?? false) : true;
   }
@@ -189,6 +247,7 @@ export class Manager {
       metricsPort: this.metricsPort,
       healthPort: this.healthPort,
     });
+    void this.startOthersWhenSynced();
     if (!le) {
       void this.startControllersWhenSynced();
       return;
@@ -208,16 +267,26 @@ export class Manager {
   }
 
   private async lead(elector: LeaderElector): Promise<void> {
-    const signal = this.lifetime.signal;
-    if (!(await elector.acquire(signal))) return;
-    await this.startControllersWhenSynced();
-    const r = await elector.renewLoop(signal);
+    if (!(await elector.acquire(this.lifetime.signal))) return;
+    // Renew from the moment we lead (also while caches sync), until the runnables have stopped.
+    const renewing = elector.renewLoop(this.renewal.signal);
+    void this.startControllersWhenSynced();
+    const r = await renewing;
     if (r === 'lost') {
       // Like controller-runtime: a replica that lost the lease must not keep reconciling.
       // In-flight reconciles are aborted at once (no grace): the next leader may already be writing.
       this.reason = 'leadership-lost';
+      for (const c of this.controllers) c.abort();
+      this.runnablesSignal.abort();
       void this.stop({ graceMs: 0 });
     }
+  }
+
+  private async startOthersWhenSynced(): Promise<void> {
+    const signal = this.lifetime.signal;
+    const ok = (await Promise.all([...this.caches.values()].map((c) => c.waitForSync(signal)))).every(Boolean);
+    if (!ok || signal.aborted) return;
+    this.startRunnables(false);
   }
 
   private async startControllersWhenSynced(): Promise<void> {
@@ -228,22 +297,32 @@ export class Manager {
     this.log.info('caches synced, starting controllers', { controllers: this.controllers.map((c) => c.name) });
     this.controllersStarted = true;
     for (const c of this.controllers) c.start();
+    this.startRunnables(true);
   }
 
   /**
-   * Graceful stop: no new keys, in-flight reconciles finish (bounded by gracefulShutdownMs), caches
-   * stop, the lease is released, endpoints close. Resolves true when every reconcile finished in time.
+   * Graceful stop: no new keys; in-flight reconciles finish and runnables return (together bounded
+   * by gracefulShutdownMs, then aborted); only then the Lease stops being renewed and is released;
+   * caches stop, endpoints close. Resolves true when everything finished in time.
    */
   stop(opts: { graceMs?: number } = {}): Promise<boolean> {
     this.stopping ??= (async () => {
       this.log.info('shutting down');
       this.lifetime.abort();
       const grace = opts.graceMs ?? this.opts.gracefulShutdownMs ?? 30_000;
-      const drained = (await Promise.all(this.controllers.map((c) => c.stop(grace)))).every(Boolean);
-      // Let an in-flight renew finish before releasing, so the release is the last lease write.
+      const deadline = Date.now() + grace;
+      this.runnablesSignal.abort();
+      const [controllersDrained, runnablesDrained] = await Promise.all([
+        Promise.all(this.controllers.map((c) => c.stop(grace))).then((r) => r.every(Boolean)),
+        this.waitForRunnables(deadline),
+      ]);
+      const drained = controllersDrained && runnablesDrained;
+      // Everything stopped (or was aborted): now stop renewing, let an in-flight renew finish so
+      // the release is the last lease write, and hand the lease back.
+      this.renewal.abort();
       await this.leadLoop;
-      await Promise.all([...this.caches.values()].map((c) => c.stop()));
       await this.elector?.release();
+      await Promise.all([...this.caches.values()].map((c) => c.stop()));
       await Promise.all([this.metricsServer.close(), this.healthServer.close()]);
       this.client.close();
       this.log.info('stopped', { drained });
@@ -251,5 +330,16 @@ export class Manager {
       return drained;
     })();
     return this.stopping;
+  }
+
+  private async waitForRunnables(deadline: number): Promise<boolean> {
+    const running = this.runnables.map((e) => e.running).filter((p): p is Promise<void> => p !== undefined);
+    if (running.length === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), Math.max(0, deadline - Date.now()))));
+    const ok = await Promise.race([Promise.all(running).then(() => true), timedOut]);
+    clearTimeout(timer);
+    if (!ok) this.log.error('runnables did not stop within the grace period', { runnables: this.runnables.map((e) => e.runnable.name) });
+    return ok;
   }
 }

@@ -89,10 +89,14 @@ export class WorkQueue {
     this.delayed.set(key, { at, timer });
   }
 
-  addRateLimited(key: string): void {
+  /**
+   * Adds the key after the rate limiter's delay (one more failure recorded), or after `atLeastMs`
+   * when that is longer (the server's Retry-After: never sooner than it asked).
+   */
+  addRateLimited(key: string, atLeastMs = 0): void {
     if (this.stopped) return;
     this.metrics?.queueRetries.inc({ name: this.name });
-    this.addAfter(key, this.limiter.when(key, this.now()));
+    this.addAfter(key, Math.max(this.limiter.when(key, this.now()), atLeastMs));
   }
 
   forget(key: string): void {

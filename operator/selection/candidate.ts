@@ -20,10 +20,16 @@ export interface SelectionCandidate {
   readonly steps: number;
   /** Final patch (unified diff). */
   readonly patch: string;
+  /**
+   * Identity of the normalised patch when the text is not at hand: a rollout summary's patchHash
+   * (sha256 of normalisePatch(patch); EMPTY_PATCH_KEY for an empty patch). When set, patch
+   * groups and distinct-patch counts use it instead of normalising `patch`.
+   */
+  readonly patchKey?: string;
 }
 
 /** The test-time fields of a trajectory record; nothing else. */
-export type CandidateSource = Pick<TrajectoryRecord, 'id' | 'finished' | 'regression' | 'reproduction' | 'verifierScore' | 'steps' | 'patch'>;
+export type CandidateSource = Pick<TrajectoryRecord, 'id' | 'finished' | 'regression' | 'reproduction' | 'verifierScore' | 'steps' | 'patch'> & { patchKey?: string };
 
 /**
  * Builds a candidate from a trajectory record, copying only test-time fields. `verifierScore`
@@ -39,12 +45,14 @@ export function toCandidate(record: CandidateSource, verifierScore?: number): Se
     regression?: { passed: number; failed: number };
     reproduction?: { passed: number; total: number };
     verifierScore?: number;
+    patchKey?: string;
   } = {
     id: record.id,
     finished: record.finished,
     steps: record.steps,
     patch: record.patch,
   };
+  if (record.patchKey !== undefined) candidate.patchKey = record.patchKey;
   if (record.regression) candidate.regression = { passed: record.regression.passed.length, failed: record.regression.failed.length };
   if (record.reproduction) candidate.reproduction = { passed: record.reproduction.passed, total: record.reproduction.total };
   if (score !== undefined) {

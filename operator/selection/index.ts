@@ -48,7 +48,7 @@ export {
   type TaskResult,
 } from './metrics.ts';
 export { auc, ece, calibration, type Calibration, type CalibrationBin } from './calibration.ts';
-export { normalisePatch, normalisedPatchHash } from './patch.ts';
+export { normalisePatch, normalisedPatchHash, patchIdentity, EMPTY_PATCH_KEY } from './patch.ts';
 export { hash53, mulberry32 } from './hash.ts';
 export {
   renderTrajectory,

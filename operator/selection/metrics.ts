@@ -8,7 +8,7 @@ import type { EvalMetrics } from '../api/common.ts';
 import type { ExitReason } from '../api/records.ts';
 import { toCandidate, type CandidateSource } from './candidate.ts';
 import { mulberry32, hash53 } from './hash.ts';
-import { normalisePatch } from './patch.ts';
+import { patchIdentity } from './patch.ts';
 import {
   prepare,
   pickIndex,
@@ -239,7 +239,7 @@ export function computeEvalMetrics(
       resolved: c,
       selection,
       pickResolved: resolved[pick],
-      distinctPatches: new Set(trajectories.map((t) => normalisePatch(t.patch))).size,
+      distinctPatches: new Set(trajectories.map((t) => patchIdentity(t))).size,
     });
     prepared.push({ task, prep, resolved });
   }

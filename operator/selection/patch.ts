@@ -97,3 +97,15 @@ export function normalisePatch(patch: string): string {
 export function normalisedPatchHash(patch: string): string {
   return createHash('sha256').update(normalisePatch(patch)).digest('hex');
 }
+
+/** patchKey of the empty patch: sha256 of "". */
+export const EMPTY_PATCH_KEY = createHash('sha256').update('').digest('hex');
+
+/**
+ * What makes two candidates' patches "the same": the candidate's patchKey when it has one
+ * (a summary's patchHash), else its normalised patch text. "" for an empty patch either way.
+ */
+export function patchIdentity(c: { patch: string; patchKey?: string }): string {
+  if (c.patchKey !== undefined) return c.patchKey === EMPTY_PATCH_KEY ? '' : `#${c.patchKey}`;
+  return normalisePatch(c.patch);
+}

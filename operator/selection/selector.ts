@@ -18,7 +18,7 @@ import type { TaskSelection as TaskSelectionSchema } from '../api/kinds.ts';
 import type { Static } from '../api/schema.ts';
 import type { SelectionCandidate } from './candidate.ts';
 import { hash53 } from './hash.ts';
-import { normalisePatch } from './patch.ts';
+import { patchIdentity } from './patch.ts';
 
 /** The EvalSuite status entry of one task (status.selections[]). */
 export type TaskSelection = Static<typeof TaskSelectionSchema>;
@@ -43,8 +43,8 @@ export interface SelectionResult {
   /** Id of the picked candidate. */
   selected: string;
   /**
-   * What decided: the type of the step that left one candidate, "only-candidate" when there was
-   * one from the start, or "tie-break" when several were left after the last step.
+   * What decided: the type of the step that left one candidate, "OnlyCandidate" when there was
+   * one from the start, or "TieBreak" when several were left after the last step.
    */
   decidedBy: string;
   /** Index of the deciding step, or -1 (only-candidate, tie-break). */
@@ -58,30 +58,30 @@ export interface SelectionResult {
 
 /** A pipeline step with every option set. */
 export type ResolvedStep =
-  | { type: 'finished' }
-  | { type: 'regression'; mode: 'all-pass' | 'max-count' }
-  | { type: 'reproduction' }
-  | { type: 'verifier-threshold'; threshold: number }
-  | { type: 'verifier-argmax' }
-  | { type: 'steps'; order: 'most' | 'fewest' }
-  | { type: 'majority' }
-  | { type: 'random' };
+  | { type: 'Finished' }
+  | { type: 'Regression'; mode: 'AllPass' | 'MaxCount' }
+  | { type: 'Reproduction' }
+  | { type: 'VerifierThreshold'; threshold: number }
+  | { type: 'VerifierArgmax' }
+  | { type: 'Steps'; order: 'Most' | 'Fewest' }
+  | { type: 'Majority' }
+  | { type: 'Random' };
 
 export const DEFAULT_VERIFIER_THRESHOLD = 0.01;
 
 export function resolveStep(step: SelectionStep): ResolvedStep {
   switch (step.type) {
-    case 'regression':
-      return { type: 'regression', mode: step.mode ?? 'all-pass' };
-    case 'verifier-threshold':
-      return { type: 'verifier-threshold', threshold: step.threshold ?? DEFAULT_VERIFIER_THRESHOLD };
-    case 'steps':
-      return { type: 'steps', order: step.order ?? 'most' };
-    case 'finished':
-    case 'reproduction':
-    case 'verifier-argmax':
-    case 'majority':
-    case 'random':
+    case 'Regression':
+      return { type: 'Regression', mode: step.mode ?? 'AllPass' };
+    case 'VerifierThreshold':
+      return { type: 'VerifierThreshold', threshold: step.threshold ?? DEFAULT_VERIFIER_THRESHOLD };
+    case 'Steps':
+      return { type: 'Steps', order: step.order ?? 'Most' };
+    case 'Finished':
+    case 'Reproduction':
+    case 'VerifierArgmax':
+    case 'Majority':
+    case 'Random':
       return { type: step.type };
     default:
       throw new RangeError(`unknown selection step type ${JSON.stringify((step as { type: unknown }).type)}`);
@@ -117,11 +117,11 @@ export function prepare(candidates: readonly SelectionCandidate[], selection: Se
   }
   const tieKey = new Float64Array(candidates.length).fill(Number.NaN);
   let patchGroup: Int32Array | undefined;
-  if (pipeline.some((s) => s.type === 'majority')) {
+  if (pipeline.some((s) => s.type === 'Majority')) {
     patchGroup = new Int32Array(candidates.length);
     const groups = new Map<string, number>();
     candidates.forEach((c, i) => {
-      const norm = normalisePatch(c.patch);
+      const norm = patchIdentity(c);
       if (norm === '') {
         patchGroup![i] = -1;
         return;
@@ -136,7 +136,7 @@ export function prepare(candidates: readonly SelectionCandidate[], selection: Se
 
 /** True when a step's pick over any subset is the best of a fixed ranking (see rankOrder). */
 export function isRankable(pipeline: readonly ResolvedStep[]): boolean {
-  return pipeline.every((s) => s.type !== 'majority');
+  return pipeline.every((s) => s.type !== 'Majority');
 }
 
 const reproScore = (c: SelectionCandidate) =>
@@ -167,26 +167,26 @@ interface StepRun {
 function runStep(task: PreparedTask, step: ResolvedStep, pool: number[], explain: boolean): StepRun {
   const cs = task.candidates;
   switch (step.type) {
-    case 'finished': {
+    case 'Finished': {
       const kept = pool.filter((i) => cs[i].finished);
       return { pool: kept, note: explain ? `${kept.length} of ${pool.length} finished` : '' };
     }
-    case 'regression': {
+    case 'Regression': {
       if (!pool.some((i) => cs[i].regression)) return { pool, unavailable: 'no regression results', note: '' };
-      if (step.mode === 'all-pass') {
+      if (step.mode === 'AllPass') {
         const kept = pool.filter((i) => cs[i].regression !== undefined && cs[i].regression!.failed === 0);
         return { pool: kept, note: explain ? `${kept.length} of ${pool.length} pass every existing test` : '' };
       }
       const kept = keepMax(pool, (i) => cs[i].regression?.passed ?? -1);
       return { pool: kept, note: explain ? `${kept.length} with the most existing tests passing (${cs[kept[0]].regression?.passed ?? 0})` : '' };
     }
-    case 'reproduction': {
+    case 'Reproduction': {
       if (!pool.some((i) => reproScore(cs[i]) !== undefined)) return { pool, unavailable: 'no agent-written test results', note: '' };
       // a candidate without its own tests scores 0, like one whose tests all fail
       const kept = keepMax(pool, (i) => reproScore(cs[i]) ?? 0);
       return { pool: kept, note: explain ? `${kept.length} with the best agent-written test score (${fmt(reproScore(cs[kept[0]]) ?? 0)})` : '' };
     }
-    case 'verifier-threshold': {
+    case 'VerifierThreshold': {
       const scored = pool.filter((i) => cs[i].verifierScore !== undefined).length;
       if (scored === 0) return { pool, unavailable: 'no verifier scores', note: '' };
       // unscored candidates are kept: the filter removes only what the verifier judged unlikely
@@ -197,17 +197,17 @@ function runStep(task: PreparedTask, step: ResolvedStep, pool: number[], explain
         note: explain ? `${kept.length} of ${pool.length} with p(YES) >= ${step.threshold}${unscored ? ` (${unscored} unscored, kept)` : ''}` : '',
       };
     }
-    case 'verifier-argmax': {
+    case 'VerifierArgmax': {
       if (!pool.some((i) => cs[i].verifierScore !== undefined)) return { pool, unavailable: 'no verifier scores', note: '' };
       const kept = keepMax(pool, (i) => cs[i].verifierScore ?? -1);
       return { pool: kept, note: explain ? `${kept.length} with the highest p(YES) (${fmt(cs[kept[0]].verifierScore!)})` : '' };
     }
-    case 'steps': {
-      const sign = step.order === 'most' ? 1 : -1;
+    case 'Steps': {
+      const sign = step.order === 'Most' ? 1 : -1;
       const kept = keepMax(pool, (i) => sign * cs[i].steps);
-      return { pool: kept, note: explain ? `${kept.length} with the ${step.order} steps (${cs[kept[0]].steps})` : '' };
+      return { pool: kept, note: explain ? `${kept.length} with the ${step.order.toLowerCase()} steps (${cs[kept[0]].steps})` : '' };
     }
-    case 'majority': {
+    case 'Majority': {
       const group = task.patchGroup!;
       const counts = new Map<number, number>();
       for (const i of pool) if (group[i] >= 0) counts.set(group[i], (counts.get(group[i]) ?? 0) + 1);
@@ -221,7 +221,7 @@ function runStep(task: PreparedTask, step: ResolvedStep, pool: number[], explain
         note: explain ? `${kept.length} in the largest patch group${groups > 1 ? 's' : ''} (${top} vote${top > 1 ? 's' : ''}; ${counts.size} distinct patches)` : '',
       };
     }
-    case 'random': {
+    case 'Random': {
       const kept = [tieBreak(task, pool)];
       return { pool: kept, note: explain ? `seeded random pick (seed ${task.seed})` : '' };
     }
@@ -262,7 +262,7 @@ export function explainIndex(task: PreparedTask, subset?: readonly number[]): Se
   if (pool.length === 0) throw new RangeError('cannot select from no candidates');
   const survivors = [pool.length];
   const steps: StepOutcome[] = [];
-  let decidedBy = pool.length === 1 ? 'only-candidate' : '';
+  let decidedBy = pool.length === 1 ? 'OnlyCandidate' : '';
   let decidedAt = -1;
   task.pipeline.forEach((step, index) => {
     const before = pool.length;
@@ -289,7 +289,7 @@ export function explainIndex(task: PreparedTask, subset?: readonly number[]): Se
   let picked = pool[0];
   if (pool.length > 1) {
     picked = tieBreak(task, pool);
-    decidedBy = 'tie-break';
+    decidedBy = 'TieBreak';
   }
   return { selected: task.candidates[picked].id, decidedBy, decidedAt, survivors, steps, remaining };
 }

@@ -172,7 +172,7 @@ export class Verifier {
    * is used as a zero-shot judge with the default rendering).
    */
   static async load(dir: string, opts: { backend?: BackendPreference } = {}): Promise<Verifier> {
-    await selectBackend(opts.backend ?? 'auto');
+    await selectBackend(opts.backend ?? 'Auto');
     const file = path.join(dir, VERIFIER_CONFIG);
     const config: VerifierConfig = existsSync(file)
       ? (JSON.parse(readFileSync(file, 'utf8')) as VerifierConfig)

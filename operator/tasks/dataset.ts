@@ -8,13 +8,23 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { TSchema } from '@sinclair/typebox';
 import type { TaskSource } from '../api/common.ts';
+
 import { SelfContainedTask, SweBenchTask, type TaskRecord } from '../api/records.ts';
 import { check } from '../api/validate.ts';
 import type { ArtifactStore } from '../store/store.ts';
 import { mulberry32 } from '../util/random.ts';
 
-/** 'auto': per record, self-contained when it carries "files", SWE-bench otherwise. */
-export type TaskFormat = 'swe-bench' | 'self-contained' | 'auto';
+/** The split of a built-in suite as the API names it (TaskSource.builtin.split). */
+export type BuiltinSplit = NonNullable<TaskSource['builtin']>['split'];
+
+/** API split (Train, Eval, All) -> the split field of the suite's task records (train, eval, all). */
+export const suiteSplit = (split: BuiltinSplit): 'train' | 'eval' | 'all' => split.toLowerCase() as 'train' | 'eval' | 'all';
+
+/**
+ * Record format of a JSONL task file: the values of TaskSource.jsonl.format, plus 'Auto': per
+ * record, self-contained when it carries "files", SWE-bench otherwise.
+ */
+export type TaskFormat = 'SWEBench' | 'SelfContained' | 'Auto';
 
 export interface TaskLoadError {
   /** 1-based line number in the JSONL text. */
@@ -59,9 +69,9 @@ export function normaliseRecord(raw: Record<string, unknown>): { record: Record<
 }
 
 /** Parses JSONL task records; a malformed line is reported (line, field) and the others still load. */
-export function parseTaskJsonl(text: string, format: TaskFormat = 'swe-bench'): TaskLoadResult {
+export function parseTaskJsonl(text: string, format: TaskFormat = 'SWEBench'): TaskLoadResult {
   const schemaFor = (rec: Record<string, unknown>): TSchema =>
-    format === 'self-contained' || (format === 'auto' && rec.files !== undefined) ? SelfContainedTask : SweBenchTask;
+    format === 'SelfContained' || (format === 'Auto' && rec.files !== undefined) ? SelfContainedTask : SweBenchTask;
   const tasks: TaskRecord[] = [];
   const errors: TaskLoadError[] = [];
   const seen = new Map<string, number>();
@@ -157,7 +167,7 @@ export interface SourceReaders {
   /** Override for http(s):// (default: fetch). */
   fetchText?: (url: string) => Promise<string>;
   /** Loads a built-in suite (default: the suite registry of operator/tasks/suite.ts). */
-  loadBuiltin?: (suite: string, split: 'train' | 'eval' | 'all') => Promise<TaskRecord[]>;
+  loadBuiltin?: (suite: string, split: BuiltinSplit) => Promise<TaskRecord[]>;
 }
 
 /** Reads the text behind a task URI: file://, store:// or http(s)://. */
@@ -177,7 +187,7 @@ export async function readTaskUri(uri: string, readers: SourceReaders = {}): Pro
 }
 
 /** Reads a JSONL task file from a local path. */
-export async function loadTaskFile(file: string, format: TaskFormat = 'swe-bench'): Promise<TaskLoadResult> {
+export async function loadTaskFile(file: string, format: TaskFormat = 'SWEBench'): Promise<TaskLoadResult> {
   return parseTaskJsonl(await readFile(file, 'utf8'), format);
 }
 
@@ -189,15 +199,15 @@ export async function loadTaskFile(file: string, format: TaskFormat = 'swe-bench
 export async function loadTaskSource(source: TaskSource, readers: SourceReaders = {}): Promise<TaskLoadResult> {
   let loaded: TaskLoadResult;
   if (source.builtin) {
-    const load = readers.loadBuiltin ?? (async (suite, split) => (await import('./suite.ts')).loadBuiltinSuite({ suite, split }));
-    loaded = { tasks: await load(source.builtin.suite ?? 'entropo-bugs', source.builtin.split ?? 'train'), errors: [] };
+    const load = readers.loadBuiltin ?? (async (suite, split) => (await import('./suite.ts')).loadBuiltinSuite({ suite, split: suiteSplit(split) }));
+    loaded = { tasks: await load(source.builtin.suite ?? 'entropo-bugs', source.builtin.split ?? 'Train'), errors: [] };
   } else if (source.jsonl) {
-    loaded = parseTaskJsonl(await readTaskUri(source.jsonl.uri, readers), source.jsonl.format ?? 'swe-bench');
+    loaded = parseTaskJsonl(await readTaskUri(source.jsonl.uri, readers), source.jsonl.format ?? 'SWEBench');
   } else if (source.configMapRef) {
     if (!readers.readConfigMap) throw new Error(`no ConfigMap reader configured to read ConfigMap ${source.configMapRef.name}`);
     const text = await readers.readConfigMap(source.configMapRef.name, source.configMapRef.key ?? 'tasks.jsonl');
     // A ConfigMap may hold either form; self-contained records carry "files".
-    loaded = parseTaskJsonl(text, 'auto');
+    loaded = parseTaskJsonl(text, 'Auto');
   } else {
     throw new Error('task source must set exactly one of builtin, jsonl or configMapRef');
   }

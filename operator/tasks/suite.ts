@@ -9,7 +9,7 @@
  * A task's base state is the library with its bug edits applied (find -> replace, each `find`
  * occurring exactly once); the gold patch is the reverse (base -> correct sources); the
  * test_patch adds the hidden test file. FAIL_TO_PASS / PASS_TO_PASS come from the suite's
- * manifest.json, which `npx tsx operator/tasks/build-suite.ts` computes by running the tests at
+ * manifest.json, which `entropo build-suite` computes by running the tests at
  * the base state and with the gold patch (SWE-bench's definition: FAIL_TO_PASS fail before and
  * pass after; PASS_TO_PASS pass before and after).
  */
@@ -231,7 +231,7 @@ export function loadBuiltinSuite(opts: BuiltinSuiteOptions = {}): Promise<SelfCo
       for (const lib of libs) {
         for (const t of lib.def.tasks) {
           const lists = manifest[t.id];
-          if (!lists) throw new Error(`suite ${suite}: task ${t.id} has no entry in ${MANIFEST_FILE}; run npx tsx operator/tasks/build-suite.ts`);
+          if (!lists) throw new Error(`suite ${suite}: task ${t.id} has no entry in ${MANIFEST_FILE}; run entropo build-suite`);
           const { regression_break_patch: _unused, ...task } = buildTask(lib, t, lists);
           tasks.push(task);
         }

@@ -9,10 +9,20 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Gauge, register as globalRegistry, type Registry } from 'prom-client';
 import { logger } from '../logging/logger.ts';
+import type { TrainingBackends } from '../api/common.ts';
 
-export const BackendPreferences = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;
-export type BackendPreference = (typeof BackendPreferences)[number];
-export type BackendName = Exclude<BackendPreference, 'auto'>;
+/** What spec.training.backend may ask for (API values, CamelCase): Auto or one backend. */
+export type BackendPreference = (typeof TrainingBackends)[number];
+/** The backend in use, named as its package (logs, results, entropo_training_backend_info{backend}). */
+export type BackendName = 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu';
+
+/** API value -> the backend it names. */
+const NAME_OF: Record<Exclude<BackendPreference, 'Auto'>, BackendName> = {
+  TfjsNodeGPU: 'tfjs-node-gpu',
+  TfjsNode: 'tfjs-node',
+  Wasm: 'wasm',
+  CPU: 'cpu',
+};
 
 const ORDER: BackendName[] = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
 
@@ -45,15 +55,15 @@ let current: BackendName | undefined;
 /** Selections run one at a time: two concurrent first calls would race the wasm start-up. */
 let queue: Promise<unknown> = Promise.resolve();
 
-/** Selects and initialises the backend. `auto` walks the order above; a named one must work. */
-export function selectBackend(pref: BackendPreference = 'auto', registry: Registry = globalRegistry): Promise<BackendChoice> {
+/** Selects and initialises the backend. `Auto` walks the order above; a named one must work. */
+export function selectBackend(pref: BackendPreference = 'Auto', registry: Registry = globalRegistry): Promise<BackendChoice> {
   const run = queue.then(() => select(pref, registry));
   queue = run.catch(() => undefined);
   return run;
 }
 
 async function select(pref: BackendPreference, registry: Registry): Promise<BackendChoice> {
-  const candidates = pref === 'auto' ? ORDER : [pref];
+  const candidates = pref === 'Auto' ? ORDER : [NAME_OF[pref]];
   const skipped: BackendChoice['skipped'] = [];
   for (const name of candidates) {
     try {

@@ -10,6 +10,11 @@ import type { ChatMessage } from '../api/records.ts';
 
 export interface ChatTokenizer {
   encode(text: string): number[];
+  /**
+   * Text of the ids. Tokenization-space clean-up (" ," -> ",", " !=" -> "!=", ...) runs only when
+   * tokenizer_config.json sets `clean_up_tokenization_spaces: true`, as in transformers >= 4.45;
+   * the tokenizer library's own default (on) would corrupt generated code.
+   */
   decode(ids: number[], skipSpecial?: boolean): string;
   /** Renders messages with the model's chat template. */
   render(messages: ChatMessage[], opts?: { tools?: unknown[]; addGenerationPrompt?: boolean }): string;
@@ -43,6 +48,8 @@ export function loadChatTokenizer(dir: string): ChatTokenizer {
   if (typeof source !== 'string') throw new Error(`${cjson}: chat_template is missing`);
   const template = new Template(source);
   const tokenizer = new Tokenizer(tokJson, cfg);
+  // transformers' default is off; @huggingface/tokenizers' is on when the config is silent.
+  const cleanUp = cfg.clean_up_tokenization_spaces === true;
   const eosText = tokenContent(cfg.eos_token);
   const padText = tokenContent(cfg.pad_token);
   const bosText = tokenContent(cfg.bos_token);
@@ -53,7 +60,8 @@ export function loadChatTokenizer(dir: string): ChatTokenizer {
   if (imEnd !== undefined && !eosTokenIds.includes(imEnd)) eosTokenIds.push(imEnd);
   return {
     encode: (text) => tokenizer.encode(text, { add_special_tokens: false }).ids,
-    decode: (ids, skipSpecial = false) => tokenizer.decode(ids, { skip_special_tokens: skipSpecial }),
+    decode: (ids, skipSpecial = false) =>
+      ids.length === 0 ? '' : tokenizer.decode(ids, { skip_special_tokens: skipSpecial, clean_up_tokenization_spaces: cleanUp }),
     render: (messages, opts = {}) =>
       template.render({
         messages: messages.map(templateMessage),

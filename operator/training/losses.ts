@@ -17,9 +17,13 @@ export function sftLoss(logp: tf.Tensor1D, counts: number[]): tf.Scalar {
   return tf.div(tf.neg(tf.sum(logp)), n) as tf.Scalar;
 }
 
-/** rho_theta(tau) = log pi_theta(tau) - (gamma/zeta) log pi_ref(tau)   (Eq. 10). */
+/**
+ * rho_theta(tau) = log pi_theta(tau) - (gamma/zeta) log pi_ref(tau)   (Eq. 10), computed as
+ * (lp - lpref) + (1 - gamma/zeta) lpref: at |log pi| ~ 5000 the direct form loses float32
+ * precision (two large, nearly cancelling terms); this one subtracts the close values first.
+ */
 export function implicitReward(logp: tf.Tensor1D, refLogp: tf.Tensor1D, t: Temperatures): tf.Tensor1D {
-  return tf.sub(logp, tf.mul(refLogp, t.gamma / t.zeta)) as tf.Tensor1D;
+  return tf.add(tf.sub(logp, refLogp), tf.mul(refLogp, 1 - t.gamma / t.zeta)) as tf.Tensor1D;
 }
 
 /** log sigmoid(x) = -softplus(-x), stable for large |x|. */
@@ -36,17 +40,18 @@ export interface DpoInputs {
 
 /**
  * EntroPO-DPO (Eq. 7): L = -log sigmoid( zeta*(lp+ - lp-) - gamma*(lpref+ - lpref-) )
- *                        = -log sigmoid( zeta * (rho(tau+) - rho(tau-)) ), mean over pairs.
+ *                        = -log sigmoid( zeta * (rho(tau+) - rho(tau-)) ), mean over pairs,
+ * computed from the stable form of rho (see implicitReward).
  * margins: rho(tau+) - rho(tau-) per pair.
  */
 export function dpoLoss(x: DpoInputs, t: Temperatures): { loss: tf.Scalar; margins: tf.Tensor1D } {
-  const logits = tf.sub(tf.mul(tf.sub(x.chosen, x.rejected), t.zeta), tf.mul(tf.sub(x.refChosen, x.refRejected), t.gamma));
-  const loss = tf.mean(tf.neg(logSigmoid(logits))) as tf.Scalar;
   const margins = tf.sub(implicitReward(x.chosen, x.refChosen, t), implicitReward(x.rejected, x.refRejected, t)) as tf.Tensor1D;
+  const loss = tf.mean(tf.neg(logSigmoid(tf.mul(margins, t.zeta)))) as tf.Scalar;
   return { loss, margins };
 }
 
-export type ReferencePointMode = 'exact' | 'authors-kl' | 'trl-kl';
+/** z0 estimate: the values of spec.preference.kto.referencePoint. */
+export type ReferencePointMode = 'Exact' | 'AuthorsKL' | 'TRLKL';
 
 export interface KtoOptions extends Temperatures {
   desirableWeight: number;
@@ -56,10 +61,11 @@ export interface KtoOptions extends Temperatures {
 
 /**
  * EntroPO-KTO (Eqs. 11-12), z0 a constant:
- *   exact:      u = rho = lp - (gamma/zeta) lpref;  v+ = lD sigma(zeta (u - z0)),  v- = lU sigma(zeta (z0 - u))
- *   authors-kl: u = gamma (lp - lpref);             v+ = lD sigma(u - z0),          v- = lU sigma(z0 - u)
- *   trl-kl:     u = lp - lpref, beta = gamma;       v+ = lD sigma(gamma (u - z0)),  v- = lU sigma(gamma (z0 - u))
- * L = mean( lambda_y - v(tau) ).
+ *   Exact:      u = rho (Eq. 10);    v+ = lD sigma(zeta (u - z0)),   v- = lU sigma(zeta (z0 - u))
+ *   AuthorsKL:  u = lp - lpref;      v+ = lD sigma(gamma (u - z0)),  v- = lU sigma(gamma (z0 - u))
+ *               (the authors' released code: gamma scales z0 too; z0 from authorsKlReferencePoint)
+ *   TRLKL:      u = lp - lpref;      as AuthorsKL, with TRL's z0 (trlKlReferencePoint)
+ * L = mean( lambda_y - v(tau) ).  rewards: u per trajectory.
  */
 export function ktoLoss(
   logp: tf.Tensor1D,
@@ -72,12 +78,9 @@ export function ktoLoss(
   const lambda = tf.tensor1d(labels.map((l) => (l ? o.desirableWeight : o.undesirableWeight)));
   let u: tf.Tensor1D;
   let scale: number;
-  if (o.mode === 'exact') {
+  if (o.mode === 'Exact') {
     u = implicitReward(logp, refLogp, o);
     scale = o.zeta;
-  } else if (o.mode === 'authors-kl') {
-    u = tf.mul(tf.sub(logp, refLogp), o.gamma) as tf.Tensor1D;
-    scale = 1;
   } else {
     u = tf.sub(logp, refLogp) as tf.Tensor1D;
     scale = o.gamma;
@@ -99,13 +102,13 @@ export function exactReferencePoint(entropySums: number[], crossEntropySums: num
   return s / entropySums.length;
 }
 
-/** authors-kl: z0 = clamp_min(mean(zeta lp(y') - gamma lpref(y')), 0) over mismatched pairs. */
+/** AuthorsKL: z0 = clamp_min(mean(zeta lp(y') - gamma lpref(y')), 0) over mismatched pairs. */
 export function authorsKlReferencePoint(lp: number[], refLp: number[], t: Temperatures): number {
   const m = lp.reduce((a, x, i) => a + t.zeta * x - t.gamma * refLp[i], 0) / lp.length;
   return Math.max(m, 0);
 }
 
-/** trl-kl: z0 = clamp_min(mean(lp(y') - lpref(y')), 0) over mismatched pairs. */
+/** TRLKL: z0 = clamp_min(mean(lp(y') - lpref(y')), 0) over mismatched pairs. */
 export function trlKlReferencePoint(lp: number[], refLp: number[]): number {
   const m = lp.reduce((a, x, i) => a + x - refLp[i], 0) / lp.length;
   return Math.max(m, 0);

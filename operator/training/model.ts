@@ -43,6 +43,13 @@ export interface ForwardOptions {
   returnCache?: boolean;
   /** Return the final hidden states [B, T, D] instead of logits (and skip the LM head). */
   hiddenOnly?: boolean;
+  /**
+   * Batched decoding over a right-aligned cache (operator/serving): the position of each row's
+   * first new token (length B). Default: the cache length, the same for every row.
+   */
+  positions?: number[];
+  /** Additive attention bias over the keys, [B, cache length + T] (0 keep, -1e9 masked): a right-aligned cache's padding. */
+  keyBias?: tf.Tensor2D;
 }
 
 export class CausalLM {
@@ -91,31 +98,39 @@ export class CausalLM {
     return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, this.config.rmsNormEps))), weight);
   }
 
-  /** cos, sin tables [T, hd] for positions start..start+T-1: emb = cat(freqs, freqs). */
-  private rope(start: number, T: number): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
+  /**
+   * cos, sin tables [S, T, hd] for positions starts[r]..starts[r]+T-1 of each of the S rows
+   * (S = 1: one table for the whole batch): emb = cat(freqs, freqs).
+   */
+  private rope(starts: number[], T: number): { cos: tf.Tensor3D; sin: tf.Tensor3D } {
     const hd = this.config.headDim;
     const half = hd / 2;
-    const cos = new Float32Array(T * hd);
-    const sin = new Float32Array(T * hd);
-    for (let t = 0; t < T; t++) {
-      for (let i = 0; i < half; i++) {
-        // inv_freq computed in float32 as HF does: 1 / theta^(2i/hd)
-        const invFreq = Math.fround(1 / Math.pow(this.config.ropeTheta, Math.fround((2 * i) / hd)));
-        const f = Math.fround((start + t) * invFreq);
-        cos[t * hd + i] = cos[t * hd + i + half] = Math.cos(f);
-        sin[t * hd + i] = sin[t * hd + i + half] = Math.sin(f);
+    const S = starts.length;
+    const cos = new Float32Array(S * T * hd);
+    const sin = new Float32Array(S * T * hd);
+    for (let r = 0; r < S; r++) {
+      for (let t = 0; t < T; t++) {
+        const o = (r * T + t) * hd;
+        for (let i = 0; i < half; i++) {
+          // inv_freq computed in float32 as HF does: 1 / theta^(2i/hd)
+          const invFreq = Math.fround(1 / Math.pow(this.config.ropeTheta, Math.fround((2 * i) / hd)));
+          const f = Math.fround((starts[r] + t) * invFreq);
+          cos[o + i] = cos[o + i + half] = Math.cos(f);
+          sin[o + i] = sin[o + i + half] = Math.sin(f);
+        }
       }
     }
-    return { cos: tf.tensor2d(cos, [T, hd]), sin: tf.tensor2d(sin, [T, hd]) };
+    return { cos: tf.tensor3d(cos, [S, T, hd]), sin: tf.tensor3d(sin, [S, T, hd]) };
   }
 
-  /** x [B, T, heads, hd]: x * cos + rotate_half(x) * sin. */
-  private applyRope(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor4D {
+  /** x [B, T, heads, hd]: x * cos + rotate_half(x) * sin (tables [1 or B, T, hd]). */
+  private applyRope(x: tf.Tensor4D, cos: tf.Tensor3D, sin: tf.Tensor3D): tf.Tensor4D {
     const half = this.config.headDim / 2;
     const [x1, x2] = tf.split(x, [half, half], -1);
     const rotated = tf.concat([tf.neg(x2), x1], -1);
-    const c = tf.reshape(cos, [1, cos.shape[0], 1, cos.shape[1]]);
-    const s = tf.reshape(sin, [1, sin.shape[0], 1, sin.shape[1]]);
+    const [S, T, hd] = cos.shape;
+    const c = tf.reshape(cos, [S, T, 1, hd]);
+    const s = tf.reshape(sin, [S, T, 1, hd]);
     return tf.add(tf.mul(x, c), tf.mul(rotated, s)) as tf.Tensor4D;
   }
 
@@ -142,8 +157,10 @@ export class CausalLM {
       const q = start + (r % T);
       for (let k = q + 1; k < Tk; k++) bias[r * Tk + k] = -1e9;
     }
-    const maskBias = tf.tensor2d(bias, [n * T, Tk]);
-    const { cos, sin } = this.rope(start, T);
+    let maskBias: tf.Tensor = tf.tensor2d(bias, [n * T, Tk]);
+    if (opts.keyBias) maskBias = tf.add(maskBias, tf.reshape(opts.keyBias, [B, 1, 1, Tk]));
+    if (opts.positions && opts.positions.length !== B) throw new Error(`model: positions has ${opts.positions.length} rows, the batch ${B}`);
+    const { cos, sin } = this.rope(opts.positions ?? [start], T);
 
     let h = embeddingLookup(this.p('model.embed_tokens.weight') as tf.Tensor2D, tf.reshape(idsT, [-1]) as tf.Tensor1D) as tf.Tensor2D; // [B*T, D]
     for (let i = 0; i < c.numLayers; i++) {

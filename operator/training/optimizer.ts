@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-export type Scheduler = 'cosine' | 'linear' | 'constant';
+/** Learning-rate schedule after warm-up: the values of spec.training.scheduler. */
+export type Scheduler = 'Cosine' | 'Linear' | 'Constant';
 
 export function warmupSteps(totalSteps: number, warmupRatio: number): number {
   return Math.ceil(totalSteps * warmupRatio);
@@ -15,9 +16,9 @@ export function warmupSteps(totalSteps: number, warmupRatio: number): number {
 export function lrFactor(step: number, totalSteps: number, warmupRatio: number, scheduler: Scheduler): number {
   const warm = warmupSteps(totalSteps, warmupRatio);
   if (step < warm) return step / Math.max(1, warm);
-  if (scheduler === 'constant') return 1;
+  if (scheduler === 'Constant') return 1;
   const progress = (step - warm) / Math.max(1, totalSteps - warm);
-  if (scheduler === 'linear') return Math.max(0, 1 - progress);
+  if (scheduler === 'Linear') return Math.max(0, 1 - progress);
   return Math.max(0, 0.5 * (1 + Math.cos(Math.PI * progress)));
 }
 

@@ -1,9 +1,21 @@
 /**
  * Multi-turn rendering and the assistant mask (METHOD.md section 1): the WHOLE conversation is
  * rendered through the chat template; the mask selects exactly the tokens of every assistant
- * turn (system prompt, user turns and tool observations are masked). Turn boundaries come from
- * renders of the conversation's prefixes, which must be prefixes of the whole render (true of
- * ChatML / Llama / Qwen templates; a template that is not prefix-consistent is reported).
+ * turn (system prompt, user turns and tool observations are masked).
+ *
+ * Each assistant turn is located in the whole render per turn, by the first of three methods
+ * that works (so templates that are not prefix-stable, such as Qwen3's, which drops the
+ * reasoning of turns before the last user message and adds an empty think block to the last
+ * assistant message only, still train):
+ *  1. prefix: the render of the messages before the turn (with the generation prompt) and the
+ *     render through the turn are both prefixes of the whole render (ChatML, Llama, Qwen2.5);
+ *  2. search: the turn's text, as rendered right after its own prefix, occurs in the whole
+ *     render after the previous turn;
+ *  3. markers: the template's generation prompt (e.g. "<|im_start|>assistant\n", the text
+ *     add_generation_prompt appends) opens the turn and the end-of-turn token the turn ends
+ *     with (e.g. "<|im_end|>") closes it, after the previous turn.
+ * When none works the conversation cannot be masked: a MaskError, which the trainer counts as a
+ * dropped trajectory (one bad record never fails a job).
  */
 import type { ChatMessage } from '../api/records.ts';
 import type { ChatTokenizer } from './chat.ts';
@@ -24,35 +36,79 @@ export interface EncodedSequence {
   truncated: boolean;
 }
 
-export type Truncation = 'keep-end' | 'drop';
+/** Over-long trajectories: the values of spec.training.truncation. */
+export type Truncation = 'KeepEnd' | 'Drop';
 
-/** Splits the whole render into masked / assistant segments (pure given the tokenizer's template). */
-export function segmentConversation(tok: ChatTokenizer, messages: ChatMessage[], tools?: unknown[]): Segment[] {
+/** How each assistant turn was located (for logs and tests). */
+export type MaskMethod = 'prefix' | 'search' | 'markers';
+
+/** The conversation's assistant turns cannot be located in its render (the record is dropped, not the job). */
+export class MaskError extends Error {
+  constructor(readonly messageIndex: number, detail: string) {
+    super(`chat template: cannot locate the assistant turn at message ${messageIndex} in the whole render (${detail})`);
+    this.name = 'MaskError';
+  }
+}
+
+/** Trailing whitespace after a turn (e.g. "\n" after <|im_end|>) is template glue, not generated. */
+function trimEndWs(s: string, floor = 0): number {
+  let end = s.length;
+  while (end > floor && /\s/.test(s[end - 1])) end--;
+  return end;
+}
+
+/**
+ * Splits the whole render into masked / assistant segments (pure given the tokenizer's
+ * template). `methods` receives how each assistant turn was found. Throws MaskError.
+ */
+export function segmentConversation(tok: ChatTokenizer, messages: ChatMessage[], tools?: unknown[], methods?: MaskMethod[]): Segment[] {
   const full = tok.render(messages, { tools });
+  const endTokens = tok.eosTokenIds.map((id) => tok.decode([id])).filter((t) => t.length > 0);
   const segments: Segment[] = [];
   let pos = 0;
   messages.forEach((m, i) => {
     if (m.role !== 'assistant') return;
     const before = tok.render(messages.slice(0, i), { tools, addGenerationPrompt: true });
     const through = tok.render(messages.slice(0, i + 1), { tools });
-    if (!full.startsWith(before) || !through.startsWith(before) || !full.startsWith(through) || before.length < pos) {
-      throw new Error(`chat template is not prefix-consistent at message ${i} (assistant): cannot locate the turn in the whole render`);
+    const turn = through.startsWith(before) ? through.slice(before.length, trimEndWs(through, before.length)) : undefined;
+    let start = -1;
+    let end = -1;
+    let method: MaskMethod | undefined;
+    // 1. prefix
+    if (turn !== undefined && before.length >= pos && full.startsWith(before) && full.startsWith(through.slice(0, before.length + turn.length))) {
+      [start, end, method] = [before.length, before.length + turn.length, 'prefix'];
     }
-    // Trailing whitespace after the turn (e.g. "\n" after <|im_end|>) is template glue, not generated.
-    let end = through.length;
-    while (end > before.length && /\s/.test(through[end - 1])) end--;
-    if (before.length > pos) segments.push({ text: full.slice(pos, before.length), assistant: false });
-    if (end > before.length) segments.push({ text: full.slice(before.length, end), assistant: true });
-    pos = end;
+    // 2. search
+    if (method === undefined && turn) {
+      const at = full.indexOf(turn, pos);
+      if (at >= 0) [start, end, method] = [at, at + turn.length, 'search'];
+    }
+    // 3. markers
+    if (method === undefined) {
+      const plain = tok.render(messages.slice(0, i), { tools });
+      const header = before.startsWith(plain) ? before.slice(plain.length) : '';
+      if (!header) throw new MaskError(i, 'the template adds no generation prompt to mark the turn');
+      const h = full.indexOf(header, pos);
+      if (h < 0) throw new MaskError(i, `no generation prompt ${JSON.stringify(header)} after offset ${pos}`);
+      // The end-of-turn token the turn's own render ends with, else the first one after the header.
+      const closers = turn !== undefined && endTokens.some((e) => turn.endsWith(e)) ? endTokens.filter((e) => turn.endsWith(e)) : endTokens;
+      const ends = closers.map((c) => ({ at: full.indexOf(c, h + header.length), c })).filter((x) => x.at >= 0).sort((a, b) => a.at - b.at);
+      if (!ends.length) throw new MaskError(i, `no end-of-turn token (${endTokens.join(', ') || 'none known'}) after the generation prompt`);
+      [start, end, method] = [h + header.length, ends[0].at + ends[0].c.length, 'markers'];
+    }
+    if (start > pos) segments.push({ text: full.slice(pos, start), assistant: false });
+    if (end > start) segments.push({ text: full.slice(start, end), assistant: true });
+    pos = Math.max(pos, end);
+    methods?.push(method);
   });
   if (pos < full.length) segments.push({ text: full.slice(pos), assistant: false });
   return segments;
 }
 
-/** Token-level truncation policy. keep-end keeps the prompt head (when it fits in half the budget) and the END. */
+/** Token-level truncation policy. KeepEnd keeps the prompt head (when it fits in half the budget) and the END. */
 export function truncate(ids: number[], mask: number[], maxLength: number, policy: Truncation): { ids: number[]; mask: number[] } | undefined {
   if (ids.length <= maxLength) return { ids, mask };
-  if (policy === 'drop') return undefined;
+  if (policy === 'Drop') return undefined;
   let head = mask.indexOf(1);
   if (head < 0) head = 0;
   if (head > maxLength / 2) head = 0;
@@ -66,7 +122,8 @@ export function truncate(ids: number[], mask: number[], maxLength: number, polic
 /**
  * Tokenises a conversation: segments are encoded one by one and concatenated (boundaries fall on
  * special tokens, so this equals tokenising the whole render; the tests check it).
- * Returns undefined when the conversation is too long and the policy is drop.
+ * Returns undefined when the conversation is too long and the policy is drop; throws MaskError
+ * when its assistant turns cannot be located (see segmentConversation).
  */
 export function encodeConversation(
   tok: ChatTokenizer,

@@ -16,8 +16,8 @@ import type { Preference, Training, TrainMetrics } from '../api/common.ts';
 import { logger } from '../logging/logger.ts';
 import { selectBackend, type BackendName } from './backend.ts';
 import { loadChatTokenizer, type ChatTokenizer } from './chat.ts';
-import { encodeConversation, type EncodedSequence } from './render.ts';
-import { buildDpoExamples, buildKtoExamples, splitPrompt, trlJsonl } from './data.ts';
+import { encodeConversation, MaskError, type EncodedSequence } from './render.ts';
+import { buildDpoExamples, buildKtoExamples, buildSftExamples, isTrainable, splitPrompt, trlJsonl, type Conversation } from './data.ts';
 import { attachLora, loadModel, saveModel } from './model-io.ts';
 import type { CausalLM } from './model.ts';
 import { padBatch, perSequenceSum, referenceLogProbs, tokenCrossEntropy, tokenEntropy, tokenStats, type PaddedBatch } from './logprobs.ts';
@@ -82,7 +82,10 @@ export interface StepMetrics {
 export interface TrainResult {
   backend: BackendName;
   examples: number;
+  /** Trajectories (DPO: pairs) that were eligible but could not be encoded (see data). */
   dropped: number;
+  /** Why records did not become training items, and keep-end truncations. */
+  data: DataCounts;
   totalSteps: number;
   stepsDone: number;
   halted: boolean;
@@ -108,37 +111,76 @@ function fingerprint(job: TrainJob, items: Item[]): string {
   return h.digest('hex').slice(0, 16);
 }
 
-/** Builds the training items of the job (pure apart from tokenisation). */
-export function buildItems(job: TrainJob, tok: ChatTokenizer): { items: Item[]; dropped: number; trl?: string } {
-  const enc = (messages: ChatMessage[], tools?: unknown[]) =>
-    encodeConversation(tok, messages, { tools, maxLength: job.training.maxSequenceLength, truncation: job.training.truncation });
-  const items: Item[] = [];
-  let dropped = 0;
-  if ((job.objective ?? 'preference') === 'sft') {
-    for (const t of job.trajectories) {
-      const s = enc(t.messages, t.tools);
-      if (!s || s.assistantTokens === 0) dropped++;
-      else items.push({ seqs: [s], ref: [0], ...splitPrompt(t.messages), tools: t.tools });
+/** Why trajectories (or pairs) did not become training items, and keep-end truncations. */
+export interface DataCounts {
+  /** Records that are no sample (sandbox_error, model_error) or have no assistant turn. */
+  noSample: number;
+  /** Cut off by a limit (KTO / DPO train finished trajectories only). */
+  unfinished: number;
+  /** Chat template could not locate an assistant turn (MaskError). */
+  unmaskable: number;
+  /** Over training.maxSequenceLength with truncation drop, or no assistant token left after truncation. */
+  tooLong: number;
+  /** Sequences cut by keep-end truncation (still trained). */
+  truncated: number;
+  /** DPO pairs whose chosen and rejected prompts differ (trained, each on its own messages). */
+  promptMismatch: number;
+}
+
+/**
+ * Builds the training items of the job (pure apart from tokenisation). One bad record never
+ * fails the job: a record that cannot be masked or does not fit is dropped and counted.
+ */
+export function buildItems(job: TrainJob, tok: ChatTokenizer): { items: Item[]; dropped: number; counts: DataCounts; trl?: string } {
+  const counts: DataCounts = { noSample: 0, unfinished: 0, unmaskable: 0, tooLong: 0, truncated: 0, promptMismatch: 0 };
+  const enc = (c: Conversation): EncodedSequence | undefined => {
+    let s: EncodedSequence | undefined;
+    try {
+      s = encodeConversation(tok, c.messages, { tools: c.tools, maxLength: job.training.maxSequenceLength, truncation: job.training.truncation });
+    } catch (e) {
+      if (!(e instanceof MaskError)) throw e;
+      counts.unmaskable++;
+      return undefined;
     }
-    return { items, dropped };
+    if (!s || s.assistantTokens === 0) {
+      counts.tooLong++;
+      return undefined;
+    }
+    return s;
+  };
+  const items: Item[] = [];
+  const trainable = job.trajectories.filter(isTrainable);
+  counts.noSample = job.trajectories.length - trainable.length;
+  const finish = (trl?: string) => {
+    for (const it of items) for (const s of it.seqs) if (s.truncated) counts.truncated++;
+    return { items, dropped: counts.unmaskable + counts.tooLong, counts, trl };
+  };
+  if ((job.objective ?? 'preference') === 'sft') {
+    for (const { trajectory: t, conversation } of buildSftExamples(job.trajectories)) {
+      const s = enc(conversation);
+      if (s) items.push({ seqs: [s], ref: [0], ...splitPrompt(t.messages), tools: t.tools });
+    }
+    return finish();
   }
-  if (job.preference.algorithm === 'kto') {
+  counts.unfinished = trainable.filter((t) => !t.finished).length;
+  if (job.preference.algorithm === 'KTO') {
     const ex = buildKtoExamples(job.trajectories);
     for (const e of ex) {
-      const s = enc([...e.example.prompt, ...e.example.completion], e.tools);
-      if (!s || s.assistantTokens === 0) dropped++;
-      else items.push({ seqs: [s], ref: [0], label: e.example.label, prompt: e.example.prompt, completion: e.example.completion, tools: e.tools });
+      const s = enc(e.conversation);
+      if (s) items.push({ seqs: [s], ref: [0], label: e.example.label, prompt: e.example.prompt, completion: e.example.completion, tools: e.tools });
     }
-    return { items, dropped, trl: trlJsonl(ex) };
+    return finish(trlJsonl(ex));
   }
   const ex = buildDpoExamples(job.trajectories);
   for (const e of ex) {
-    const c = enc([...e.example.prompt, ...e.example.chosen], e.tools);
-    const r = enc([...e.example.prompt, ...e.example.rejected], e.tools);
-    if (!c || !r || !c.assistantTokens || !r.assistantTokens) dropped++;
-    else items.push({ seqs: [c, r], ref: [0, 0], prompt: e.example.prompt, completion: e.example.chosen, tools: e.tools });
+    const c = enc(e.chosen);
+    const r = c && enc(e.rejected);
+    if (c && r) {
+      items.push({ seqs: [c, r], ref: [0, 0], prompt: e.example.prompt, completion: e.example.chosen, tools: e.tools });
+      if (!e.samePrompt) counts.promptMismatch++;
+    }
   }
-  return { items, dropped, trl: trlJsonl(ex) };
+  return finish(trlJsonl(ex));
 }
 
 /** Per-sequence masked log-prob sums under a forward function, without gradients. */
@@ -157,12 +199,12 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   const tr = job.training;
   const pref = job.preference;
   const objective = job.objective ?? 'preference';
-  const kto = { desirableWeight: 1, undesirableWeight: 1, referencePoint: 'exact' as const, referencePointEvery: 1, ...(pref.kto ?? {}) };
-  const isKto = objective === 'preference' && pref.algorithm === 'kto';
-  const isDpo = objective === 'preference' && pref.algorithm === 'dpo';
+  const kto = { desirableWeight: 1, undesirableWeight: 1, referencePoint: 'Exact' as const, referencePointEvery: 1, ...(pref.kto ?? {}) };
+  const isKto = objective === 'preference' && pref.algorithm === 'KTO';
+  const isDpo = objective === 'preference' && pref.algorithm === 'DPO';
   const microCount = tr.gradientAccumulationSteps;
   if (microCount > tr.batchSize) throw new Error(`training.gradientAccumulationSteps (${microCount}) must be <= training.batchSize (${tr.batchSize})`);
-  if (isKto && kto.referencePoint !== 'exact' && tr.batchSize < 2) {
+  if (isKto && kto.referencePoint !== 'Exact' && tr.batchSize < 2) {
     throw new Error(`training.batchSize must be >= 2 for preference.kto.referencePoint ${kto.referencePoint} (mismatched pairs need two examples)`);
   }
   const registry = job.registry ?? globalRegistry;
@@ -172,22 +214,27 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   const metrics = trainingMetrics(registry);
 
   const tok = loadChatTokenizer(job.modelDir);
-  const { items, dropped, trl } = buildItems(job, tok);
+  const { items, dropped, counts, trl } = buildItems(job, tok);
+  const countsText = `${counts.noSample} no sample, ${counts.unfinished} unfinished, ${counts.unmaskable} not maskable by the chat template, ${counts.tooLong} over training.maxSequenceLength (${tr.maxSequenceLength}) with truncation ${tr.truncation}`;
   if (items.length === 0) {
     throw new Error(
-      `trajectories: no training examples (${job.trajectories.length} trajectories, ${job.trajectories.filter((t) => t.finished).length} finished, ${dropped} dropped by training.maxSequenceLength/truncation)`,
+      `trajectories: no training examples (${job.trajectories.length} trajectories, ${job.trajectories.filter((t) => t.finished).length} finished; ${countsText})`,
     );
   }
+  log.info('training data', { items: items.length, trajectories: job.trajectories.length, dropped, ...counts });
+  if (counts.unmaskable) log.warn('trajectories dropped: the chat template could not locate an assistant turn', { count: counts.unmaskable });
+  if (counts.truncated) log.warn('sequences truncated (keep-end): their first turns are cut', { count: counts.truncated, maxSequenceLength: tr.maxSequenceLength });
+  if (counts.promptMismatch) log.warn('DPO pairs whose prompts differ (each trained on its own messages; left out of preference.jsonl)', { count: counts.promptMismatch });
   mkdirSync(job.outputDir, { recursive: true });
   if (trl !== undefined) writeFileSync(path.join(job.outputDir, 'preference.jsonl'), trl);
 
   // Models: the policy, and the frozen reference (LoRA: the base without adapters).
-  const model: CausalLM = loadModel(job.modelDir, { trainable: tr.method === 'full' });
-  if (tr.method === 'lora') {
+  const model: CausalLM = loadModel(job.modelDir, { trainable: tr.method === 'Full' });
+  if (tr.method === 'LoRA') {
     const l = { rank: 8, alpha: 16, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], ...(tr.lora ?? {}) };
     attachLora(model, l, tr.seed);
   }
-  const separateRef = (job.referenceDir && path.resolve(job.referenceDir) !== path.resolve(job.modelDir)) || tr.method === 'full';
+  const separateRef = (job.referenceDir && path.resolve(job.referenceDir) !== path.resolve(job.modelDir)) || tr.method === 'Full';
   const refModel = separateRef ? loadModel(job.referenceDir ?? job.modelDir) : undefined;
   const refForward = (ids: number[][]) => (refModel ? refModel.forward(ids).logits : model.forward(ids, { adapters: false }).logits);
   const padId = tok.padTokenId;
@@ -267,16 +314,42 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     const z0Due = isKto && (z0Cache === undefined || s % kto.referencePointEvery === 0);
     const klDue = refEvery > 0 && s % refEvery === 0;
     // KL-trick reference points (section 5 variants): mismatched (x_i, y_{i+1}) pairs of the step's batch.
-    if (isKto && z0Due && kto.referencePoint !== 'exact') {
-      const mism = idx.map((_, i) => {
+    if (isKto && z0Due && kto.referencePoint !== 'Exact') {
+      const mism: EncodedSequence[] = [];
+      idx.forEach((_, i) => {
         const a = items[idx[i]];
         const c = items[idx[(i + 1) % idx.length]];
-        return encodeConversation(tok, [...a.prompt, ...c.completion], { tools: a.tools, maxLength: tr.maxSequenceLength, truncation: 'keep-end' })!;
+        try {
+          const e = encodeConversation(tok, [...a.prompt, ...c.completion], { tools: a.tools, maxLength: tr.maxSequenceLength, truncation: 'KeepEnd' });
+          if (e && e.assistantTokens > 0) mism.push(e);
+        } catch (err) {
+          if (!(err instanceof MaskError)) throw err; // a mismatched pair the template cannot mask: left out of the estimate
+        }
       });
-      const lp = sequenceLogps((ids) => model.forward(ids).logits, mism, padId, size);
-      const rl = sequenceLogps(refForward, mism, padId, size);
-      z0Cache = kto.referencePoint === 'authors-kl' ? authorsKlReferencePoint(lp, rl, temps) : trlKlReferencePoint(lp, rl);
+      if (mism.length) {
+        const lp = sequenceLogps((ids) => model.forward(ids).logits, mism, padId, size);
+        const rl = sequenceLogps(refForward, mism, padId, size);
+        z0Cache = kto.referencePoint === 'AuthorsKL' ? authorsKlReferencePoint(lp, rl, temps) : trlKlReferencePoint(lp, rl);
+      } else z0Cache ??= 0;
       z0Step = s;
+    }
+    // Exact z0 (Eq. 13) is the mean over the whole batch: with gradient accumulation it is
+    // computed in a pass over every micro-batch before the gradient pass (same dropout seeds, so
+    // the same distributions); with one micro-batch it comes from the gradient pass's forward.
+    let z0Batch: number | undefined;
+    if (isKto && z0Due && kto.referencePoint === 'Exact' && micro.length > 1) {
+      const hs: number[] = [];
+      const ces: number[] = [];
+      micro.forEach((mb, mi) =>
+        tf.tidy(() => {
+          const batch = padBatch(mb.map((i) => items[i].seqs[0]), padId);
+          const st = tokenStats(model.forward(batch.ids, { dropoutSeed: tr.seed * 1000003 + s * 101 + mi }).logits, batch);
+          const refLP = referenceLogProbs(refForward(batch.ids));
+          hs.push(...perSequenceSum(tokenEntropy(st.logProbs), st.weights, mb.length).dataSync());
+          ces.push(...perSequenceSum(tokenCrossEntropy(st.logProbs, refLP), st.weights, mb.length).dataSync());
+        }),
+      );
+      z0Batch = exactReferencePoint(hs, ces, temps);
     }
 
     let grads = new Map<string, tf.Tensor>();
@@ -295,7 +368,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
       const seqs = isDpo ? [...mb.map((i) => items[i].seqs[0]), ...mb.map((i) => items[i].seqs[1])] : mb.map((i) => items[i].seqs[0]);
       const batch: PaddedBatch = padBatch(seqs, padId);
       tokens += batch.lengths.reduce((a, x) => a + x, 0);
-      const needRefDist = (isKto && z0Due && kto.referencePoint === 'exact') || klDue;
+      const needRefDist = (isKto && z0Due && kto.referencePoint === 'Exact' && z0Batch === undefined) || klDue;
       const refLP = needRefDist ? tf.tidy(() => referenceLogProbs(refForward(batch.ids))) : undefined;
       const B = seqs.length;
       const { value, grads: g } = tf.variableGrads(() => {
@@ -329,15 +402,12 @@ export async function train(job: TrainJob): Promise<TrainResult> {
           margins.push(...r.margins.dataSync());
           loss = r.loss;
         } else {
-          if (z0Due && kto.referencePoint === 'exact') {
-            // Eq. 13 over this micro-batch's trajectories, from the same forward pass (the policy's
-            // full distribution) and the reference's; a constant (no gradient). With gradient
-            // accumulation each micro-batch uses its own estimate; the cached value for the
-            // following K-1 steps is their mean.
-            const z = exactReferencePoint(hSums, ceSums!, temps);
-            z0s.push(z);
+          if (z0Due && kto.referencePoint === 'Exact') {
+            // Eq. 13 over the batch's trajectories (policy's full distribution and the
+            // reference's); a constant (no gradient).
+            z0s.push(z0Batch ?? exactReferencePoint(hSums, ceSums!, temps));
           }
-          const z0 = z0Due && kto.referencePoint === 'exact' ? z0s[z0s.length - 1] : z0Cache!;
+          const z0 = z0Due && kto.referencePoint === 'Exact' ? z0s[z0s.length - 1] : z0Cache!;
           const labels = mb.map((i) => items[i].label!);
           const r = ktoLoss(st.logp, ref, labels, z0, { ...temps, desirableWeight: kto.desirableWeight, undesirableWeight: kto.undesirableWeight, mode: kto.referencePoint });
           const u = r.rewards.dataSync();
@@ -428,12 +498,12 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   let modelDir: string | undefined;
   if (!halted && job.saveModel !== false) {
     modelDir = path.join(job.outputDir, 'model');
-    await saveModel(model, modelDir, { tokenizerFrom: job.modelDir, adapters: tr.method === 'lora' });
+    await saveModel(model, modelDir, { tokenizerFrom: job.modelDir, adapters: tr.method === 'LoRA' });
   }
-  writeFileSync(path.join(job.outputDir, 'summary.json'), JSON.stringify({ backend, halted, totalSteps, stepsDone: start + history.length, dropped, ...summary }, null, 2));
+  writeFileSync(path.join(job.outputDir, 'summary.json'), JSON.stringify({ backend, halted, totalSteps, stepsDone: start + history.length, dropped, data: counts, ...summary }, null, 2));
   opt.dispose();
   model.dispose();
   refModel?.dispose();
   log.info('training done', { backend, steps: start + history.length, totalSteps, halted, ...summary });
-  return { backend, examples: items.length, dropped, totalSteps, stepsDone: start + history.length, halted, resumedFrom, history, summary, modelDir };
+  return { backend, examples: items.length, dropped, data: counts, totalSteps, stepsDone: start + history.length, halted, resumedFrom, history, summary, modelDir };
 }

@@ -3,13 +3,13 @@
  * stderr, a summary table on stdout, and trajectories / SWE-bench predictions as JSONL.
  */
 import type { Command } from 'commander';
-import { int, num } from '../args.ts';
+import { int, num, oneOf } from '../args.ts';
 import cliProgress from 'cli-progress';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RolloutLimits, Sampling } from '../../api/common.ts';
 import type { TaskRecord } from '../../api/records.ts';
-import { formatError, loadTaskFile, selectTasks } from '../../tasks/dataset.ts';
+import { formatError, loadTaskFile, selectTasks, suiteSplit } from '../../tasks/dataset.ts';
 import { formatSummaryTable, predictions, runBatch, summaryRows } from '../../rollout/batch.ts';
 import { ISOLATIONS, type Isolation } from '../../rollout/sandbox/isolation.ts';
 import { cleanupOnSignals } from '../../rollout/sandbox/sandbox.ts';
@@ -18,7 +18,7 @@ import { isSample } from '../../rollout/trajectory.ts';
 interface RolloutCliOptions {
   tasks?: string;
   suite?: string;
-  split: 'train' | 'eval' | 'all';
+  split: 'Train' | 'Eval' | 'All';
   instanceIds?: string;
   limit?: number;
   endpoint?: string;
@@ -36,7 +36,7 @@ interface RolloutCliOptions {
   maxTokens: number;
   timeout: number;
   toolTimeout: number;
-  toolFormat: 'native' | 'text';
+  toolFormat: 'Native' | 'Text';
   isolation: Isolation | 'auto';
   retries: number;
   progress: boolean;
@@ -45,12 +45,12 @@ interface RolloutCliOptions {
 async function loadTasks(o: RolloutCliOptions): Promise<TaskRecord[]> {
   let tasks: TaskRecord[];
   if (o.tasks) {
-    const r = await loadTaskFile(o.tasks, 'auto');
+    const r = await loadTaskFile(o.tasks, 'Auto');
     if (r.errors.length) throw new Error(r.errors.slice(0, 5).map((e) => formatError(e, o.tasks)).join('\n'));
     tasks = r.tasks;
   } else {
     const { loadBuiltinSuite } = await import('../../tasks/suite.ts');
-    tasks = await loadBuiltinSuite({ suite: o.suite ?? 'entropo-bugs', split: o.split });
+    tasks = await loadBuiltinSuite({ suite: o.suite ?? 'entropo-bugs', split: suiteSplit(o.split) });
   }
   const sel = selectTasks(tasks, { ...(o.instanceIds ? { instanceIds: o.instanceIds.split(',') } : {}), ...(o.limit ? { limit: o.limit } : {}) });
   if (sel.missing.length) throw new Error(`no task named ${sel.missing.join(', ')}`);
@@ -63,7 +63,7 @@ export function registerRollout(program: Command): void {
     .description('run rollouts of a model endpoint over a task set on this machine')
     .option('--tasks <file>', 'JSONL of task records (SWE-bench or self-contained)')
     .option('--suite <name>', 'a built-in task suite instead of --tasks (default entropo-bugs)')
-    .option('--split <split>', 'split of the built-in suite: train | eval | all', 'all')
+    .option('--split <split>', 'split of the built-in suite: Train | Eval | All (as spec.tasks.builtin.split)', oneOf(['Train', 'Eval', 'All'] as const), 'Train')
     .option('--instance-ids <ids>', 'only these tasks (comma-separated)')
     .option('--limit <n>', 'at most this many tasks', int)
     .requiredOption('--endpoint <url>', 'OpenAI-compatible base URL, e.g. http://localhost:8000/v1 (key: OPENAI_API_KEY)')
@@ -81,12 +81,11 @@ export function registerRollout(program: Command): void {
     .option('--max-tokens <n>', 'context tokens per rollout', int, 131072)
     .option('--timeout <s>', 'wall time per rollout', int, 3600)
     .option('--tool-timeout <s>', 'wall time per tool call', int, 120)
-    .option('--tool-format <f>', 'native | text tool calls', 'native')
+    .option('--tool-format <f>', 'Native | Text tool calls (as spec.limits.toolCallFormat)', oneOf(['Native', 'Text'] as const), 'Native')
     .option('--isolation <mode>', 'auto | bwrap | unshare | none', 'auto')
     .option('--retries <n>', 'extra attempts of a rollout that hit a sandbox error', int, 1)
     .option('--no-progress', 'no progress bar')
     .action(async (o: RolloutCliOptions) => {
-      if (o.toolFormat !== 'native' && o.toolFormat !== 'text') throw new Error('--tool-format must be native or text');
       if (o.isolation !== 'auto' && !(ISOLATIONS as readonly string[]).includes(o.isolation)) throw new Error(`--isolation must be auto, ${ISOLATIONS.join(', ')}`);
       if (o.samples < 1 || o.concurrency < 1) throw new Error('--samples and --concurrency must be at least 1');
       cleanupOnSignals();

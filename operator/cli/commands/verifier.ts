@@ -5,10 +5,10 @@
  * directories of them.
  */
 import type { Command } from 'commander';
-import { int, num } from '../args.ts';
+import { int, num, oneOf } from '../args.ts';
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Training } from '../../api/common.ts';
+import { TrainingBackends, type Training } from '../../api/common.ts';
 import { TrajectoryRecord } from '../../api/records.ts';
 import { check } from '../../api/validate.ts';
 import { calibration, type Calibration } from '../../selection/calibration.ts';
@@ -73,7 +73,7 @@ interface TrainOptions {
   epochs?: number;
   batchSize?: number;
   maxSequenceLength?: number;
-  method?: 'lora' | 'full';
+  method?: Training['method'];
   loraRank?: number;
   backend?: Training['backend'];
   seed?: number;
@@ -110,9 +110,9 @@ export function registerVerifier(program: Command): void {
     .option('--epochs <n>', 'passes over the data', int)
     .option('--batch-size <n>', 'examples per optimizer step', int)
     .option('--max-sequence-length <n>', 'token budget per example (the end is kept)', int)
-    .option('--method <method>', 'lora or full')
+    .option('--method <method>', 'LoRA or Full (as spec.training.method)', oneOf(['LoRA', 'Full'] as const))
     .option('--lora-rank <n>', 'LoRA rank', int)
-    .option('--backend <name>', 'tfjs backend: auto, tfjs-node-gpu, tfjs-node, wasm, cpu')
+    .option('--backend <name>', `tfjs backend: ${TrainingBackends.join(', ')} (as spec.training.backend)`, oneOf(TrainingBackends))
     .option('--seed <n>', 'seed of data order, initialisation and the validation split', int)
     .option('--max-steps <n>', 'cap on optimizer steps', int)
     .option('--validation-fraction <x>', 'share of tasks held out for calibration', num, 0.2)
@@ -169,7 +169,7 @@ export function registerVerifier(program: Command): void {
     .option('-o, --output <file>', 'write scores as JSONL {id, taskId, score} (default: stdout)')
     .option('--annotate <file>', 'write the trajectories with verifierScore set, as JSONL')
     .option('--calibration', 'report AUC and ECE against the records\' rewards (evaluating the verifier; selection never sees rewards)')
-    .option('--backend <name>', 'tfjs backend for --verifier')
+    .option('--backend <name>', `tfjs backend for --verifier: ${TrainingBackends.join(', ')}`, oneOf(TrainingBackends))
     .action(async (inputs: string[], o: ScoreOptions) => {
       if (Boolean(o.verifier) === Boolean(o.endpoint)) throw new Error('give exactly one of --verifier or --endpoint');
       const trajectories = readTrajectories(inputs);

@@ -68,7 +68,7 @@ export function turnRequest(
   };
   if (o.sampling.top_k > 0) body.top_k = o.sampling.top_k;
   if (o.sampling.seed !== undefined) body.seed = o.sampling.seed;
-  if (o.limits.toolCallFormat === 'native') {
+  if (o.limits.toolCallFormat === 'Native') {
     body.tools = o.toolbox.tools;
     body.tool_choice = 'auto';
   }
@@ -82,7 +82,7 @@ const isContextLengthError = (e: unknown): boolean =>
 const estimateTokens = (s: string): number => Math.ceil(s.length / 4);
 
 export async function runAgent(o: AgentOptions): Promise<AgentResult> {
-  const text = o.limits.toolCallFormat === 'text';
+  const text = o.limits.toolCallFormat === 'Text';
   const messages: ChatMessage[] = [
     { role: 'system', content: text ? `${o.systemPrompt}\n\n${toolsPrompt(o.toolbox.tools)}` : o.systemPrompt },
     { role: 'user', content: o.userPrompt },
@@ -170,7 +170,7 @@ export async function runAgent(o: AgentOptions): Promise<AgentResult> {
       }
       // No tool call: the agent stopped on its own.
       if (!text && /<tool_call>/.test(content ?? '')) {
-        o.log?.warn('the model wrote <tool_call> in its text but the native tool-call format is configured: the endpoint parses no tool calls (vLLM: --enable-auto-tool-choice --tool-call-parser hermes), or set toolCallFormat: text');
+        o.log?.warn('the model wrote <tool_call> in its text but the native tool-call format is configured: the endpoint parses no tool calls (vLLM: --enable-auto-tool-choice --tool-call-parser hermes), or set toolCallFormat: Text');
       }
       return end('finished');
     }

@@ -3,8 +3,8 @@
  * timeout and after exit, so background children do not linger), capturing bounded output.
  */
 import { spawn } from 'node:child_process';
-import { HeadTail } from '../output.ts';
-import { killGroup, trackGroup, untrackGroup } from '../process-groups.ts';
+import { HeadTail } from '../../util/output.ts';
+import { killGroup, trackGroup, untrackGroup } from '../../util/process-groups.ts';
 
 export interface ExecOptions {
   cwd: string;

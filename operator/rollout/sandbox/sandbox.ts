@@ -9,12 +9,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomInt } from 'node:crypto';
 import { isSelfContained, type TaskRecord } from '../../api/records.ts';
-import { HYGIENE_ENV } from '../grading/exec.ts';
-import { materialiseWorkTree } from '../grading/worktree.ts';
+import { HYGIENE_ENV } from '../../grading/exec.ts';
+import { materialiseWorkTree } from '../../grading/worktree.ts';
 import { execCapture, type ExecResult } from './exec.ts';
-import { killAllGroups } from '../process-groups.ts';
-import { commandArgv, defaultIsolation, inKubernetes, isolationWorks, SANDBOX_UID_BASE, SANDBOX_UID_RANGE, type Isolation } from './isolation.ts';
+import { killAllGroups } from '../../util/process-groups.ts';
+import { commandArgv, defaultIsolation, extraReadOnlyBinds, SANDBOX_SYSTEM_DIRS, inKubernetes, isolationWorks, SANDBOX_UID_BASE, SANDBOX_UID_RANGE, type Isolation } from './isolation.ts';
 import { DEFAULT_LIMITS, type ResourceLimits } from './limits.ts';
+import { repositoryAtBase } from './history.ts';
 
 export interface SandboxOptions {
   /** auto (default): none in a Pod, else bwrap, else unshare, else none. */
@@ -33,6 +34,16 @@ export interface SandboxOptions {
   inPlace?: boolean;
   /** Parent directory of work trees (default: the OS temp dir). */
   tmpDir?: string;
+  /**
+   * An existing work tree (a git repository, base at HEAD) to work in, in place: the agent phase's
+   * (`entropo sandbox agent`) tree that `prepare` wrote, or a task image's checkout. Its files are
+   * given to the sandbox user when there is one.
+   */
+  workTree?: string;
+  /** With workTree: first cut its history to this commit and its ancestors (SWE-bench checkouts). */
+  historyBase?: string;
+  /** The path the work tree is shown at inside bwrap (default: its real path). */
+  shownDir?: string;
 }
 
 export class SandboxError extends Error {
@@ -86,19 +97,28 @@ export class Sandbox {
     readonly setupSeconds: number,
     /** The sandbox's own home directory, removed with it (none under bwrap or in a Pod). */
     private readonly home?: string,
+    /** Where commands see the work tree under bwrap (default workDir). */
+    readonly shownDir?: string,
   ) {}
 
-  static async create(task: TaskRecord, opts: SandboxOptions = {}): Promise<Sandbox> {
+  /** A sandbox on an existing work tree (SandboxOptions.workTree), used in place. */
+  static open(workTree: string, opts: SandboxOptions = {}): Promise<Sandbox> {
+    return Sandbox.create(undefined, { ...opts, workTree });
+  }
+
+  static async create(task: TaskRecord | undefined, opts: SandboxOptions = {}): Promise<Sandbox> {
     const started = process.hrtime.bigint();
     const limits = { ...DEFAULT_LIMITS, ...opts.limits };
     const runnerIsRoot = process.getuid?.() === 0;
     const user = opts.user ?? 'auto';
-    const wantsInPlace = !isSelfContained(task) && (opts.inPlace ?? inKubernetes());
-    // A checkout used in place is never given away to another user (it is not ours).
+    if (!task && !opts.workTree) throw new SandboxError('a sandbox needs a task or an existing work tree');
+    const wantsInPlace = task !== undefined && !isSelfContained(task) && (opts.inPlace ?? inKubernetes());
+    // A checkout used in place is never given away to another user (it is not ours); a work tree
+    // handed over (the agent phase's) is ours to give.
     const uid =
       typeof user === 'number'
         ? user
-        : user === 'auto' && runnerIsRoot && !inKubernetes() && !wantsInPlace
+        : user === 'auto' && runnerIsRoot && (opts.workTree ? true : !inKubernetes() && !wantsInPlace)
           ? SANDBOX_UID_BASE + randomInt(SANDBOX_UID_RANGE)
           : undefined;
     const requested = opts.isolation ?? 'auto';
@@ -109,7 +129,10 @@ export class Sandbox {
 
     let workDir: string;
     let inPlace = false;
-    if (isSelfContained(task)) {
+    if (!task) {
+      workDir = await realpath(opts.workTree!);
+      inPlace = true;
+    } else if (isSelfContained(task)) {
       workDir = await mkdtemp(path.join(opts.tmpDir ?? os.tmpdir(), 'entropo-wt-'));
       try {
         await materialiseWorkTree(task, workDir);
@@ -137,15 +160,16 @@ export class Sandbox {
       ...opts.env,
     };
     try {
-      if (!isSelfContained(task) && !inPlace) {
-        // Cloned as the runner (who can read the checkout), then given to the sandbox user.
-        const runner = new Sandbox(workDir, '', isolation, undefined, limits, env, inPlace, 0);
-        const clone = await runner.git(['clone', '-q', '--no-hardlinks', opts.repoDir!, workDir]);
-        if (clone.exitCode !== 0) throw new SandboxError(`git clone of ${opts.repoDir} failed: ${clone.output}`);
-        const co = await runner.git(['checkout', '-q', task.base_commit]);
-        if (co.exitCode !== 0) throw new SandboxError(`git checkout ${task.base_commit} failed: ${co.output}`);
+      if (task && !isSelfContained(task)) {
+        // The agent's repository holds base_commit and its ancestors only: no later commit, tag,
+        // remote-tracking ref, reflog or stash that could show the fix. A copy is made as the
+        // runner (who can read the checkout), then given to the sandbox user; in place, the
+        // checkout's own history is cut.
+        await repositoryAtBase(workDir, task.base_commit, inPlace ? { mode: 'keep-files' } : { source: opts.repoDir!, mode: 'checkout' });
+      } else if (!task && opts.historyBase) {
+        await repositoryAtBase(workDir, opts.historyBase, { mode: 'keep-files' });
       }
-      if (!isSelfContained(task)) {
+      if (!task || !isSelfContained(task)) {
         // Byte-code and caches never belong in the patch (self-contained trees get this from materialiseWorkTree).
         await appendFile(path.join(workDir, '.git', 'info', 'exclude'), '\n__pycache__/\n*.pyc\n.pytest_cache/\n').catch(() => {});
       }
@@ -159,7 +183,7 @@ export class Sandbox {
         if (uid !== undefined) await chown(home, uid, uid);
         env.HOME = home;
       }
-      const sandbox = new Sandbox(workDir, '', isolation, uid, limits, env, inPlace, 0, home);
+      const sandbox = new Sandbox(workDir, '', isolation, uid, limits, env, inPlace, 0, home, opts.shownDir);
       const head = await sandbox.git(['rev-parse', 'HEAD']);
       if (head.spawnError) {
         throw new SandboxError(
@@ -171,7 +195,7 @@ export class Sandbox {
       const setupSeconds = Number(process.hrtime.bigint() - started) / 1e9;
       if (!inPlace) liveDirs.add(workDir);
       if (home) liveDirs.add(home);
-      return new Sandbox(workDir, head.output.trim(), isolation, uid, limits, env, inPlace, setupSeconds, home);
+      return new Sandbox(workDir, head.output.trim(), isolation, uid, limits, env, inPlace, setupSeconds, home, opts.shownDir);
     } catch (e) {
       if (!inPlace) await rm(workDir, { recursive: true, force: true });
       if (home) await rm(home, { recursive: true, force: true });
@@ -186,6 +210,8 @@ export class Sandbox {
       {
         isolation: this.isolation,
         workDir: this.workDir,
+        ...(this.shownDir ? { shownDir: this.shownDir } : {}),
+        readOnlyBinds: runtimeBinds(),
         limits: this.limits,
         processLimit: this.uid !== undefined || inKubernetes(),
         unprivileged: this.uid !== undefined || process.getuid?.() !== 0,
@@ -257,6 +283,13 @@ export class Sandbox {
     await rm(this.workDir, { recursive: true, force: true, maxRetries: 3 });
     liveDirs.delete(this.workDir);
   }
+}
+
+/** Read-only binds for bwrap beyond the system directories: ENTROPO_SANDBOX_RO_BINDS and node's own directory. */
+function runtimeBinds(): string[] {
+  const nodeDir = path.dirname(path.dirname(process.execPath));
+  const system = SANDBOX_SYSTEM_DIRS.some((d) => nodeDir === d || nodeDir.startsWith(`${d}/`));
+  return [...extraReadOnlyBinds(), ...(system ? [] : [nodeDir])];
 }
 
 async function chownTree(dir: string, uid: number): Promise<void> {

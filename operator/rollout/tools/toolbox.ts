@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import type { ExecResult } from '../sandbox/exec.ts';
 import { SandboxError } from '../sandbox/sandbox.ts';
-import { truncateMiddle } from '../output.ts';
+import { truncateMiddle } from '../../util/output.ts';
 import { FileEditor, ToolError, type FileEditorArgs } from './file-editor.ts';
 import { formatSearch, searchCommand } from './search.ts';
 import { TOOL_NAMES, TOOLS, type FunctionTool } from './schemas.ts';

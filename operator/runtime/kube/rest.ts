@@ -7,6 +7,12 @@
  * Authentication and TLS come from @kubernetes/client-node's KubeConfig (kubeconfig files, in-cluster
  * service-account tokens, exec plugins); the transport is node:https with ONE keep-alive agent, so
  * requests reuse connections (KubeConfig's own fetch path builds a new agent per request).
+ *
+ * Throttling (client-go's rest.Request retry rules): an answer 429, or 5xx, that carries a
+ * Retry-After header is re-sent after that many seconds, up to `maxRetries` (default 10) times.
+ * A Retry-After above `maxRetryAfterMs` (default 10 s) is not waited for here: the ApiError carries
+ * `retryAfterMs` and the caller (the controller's work queue, the informer) waits at least that long
+ * before trying again. No request is ever re-sent sooner than the server asked.
  */
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage, type ClientRequest } from 'node:http';
@@ -21,10 +27,28 @@ export class ApiError extends Error {
     readonly reason: string,
     message: string,
     readonly details?: unknown,
+    /** The server's Retry-After in ms (429 / 5xx answers that carried one). */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'ApiError';
   }
+}
+
+/** The Retry-After of an error in ms, if it is an ApiError that carried one. */
+export const retryAfterOf = (e: unknown): number | undefined => (e instanceof ApiError ? e.retryAfterMs : undefined);
+
+/**
+ * Retry-After (RFC 9110: delay-seconds or an HTTP-date) in ms, for the answers client-go retries:
+ * 429 and 5xx. undefined when the status is another or the header is missing or malformed.
+ */
+export function retryAfterMs(status: number, header: string | string[] | undefined, now: number = Date.now()): number | undefined {
+  if (status !== 429 && status < 500) return undefined;
+  const v = Array.isArray(header) ? header[0] : header;
+  if (v === undefined || v.trim() === '') return undefined;
+  if (/^\s*\d+\s*$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /** The watch got no bytes (not even a bookmark) for longer than its idle limit. */
@@ -63,6 +87,10 @@ export interface RestClientOptions {
   userAgent?: string;
   /** How long an authorization header is reused before asking the KubeConfig again (token rotation). */
   authRefreshMs?: number;
+  /** Re-sends of a request answered 429 / 5xx with Retry-After (client-go: 10). 0 disables. */
+  maxRetries?: number;
+  /** The longest Retry-After waited for inside the client; longer ones go back to the caller. Default 10 s. */
+  maxRetryAfterMs?: number;
 }
 
 interface Transport {
@@ -185,13 +213,25 @@ export class RestClient {
     });
   }
 
-  /** One request with a JSON answer; a non-2xx answer throws ApiError (from the Status object). */
+  /**
+   * One request with a JSON answer; a non-2xx answer throws ApiError (from the Status object).
+   * 429 / 5xx with Retry-After: waits and re-sends (see the module comment); the final error
+   * carries retryAfterMs.
+   */
   async request<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-    const { res } = await this.open(method, path, opts);
-    const text = await readAll(res);
-    const status = res.statusCode ?? 0;
-    if (status < 200 || status >= 300) throw toApiError(status, text, `${method} ${path}`);
-    return (text ? JSON.parse(text) : undefined) as T;
+    const maxRetries = this.options.maxRetries ?? 10;
+    const cap = this.options.maxRetryAfterMs ?? 10_000;
+    for (let attempt = 0; ; attempt++) {
+      const { res } = await this.open(method, path, opts);
+      const text = await readAll(res);
+      const status = res.statusCode ?? 0;
+      if (status >= 200 && status < 300) return (text ? JSON.parse(text) : undefined) as T;
+      const wait = retryAfterMs(status, res.headers['retry-after']);
+      const err = toApiError(status, text, `${method} ${path}`, wait);
+      if (wait === undefined || attempt >= maxRetries || wait > cap || opts.signal?.aborted) throw err;
+      await delay(wait, opts.signal);
+      if (opts.signal?.aborted) throw err;
+    }
   }
 
   /**
@@ -204,7 +244,7 @@ export class RestClient {
     // The socket timeout bounds the wait for the answer's headers; the watchdog below, the stream.
     const { req, res } = await this.open('GET', path, { query: { ...query, watch: true }, timeoutMs: opts.idleTimeoutMs + 1_000, signal: opts.signal });
     const status = res.statusCode ?? 0;
-    if (status !== 200) throw toApiError(status, await readAll(res), `WATCH ${path}`);
+    if (status !== 200) throw toApiError(status, await readAll(res), `WATCH ${path}`, retryAfterMs(status, res.headers['retry-after']));
     return new Promise<void>((resolve, reject) => {
       let buffered = '';
       let done = false;
@@ -262,12 +302,25 @@ function readAll(res: IncomingMessage): Promise<string> {
   });
 }
 
-export function toApiError(code: number, text: string, what: string): ApiError {
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+export function toApiError(code: number, text: string, what: string, retryAfter?: number): ApiError {
   try {
     const s = JSON.parse(text) as { kind?: string; code?: number; reason?: string; message?: string; details?: unknown };
-    if (s.kind === 'Status') return new ApiError(s.code ?? code, s.reason ?? '', `${what}: ${s.message ?? text}`, s.details);
+    if (s.kind === 'Status') return new ApiError(s.code ?? code, s.reason ?? '', `${what}: ${s.message ?? text}`, s.details, retryAfter);
   } catch {
     /* not JSON */
   }
-  return new ApiError(code, '', `${what}: HTTP ${code} ${text.slice(0, 200)}`);
+  return new ApiError(code, '', `${what}: HTTP ${code} ${text.slice(0, 200)}`, undefined, retryAfter);
 }

@@ -11,7 +11,7 @@ import { startScriptedLLM, type Script } from '../../helpers/scripted-llm.ts';
 import { fixtureTask, SOLVE_NATIVE, SOLVE_TEXT } from './helpers/fixture.ts';
 
 const SAMPLING: Sampling = { temperature: 0.7, topP: 0.8, topK: 20, maxTokensPerTurn: 1024, seed: 1000 };
-const LIMITS: RolloutLimits = { maxSteps: 12, maxTokens: 65536, timeoutSeconds: 60, toolTimeoutSeconds: 20, toolCallFormat: 'native' };
+const LIMITS: RolloutLimits = { maxSteps: 12, maxTokens: 65536, timeoutSeconds: 60, toolTimeoutSeconds: 20, toolCallFormat: 'Native' };
 
 async function rollout(t: { teardown(fn: () => Promise<void>): void }, script: Script, over: Partial<RolloutAssignment> = {}, limits: Partial<RolloutLimits> = {}) {
   const llm = await startScriptedLLM(script);
@@ -83,7 +83,7 @@ test('sampling parameters, seed + sample, tools and the API key reach the server
 });
 
 test('text tool calls: same task solved, no tools parameter, results in <tool_response>', async (t) => {
-  const { llm, out } = await rollout(t, SOLVE_TEXT, {}, { toolCallFormat: 'text' });
+  const { llm, out } = await rollout(t, SOLVE_TEXT, {}, { toolCallFormat: 'Text' });
   const tr = out.trajectory;
   t.is(tr.exitReason, 'finished');
   t.true(tr.resolved);
@@ -113,7 +113,7 @@ test('malformed tool calls are error observations and the rollout goes on', asyn
 
 test('malformed text tool calls are error observations too', async (t) => {
   const script: Script = [{ content: '<tool_call>{"name": "execute_bash", "arguments": {"command": </tool_call>' }, ...SOLVE_TEXT];
-  const { out } = await rollout(t, script, {}, { toolCallFormat: 'text' });
+  const { out } = await rollout(t, script, {}, { toolCallFormat: 'Text' });
   t.is(out.trajectory.exitReason, 'finished');
   t.true(out.trajectory.resolved);
   t.regex(out.trajectory.messages[3].content ?? '', /^<tool_response>\nError: the tool call is not valid JSON/);
@@ -207,7 +207,7 @@ test('infrastructure failures are sandbox_error with the reason, never a silent 
 });
 
 test('a SWE-bench task is graded in its own checkout: a fresh clone, or in place (then put back to base)', async (t) => {
-  const { materialiseWorkTree, git } = await import('../../../operator/rollout/grading/worktree.ts');
+  const { materialiseWorkTree, git } = await import('../../../operator/grading/worktree.ts');
   const { mkdtemp, rm } = await import('node:fs/promises');
   const os = await import('node:os');
   const path = await import('node:path');

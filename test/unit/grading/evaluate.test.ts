@@ -2,11 +2,11 @@ import test from 'ava';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { evaluatePatch, EnvironmentUnavailableError } from '../../../operator/rollout/grading/evaluate.ts';
-import { runShell } from '../../../operator/rollout/grading/exec.ts';
-import { gradeOutcome } from '../../../operator/rollout/grading/grade.ts';
-import { parseUnittestLog } from '../../../operator/rollout/grading/parse.ts';
-import { applyPatch, diffAgainstBase, filesOfPatch, materialiseWorkTree } from '../../../operator/rollout/grading/worktree.ts';
+import { evaluatePatch, EnvironmentUnavailableError } from '../../../operator/grading/evaluate.ts';
+import { runShell } from '../../../operator/grading/exec.ts';
+import { gradeOutcome } from '../../../operator/grading/grade.ts';
+import { parseUnittestLog } from '../../../operator/grading/parse.ts';
+import { applyPatch, diffAgainstBase, filesOfPatch, materialiseWorkTree } from '../../../operator/grading/worktree.ts';
 import type { SelfContainedTask, SweBenchTask } from '../../../operator/api/records.ts';
 
 const CALC = 'def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n';

@@ -1,6 +1,6 @@
 import test from 'ava';
-import { gradeOutcome, gradeLog, frameworkOf, isTestPath, outcomeOf, testFilesOfIds } from '../../../operator/rollout/grading/grade.ts';
-import type { TestStatus } from '../../../operator/rollout/grading/parse.ts';
+import { gradeOutcome, gradeLog, frameworkOf, isTestPath, outcomeOf, testFilesOfIds } from '../../../operator/grading/grade.ts';
+import type { TestStatus } from '../../../operator/grading/parse.ts';
 import type { SweBenchTask } from '../../../operator/api/records.ts';
 
 const task = { FAIL_TO_PASS: ['t::hidden1', 't::hidden2'], PASS_TO_PASS: ['t::old1', 't::old2'] };

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
-import { parseNodeTapLog, parsePytestLog, parseTestLog, parseUnittestLog, isPassing } from '../../../operator/rollout/grading/parse.ts';
+import { parseNodeTapLog, parsePytestLog, parseTestLog, parseUnittestLog, isPassing } from '../../../operator/grading/parse.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`../../fixtures/grading/${name}.out.txt`, import.meta.url), 'utf8');
 const obj = (m: Map<string, string>) => Object.fromEntries(m);

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { resolveSandboxInputs, defaultTrajectoryKey, keySegment, sandboxEnv } from '../../../operator/rollout/assignment.ts';
-import { pickTask } from '../../../operator/rollout/sandbox-entry.ts';
+import { pickTask } from '../../../operator/rollout/pod-entry.ts';
 
 const env = {
   ENTROPO_TASK_FILE: '/tasks/t.jsonl',
@@ -10,7 +10,7 @@ const env = {
   ENTROPO_ENDPOINT: 'http://policy:8000/v1',
   ENTROPO_MODEL: 'qwen',
   ENTROPO_SAMPLING: '{"temperature":0.5,"seed":7}',
-  ENTROPO_LIMITS: '{"maxSteps":30,"toolCallFormat":"text"}',
+  ENTROPO_LIMITS: '{"maxSteps":30,"toolCallFormat":"Text"}',
   ENTROPO_STORE_URI: 'pvc://data/runs',
   ENTROPO_API_KEY: 'secret',
   ENTROPO_SOURCE: '{"kind":"RolloutBatch","namespace":"ns","name":"rb","iteration":2}',
@@ -24,7 +24,7 @@ test('assignment from environment variables, with the spec defaults applied', (t
   t.is(a.run, 'rb-1');
   t.is(a.apiKey, 'secret');
   t.deepEqual(a.sampling, { temperature: 0.5, topP: 0.8, topK: 20, maxTokensPerTurn: 4096, seed: 7 });
-  t.deepEqual(a.limits, { maxSteps: 30, maxTokens: 131072, timeoutSeconds: 3600, toolTimeoutSeconds: 120, toolCallFormat: 'text' });
+  t.deepEqual(a.limits, { maxSteps: 30, maxTokens: 131072, timeoutSeconds: 3600, toolTimeoutSeconds: 120, toolCallFormat: 'Text' });
   t.deepEqual(a.source, { kind: 'RolloutBatch', namespace: 'ns', name: 'rb', iteration: 2 });
   t.is(a.terminationLog, '/dev/termination-log');
   t.is(a.isolation, 'auto');

@@ -140,3 +140,53 @@ test('controllerRef builds the reference controllerOwnerKey follows back', (t) =
   t.false(isSubset({ b: { c: [1] } }, { b: { c: [1, 2] } }));
   t.false(isSubset({ a: 1 }, undefined));
 });
+
+test('a TerminalError is counted and not retried; an ApiError with Retry-After is retried no sooner than asked', async (t) => {
+  const { TerminalError } = await import('../../../operator/runtime/controller.ts');
+  const registry = createRegistry({ defaults: false });
+  const runs: Record<string, number[]> = { bad: [], busy: [] };
+  const reconciler: Reconciler = {
+    async reconcile(req) {
+      runs[req.name].push(Date.now());
+      if (req.name === 'bad') throw new TerminalError('spec.tasks: no task source');
+      if (runs.busy.length === 1) throw new ApiError(429, 'TooManyRequests', 'throttled', undefined, 400);
+    },
+  };
+  const ctl = new Controller({ name: 'term', reconciler, client: noClient, metrics: runtimeMetrics(registry), log });
+  ctl.start();
+  ctl.queue.add('ns/bad');
+  ctl.queue.add('ns/busy');
+  await sleep(800);
+  t.is(runs.bad.length, 1, 'terminal: not retried');
+  t.is(runs.busy.length, 2);
+  t.true(runs.busy[1] - runs.busy[0] >= 390, `retried after ${runs.busy[1] - runs.busy[0]} ms; Retry-After 400 ms`);
+  t.is(await sumCounter(registry, 'controller_runtime_terminal_reconcile_errors_total', (l) => l.controller === 'term'), 1);
+  t.is(await sumCounter(registry, 'controller_runtime_reconcile_errors_total', (l) => l.controller === 'term'), 2);
+  t.true(await ctl.stop(1000));
+});
+
+test('status apply is a no-op only when the manager owns exactly the fields it applies, with the same values', async (t) => {
+  const { fieldSetPaths, statusApplyIsNoop } = await import('../../../operator/runtime/apply.ts');
+  const owned = { 'f:status': { 'f:phase': {}, 'f:message': {}, 'f:counts': { 'f:total': {} }, 'f:conditions': { 'k:{"type":"Ready"}': { '.': {}, 'f:status': {} } } } };
+  t.deepEqual([...fieldSetPaths(owned['f:status'], 'status')].sort(), ['status.conditions', 'status.counts.total', 'status.message', 'status.phase']);
+  const obj = (fields: unknown): KubeObject => ({
+    metadata: { name: 'x', managedFields: [{ manager: 'entropo-operator', operation: 'Apply', subresource: 'status', fieldsV1: fields }] },
+    status: { phase: 'Running', message: 'm', counts: { total: 3 }, conditions: [{ type: 'Ready', status: 'True' }] },
+  });
+  const full = { phase: 'Running', message: 'm', counts: { total: 3 }, conditions: [{ type: 'Ready', status: 'True' }] };
+  t.true(statusApplyIsNoop(obj(owned), full));
+  t.false(statusApplyIsNoop(obj(owned), { phase: 'Running', counts: { total: 3 }, conditions: full.conditions }), 'message dropped: must send');
+  t.false(statusApplyIsNoop(obj(owned), { ...full, phase: 'Succeeded' }), 'value changed');
+  t.false(statusApplyIsNoop({ metadata: { name: 'x' }, status: full }, full), 'no managedFields: send');
+  t.false(statusApplyIsNoop(obj({}), { phase: 'Running' }), 'owns nothing yet: send');
+});
+
+test('Retry-After: seconds or an HTTP date, only on 429 and 5xx', async (t) => {
+  const { retryAfterMs } = await import('../../../operator/runtime/kube/rest.ts');
+  t.is(retryAfterMs(429, '2'), 2000);
+  t.is(retryAfterMs(503, ' 1 '), 1000);
+  t.is(retryAfterMs(409, '2'), undefined);
+  t.is(retryAfterMs(429, undefined), undefined);
+  t.is(retryAfterMs(429, 'soon'), undefined);
+  t.is(retryAfterMs(429, new Date(10_000).toUTCString(), 7_000), 3_000);
+});

@@ -48,12 +48,12 @@ test('pass@k is stable for large n and checks its arguments', (t) => {
 // ---- best@k -------------------------------------------------------------------------------------
 
 const pipelines: SelectionStep[][] = [
-  [{ type: 'finished' }, { type: 'regression', mode: 'all-pass' }, { type: 'verifier-threshold', threshold: 0.01 }, { type: 'steps', order: 'most' }],
-  [{ type: 'regression', mode: 'max-count' }, { type: 'reproduction' }, { type: 'steps', order: 'fewest' }],
-  [{ type: 'verifier-argmax' }],
-  [{ type: 'majority' }, { type: 'steps', order: 'most' }],
-  [{ type: 'finished' }, { type: 'majority' }, { type: 'random' }],
-  [{ type: 'random' }],
+  [{ type: 'Finished' }, { type: 'Regression', mode: 'AllPass' }, { type: 'VerifierThreshold', threshold: 0.01 }, { type: 'Steps', order: 'Most' }],
+  [{ type: 'Regression', mode: 'MaxCount' }, { type: 'Reproduction' }, { type: 'Steps', order: 'Fewest' }],
+  [{ type: 'VerifierArgmax' }],
+  [{ type: 'Majority' }, { type: 'Steps', order: 'Most' }],
+  [{ type: 'Finished' }, { type: 'Majority' }, { type: 'Random' }],
+  [{ type: 'Random' }],
 ];
 
 const arbTask = fc.array(
@@ -94,7 +94,7 @@ test('best@k (rank and exact methods) equals brute-force enumeration with select
         }).length;
         const est = curve[k - 1];
         t.is(est.k, k);
-        t.is(est.method, pipeline.some((s) => s.type === 'majority') ? 'exact' : 'rank');
+        t.is(est.method, pipeline.some((s) => s.type === 'Majority') ? 'exact' : 'rank');
         t.is(est.subsets, all.length);
         t.true(close(est.value, hits / all.length, 1e-9), `k=${k}: ${est.value} vs ${hits}/${all.length}`);
       }
@@ -108,7 +108,7 @@ test('best@k (rank and exact methods) equals brute-force enumeration with select
 test('best@k by rank stays exact and stable for large n', (t) => {
   const n = 600;
   const candidates: SelectionCandidate[] = Array.from({ length: n }, (_, i) => ({ id: `c${String(i).padStart(4, '0')}`, finished: true, steps: i, patch: '' }));
-  const task = prepare(candidates, { pipeline: [{ type: 'steps', order: 'most' }] });
+  const task = prepare(candidates, { pipeline: [{ type: 'Steps', order: 'Most' }] });
   // only the preferred candidate (most steps) resolves: it is picked iff it is among the k drawn
   const onlyBest = candidates.map((_, i) => i === n - 1);
   const curve = bestAtKCurve(task, onlyBest);
@@ -132,7 +132,7 @@ test('best@k falls back to seeded sampling with the subset count stated, close t
     resolved: i % 2 === 0,
   }));
   const { candidates, resolved } = build(rows);
-  const task = prepare(candidates, { pipeline: [{ type: 'majority' }, { type: 'steps', order: 'fewest' }] });
+  const task = prepare(candidates, { pipeline: [{ type: 'Majority' }, { type: 'Steps', order: 'Fewest' }] });
   const exact = bestAtKCurve(task, resolved, 12, { exactLimit: 10_000 });
   const sampled = bestAtKCurve(task, resolved, 12, { exactLimit: 100, samples: 3000, seed: 7 });
   const again = bestAtKCurve(task, resolved, 12, { exactLimit: 100, samples: 3000, seed: 7 });
@@ -187,9 +187,9 @@ test('computeEvalMetrics on a hand-built evaluation', (t) => {
   // distinct patches: A {1, 2, 3} (trailing blank ignored) = 3, B {a, b, ""} = 3, C {"", c} = 2
   t.true(close(m.distinctPatchesPerTask!, 8 / 3));
   t.deepEqual(report.selections, [
-    { task: 'A', selected: 'A/1/e', decidedBy: 'steps', survivors: [4, 3, 2, 2, 1], resolved: true },
-    { task: 'B', selected: 'B/2/e', decidedBy: 'steps', survivors: [4, 4, 4, 4, 1], resolved: false },
-    { task: 'C', selected: 'C/1/e', decidedBy: 'steps', survivors: [3, 3, 3, 3, 1], resolved: false },
+    { task: 'A', selected: 'A/1/e', decidedBy: 'Steps', survivors: [4, 3, 2, 2, 1], resolved: true },
+    { task: 'B', selected: 'B/2/e', decidedBy: 'Steps', survivors: [4, 4, 4, 4, 1], resolved: false },
+    { task: 'C', selected: 'C/1/e', decidedBy: 'Steps', survivors: [3, 3, 3, 3, 1], resolved: false },
   ]);
   // pass@k: A n=4 c=1, B n=4 c=2, C n=3 c=0 (capped at 3 for k=4)
   t.deepEqual(m.passAtK!.map((x) => x.k), [1, 2, 3, 4]);

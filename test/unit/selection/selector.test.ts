@@ -15,9 +15,9 @@ const cand = (id: string, over: Partial<SelectionCandidate> = {}): SelectionCand
 });
 
 test('finished keeps the candidates the agent ended itself', (t) => {
-  const r = select([cand('a', { finished: false }), cand('b'), cand('c', { finished: false })], { pipeline: [{ type: 'finished' }] });
+  const r = select([cand('a', { finished: false }), cand('b'), cand('c', { finished: false })], { pipeline: [{ type: 'Finished' }] });
   t.is(r.selected, 'b');
-  t.is(r.decidedBy, 'finished');
+  t.is(r.decidedBy, 'Finished');
   t.is(r.decidedAt, 0);
   t.deepEqual(r.survivors, [3, 1]);
   t.is(r.steps[0].status, 'applied');
@@ -26,12 +26,12 @@ test('finished keeps the candidates the agent ended itself', (t) => {
 
 test('a step that would leave no candidate is skipped and keeps the pool', (t) => {
   const cs = [cand('a', { finished: false, steps: 3 }), cand('b', { finished: false, steps: 7 })];
-  const r = select(cs, { pipeline: [{ type: 'finished' }, { type: 'steps', order: 'most' }] });
+  const r = select(cs, { pipeline: [{ type: 'Finished' }, { type: 'Steps', order: 'Most' }] });
   t.deepEqual(r.survivors, [2, 2, 1]);
   t.is(r.steps[0].status, 'skipped-empty');
   t.regex(r.steps[0].note, /would leave no candidate/);
   t.is(r.selected, 'b');
-  t.is(r.decidedBy, 'steps');
+  t.is(r.decidedBy, 'Steps');
 });
 
 test('regression all-pass keeps those passing every existing test; max-count keeps the top count', (t) => {
@@ -41,23 +41,23 @@ test('regression all-pass keeps those passing every existing test; max-count kee
     cand('c', { regression: { passed: 9, failed: 2 } }),
     cand('d', { regression: { passed: 3, failed: 0 } }),
   ];
-  const all = select(cs, { pipeline: [{ type: 'regression', mode: 'all-pass' }] });
+  const all = select(cs, { pipeline: [{ type: 'Regression', mode: 'AllPass' }] });
   t.deepEqual(all.remaining, ['b', 'd']);
   t.deepEqual(all.survivors, [4, 2]);
-  t.is(all.decidedBy, 'tie-break');
-  const max = select(cs, { pipeline: [{ type: 'regression', mode: 'max-count' }] });
+  t.is(all.decidedBy, 'TieBreak');
+  const max = select(cs, { pipeline: [{ type: 'Regression', mode: 'MaxCount' }] });
   t.deepEqual(max.remaining, ['a', 'c']);
   t.regex(max.steps[0].note, /most existing tests passing \(9\)/);
   // default mode is all-pass
-  t.deepEqual(select(cs, { pipeline: [{ type: 'regression' }] }).remaining, ['b', 'd']);
+  t.deepEqual(select(cs, { pipeline: [{ type: 'Regression' }] }).remaining, ['b', 'd']);
   // nobody passes everything: skipped, pool kept
-  const none = select([cs[0], cs[2]], { pipeline: [{ type: 'regression' }] });
+  const none = select([cs[0], cs[2]], { pipeline: [{ type: 'Regression' }] });
   t.is(none.steps[0].status, 'skipped-empty');
   t.deepEqual(none.remaining, ['a', 'c']);
 });
 
 test('regression without any results is skipped as unavailable', (t) => {
-  const r = select([cand('a', { regression: undefined }), cand('b', { regression: undefined })], { pipeline: [{ type: 'regression' }] });
+  const r = select([cand('a', { regression: undefined }), cand('b', { regression: undefined })], { pipeline: [{ type: 'Regression' }] });
   t.is(r.steps[0].status, 'skipped-unavailable');
   t.is(r.steps[0].note, 'skipped: no regression results');
   t.deepEqual(r.survivors, [2, 2]);
@@ -71,46 +71,46 @@ test('reproduction keeps the best agent-written test score; candidates without t
     cand('d', { reproduction: { passed: 1, total: 1 } }),
     cand('e', { reproduction: { passed: 0, total: 0 } }),
   ];
-  const r = select(cs, { pipeline: [{ type: 'reproduction' }] });
+  const r = select(cs, { pipeline: [{ type: 'Reproduction' }] });
   t.deepEqual(r.remaining, ['b', 'd']);
   t.regex(r.steps[0].note, /best agent-written test score \(1\)/);
-  const none = select([cand('c'), cand('e', { reproduction: { passed: 0, total: 0 } })], { pipeline: [{ type: 'reproduction' }] });
+  const none = select([cand('c'), cand('e', { reproduction: { passed: 0, total: 0 } })], { pipeline: [{ type: 'Reproduction' }] });
   t.is(none.steps[0].status, 'skipped-unavailable');
   t.is(none.steps[0].note, 'skipped: no agent-written test results');
 });
 
 test('verifier threshold filters by p(YES), keeps unscored candidates, and is skipped without scores', (t) => {
   const cs = [cand('a', { verifierScore: 0.005 }), cand('b', { verifierScore: 0.01 }), cand('c', { verifierScore: 0.9 }), cand('d')];
-  const r = select(cs, { pipeline: [{ type: 'verifier-threshold', threshold: 0.01 }] });
+  const r = select(cs, { pipeline: [{ type: 'VerifierThreshold', threshold: 0.01 }] });
   t.deepEqual(r.remaining, ['b', 'c', 'd']);
   t.is(r.steps[0].note, '3 of 4 with p(YES) >= 0.01 (1 unscored, kept)');
-  const high = select(cs, { pipeline: [{ type: 'verifier-threshold', threshold: 0.5 }] });
+  const high = select(cs, { pipeline: [{ type: 'VerifierThreshold', threshold: 0.5 }] });
   t.deepEqual(high.remaining, ['c', 'd']);
   // default threshold is the paper's 0.01
-  t.deepEqual(select(cs, { pipeline: [{ type: 'verifier-threshold' }] }).remaining, ['b', 'c', 'd']);
-  const unscored = select([cand('a'), cand('b')], { pipeline: [{ type: 'verifier-threshold', threshold: 0.01 }] });
+  t.deepEqual(select(cs, { pipeline: [{ type: 'VerifierThreshold' }] }).remaining, ['b', 'c', 'd']);
+  const unscored = select([cand('a'), cand('b')], { pipeline: [{ type: 'VerifierThreshold', threshold: 0.01 }] });
   t.is(unscored.steps[0].status, 'skipped-unavailable');
   t.is(unscored.steps[0].note, 'skipped: no verifier scores');
   t.deepEqual(unscored.survivors, [2, 2]);
-  const allLow = select([cand('a', { verifierScore: 0.001 }), cand('b', { verifierScore: 0.002 })], { pipeline: [{ type: 'verifier-threshold' }] });
+  const allLow = select([cand('a', { verifierScore: 0.001 }), cand('b', { verifierScore: 0.002 })], { pipeline: [{ type: 'VerifierThreshold' }] });
   t.is(allLow.steps[0].status, 'skipped-empty');
 });
 
 test('verifier argmax keeps the highest score, ties included', (t) => {
   const cs = [cand('a', { verifierScore: 0.4 }), cand('b', { verifierScore: 0.8 }), cand('c', { verifierScore: 0.8 }), cand('d')];
-  const r = select(cs, { pipeline: [{ type: 'verifier-argmax' }] });
+  const r = select(cs, { pipeline: [{ type: 'VerifierArgmax' }] });
   t.deepEqual(r.remaining, ['b', 'c']);
-  const solo = select(cs.slice(0, 2), { pipeline: [{ type: 'verifier-argmax' }] });
+  const solo = select(cs.slice(0, 2), { pipeline: [{ type: 'VerifierArgmax' }] });
   t.is(solo.selected, 'b');
-  t.is(solo.decidedBy, 'verifier-argmax');
-  t.is(select([cand('a'), cand('b')], { pipeline: [{ type: 'verifier-argmax' }] }).steps[0].status, 'skipped-unavailable');
+  t.is(solo.decidedBy, 'VerifierArgmax');
+  t.is(select([cand('a'), cand('b')], { pipeline: [{ type: 'VerifierArgmax' }] }).steps[0].status, 'skipped-unavailable');
 });
 
 test('steps heuristic prefers the most or the fewest steps', (t) => {
   const cs = [cand('a', { steps: 12 }), cand('b', { steps: 40 }), cand('c', { steps: 7 }), cand('d', { steps: 40 })];
-  t.deepEqual(select(cs, { pipeline: [{ type: 'steps', order: 'most' }] }).remaining, ['b', 'd']);
-  t.is(select(cs, { pipeline: [{ type: 'steps', order: 'fewest' }] }).selected, 'c');
-  t.deepEqual(select(cs, { pipeline: [{ type: 'steps' }] }).remaining, ['b', 'd'], 'default order is most');
+  t.deepEqual(select(cs, { pipeline: [{ type: 'Steps', order: 'Most' }] }).remaining, ['b', 'd']);
+  t.is(select(cs, { pipeline: [{ type: 'Steps', order: 'Fewest' }] }).selected, 'c');
+  t.deepEqual(select(cs, { pipeline: [{ type: 'Steps' }] }).remaining, ['b', 'd'], 'default order is most');
 });
 
 test('majority votes over normalised patches and ignores empty patches', (t) => {
@@ -118,12 +118,12 @@ test('majority votes over normalised patches and ignores empty patches', (t) => 
   const p1b = '--- a/f.py\r\n+++ b/f.py\r\n@@ -11,2 +11,2 @@\r\n     x = 1   \r\n-    return x\r\n+    return  x + 1\r\n';
   const p2 = '--- a/f.py\n+++ b/f.py\n@@ -10,2 +10,2 @@\n     x = 1\n-    return x\n+    return x - 1\n';
   const cs = [cand('a', { patch: p1 }), cand('b', { patch: p2 }), cand('c', { patch: p1b }), cand('d', { patch: '' }), cand('e', { patch: '' }), cand('f', { patch: '' })];
-  const r = select(cs, { pipeline: [{ type: 'majority' }] });
+  const r = select(cs, { pipeline: [{ type: 'Majority' }] });
   t.deepEqual(r.remaining, ['a', 'c']);
   t.is(r.steps[0].note, '2 in the largest patch group (2 votes; 2 distinct patches)');
-  const tie = select([cs[0], cs[1]], { pipeline: [{ type: 'majority' }] });
+  const tie = select([cs[0], cs[1]], { pipeline: [{ type: 'Majority' }] });
   t.deepEqual(tie.remaining, ['a', 'b']);
-  const empty = select([cs[3], cs[4]], { pipeline: [{ type: 'majority' }] });
+  const empty = select([cs[3], cs[4]], { pipeline: [{ type: 'Majority' }] });
   t.is(empty.steps[0].status, 'skipped-unavailable');
 });
 
@@ -131,10 +131,10 @@ test('random picks one, reproducibly for a seed, and different seeds can differ'
   const cs = Array.from({ length: 16 }, (_, i) => cand(`t/${i}`));
   const picks = new Set<string>();
   for (let seed = 0; seed < 20; seed++) {
-    const a = select(cs, { pipeline: [{ type: 'random' }], seed });
-    const b = select([...cs].reverse(), { pipeline: [{ type: 'random' }], seed });
+    const a = select(cs, { pipeline: [{ type: 'Random' }], seed });
+    const b = select([...cs].reverse(), { pipeline: [{ type: 'Random' }], seed });
     t.is(a.selected, b.selected);
-    t.is(a.decidedBy, 'random');
+    t.is(a.decidedBy, 'Random');
     t.deepEqual(a.survivors, [16, 1]);
     picks.add(a.selected);
   }
@@ -143,13 +143,13 @@ test('random picks one, reproducibly for a seed, and different seeds can differ'
 
 test('once one candidate is left, later steps do not run; the decider is named', (t) => {
   const cs = [cand('a', { finished: false, steps: 90 }), cand('b', { steps: 2 }), cand('c', { finished: false })];
-  const r = select(cs, { pipeline: [{ type: 'finished' }, { type: 'steps', order: 'most' }, { type: 'random' }] });
+  const r = select(cs, { pipeline: [{ type: 'Finished' }, { type: 'Steps', order: 'Most' }, { type: 'Random' }] });
   t.is(r.selected, 'b');
-  t.is(r.decidedBy, 'finished');
+  t.is(r.decidedBy, 'Finished');
   t.deepEqual(r.survivors, [3, 1, 1, 1]);
   t.deepEqual(r.steps.map((s) => s.status), ['applied', 'not-run', 'not-run']);
   const only = select([cand('z')]);
-  t.is(only.decidedBy, 'only-candidate');
+  t.is(only.decidedBy, 'OnlyCandidate');
   t.deepEqual(only.survivors, [1, 1, 1, 1, 1]);
 });
 
@@ -165,18 +165,18 @@ test('the default pipeline is the paper hybrid and explains each step', (t) => {
   t.deepEqual(r.steps.map((s) => s.step), PaperSelection.map((s) => ({ ...s })));
   t.deepEqual(r.survivors, [5, 4, 3, 2, 1]);
   t.is(r.selected, 'c');
-  t.is(r.decidedBy, 'steps');
+  t.is(r.decidedBy, 'Steps');
   t.is(r.decidedAt, 3);
-  t.deepEqual(toTaskSelection('task-1', r, true), { task: 'task-1', selected: 'c', decidedBy: 'steps', survivors: [5, 4, 3, 2, 1], resolved: true });
-  t.deepEqual(toTaskSelection('task-1', r), { task: 'task-1', selected: 'c', decidedBy: 'steps', survivors: [5, 4, 3, 2, 1] });
+  t.deepEqual(toTaskSelection('task-1', r, true), { task: 'task-1', selected: 'c', decidedBy: 'Steps', survivors: [5, 4, 3, 2, 1], resolved: true });
+  t.deepEqual(toTaskSelection('task-1', r), { task: 'task-1', selected: 'c', decidedBy: 'Steps', survivors: [5, 4, 3, 2, 1] });
   t.is(
     describeSelection(r),
     [
-      '1. finished: 5 -> 4 (4 of 5 finished)',
-      '2. regression: 4 -> 3 (3 of 4 pass every existing test)',
-      '3. verifier-threshold: 3 -> 2 (2 of 3 with p(YES) >= 0.01)',
-      '4. steps: 2 -> 1 (1 with the most steps (25))',
-      'picked c (decided by steps)',
+      '1. Finished: 5 -> 4 (4 of 5 finished)',
+      '2. Regression: 4 -> 3 (3 of 4 pass every existing test)',
+      '3. VerifierThreshold: 3 -> 2 (2 of 3 with p(YES) >= 0.01)',
+      '4. Steps: 2 -> 1 (1 with the most steps (25))',
+      'picked c (decided by Steps)',
     ].join('\n'),
   );
   // without verifier scores the verifier step says so and the rest still decides
@@ -188,9 +188,9 @@ test('the default pipeline is the paper hybrid and explains each step', (t) => {
 
 test('several left after the last step: a seeded tie-break that ignores input order', (t) => {
   const cs = ['x', 'y', 'z', 'w'].map((id) => cand(id));
-  const r1 = select(cs, { pipeline: [{ type: 'finished' }], seed: 3 });
-  const r2 = select([...cs].reverse(), { pipeline: [{ type: 'finished' }], seed: 3 });
-  t.is(r1.decidedBy, 'tie-break');
+  const r1 = select(cs, { pipeline: [{ type: 'Finished' }], seed: 3 });
+  const r2 = select([...cs].reverse(), { pipeline: [{ type: 'Finished' }], seed: 3 });
+  t.is(r1.decidedBy, 'TieBreak');
   t.is(r1.decidedAt, -1);
   t.is(r1.selected, r2.selected);
   t.deepEqual(r1.remaining, ['w', 'x', 'y', 'z']);
@@ -222,14 +222,14 @@ const arbCandidates = fc.array(arbCandidate, { minLength: 1, maxLength: 9 }).map
   }),
 );
 const arbStep: fc.Arbitrary<SelectionStep> = fc.oneof(
-  fc.constant<SelectionStep>({ type: 'finished' }),
-  fc.constantFrom<SelectionStep>({ type: 'regression', mode: 'all-pass' }, { type: 'regression', mode: 'max-count' }),
-  fc.constant<SelectionStep>({ type: 'reproduction' }),
-  fc.constantFrom<SelectionStep>({ type: 'verifier-threshold', threshold: 0.01 }, { type: 'verifier-threshold', threshold: 0.5 }),
-  fc.constant<SelectionStep>({ type: 'verifier-argmax' }),
-  fc.constantFrom<SelectionStep>({ type: 'steps', order: 'most' }, { type: 'steps', order: 'fewest' }),
-  fc.constant<SelectionStep>({ type: 'majority' }),
-  fc.constant<SelectionStep>({ type: 'random' }),
+  fc.constant<SelectionStep>({ type: 'Finished' }),
+  fc.constantFrom<SelectionStep>({ type: 'Regression', mode: 'AllPass' }, { type: 'Regression', mode: 'MaxCount' }),
+  fc.constant<SelectionStep>({ type: 'Reproduction' }),
+  fc.constantFrom<SelectionStep>({ type: 'VerifierThreshold', threshold: 0.01 }, { type: 'VerifierThreshold', threshold: 0.5 }),
+  fc.constant<SelectionStep>({ type: 'VerifierArgmax' }),
+  fc.constantFrom<SelectionStep>({ type: 'Steps', order: 'Most' }, { type: 'Steps', order: 'Fewest' }),
+  fc.constant<SelectionStep>({ type: 'Majority' }),
+  fc.constant<SelectionStep>({ type: 'Random' }),
 );
 const arbPipeline = fc.array(arbStep, { minLength: 1, maxLength: 6 });
 
@@ -254,7 +254,7 @@ test('property: permuting the candidates never changes the pick or the explanati
 });
 
 test('property: without majority, the pick of any subset is its best member in rankOrder', (t) => {
-  const noMajority = arbPipeline.filter((p) => p.every((s) => s.type !== 'majority'));
+  const noMajority = arbPipeline.filter((p) => p.every((s) => s.type !== 'Majority'));
   fc.assert(
     fc.property(arbCandidates, noMajority, fc.integer(), fc.integer({ min: 1, max: 511 }), (cs, pipeline, seed, mask) => {
       const task = prepare(cs, { pipeline, seed });

@@ -83,7 +83,7 @@ test.serial('a verifier trained on a separable set reaches AUC >= 0.9 on unseen 
       trajectories: train,
       render,
       validationFraction: 0.25,
-      training: { method: 'full', learningRate: 1e-2, epochs: 6, batchSize: 8, warmupRatio: 0, scheduler: 'constant', maxSequenceLength: 512 },
+      training: { method: 'Full', learningRate: 1e-2, epochs: 6, batchSize: 8, warmupRatio: 0, scheduler: 'Constant', maxSequenceLength: 512 },
     });
     const heldOut = train.filter((x) => x.finished && isValidationTask(x.taskId, 0.25, 0)).length;
     t.is(result.config.trainedOn!.skippedUnfinished, 1);

@@ -85,13 +85,13 @@ test('self-contained JSONL and per-record auto detection', (t) => {
     PASS_TO_PASS: [],
     split: 'train',
   };
-  const one = parseTaskJsonl(JSON.stringify(sc), 'self-contained');
+  const one = parseTaskJsonl(JSON.stringify(sc), 'SelfContained');
   t.deepEqual(one.errors, []);
   t.true(isSelfContained(one.tasks[0]));
   t.deepEqual(one.tasks[0].FAIL_TO_PASS, ['t.py::test_a']);
-  const bad = parseTaskJsonl(JSON.stringify({ ...sc, language: 'cobol' }), 'self-contained');
+  const bad = parseTaskJsonl(JSON.stringify({ ...sc, language: 'cobol' }), 'SelfContained');
   t.is(bad.errors[0].field, 'language');
-  const mixed = parseTaskJsonl([JSON.stringify(sc), JSON.stringify(hfRow)].join('\n'), 'auto');
+  const mixed = parseTaskJsonl([JSON.stringify(sc), JSON.stringify(hfRow)].join('\n'), 'Auto');
   t.deepEqual(mixed.errors, []);
   t.deepEqual(mixed.tasks.map(isSelfContained), [true, false]);
 });
@@ -123,23 +123,23 @@ test('sources: file://, store://, ConfigMap and builtin, with selection and unkn
   const file = path.join(dir, 'tasks.jsonl');
   await writeFile(file, text);
 
-  const fromFile = await loadTaskSource({ jsonl: { uri: pathToFileURL(file).href, format: 'swe-bench' } });
+  const fromFile = await loadTaskSource({ jsonl: { uri: pathToFileURL(file).href, format: 'SWEBench' } });
   t.is(fromFile.tasks.length, 2);
   t.deepEqual(fromFile.errors.map((e) => e.line), [3]);
   t.is((await loadTaskFile(file)).tasks.length, 2);
 
   const store = new FsStore(path.join(dir, 'store'));
   await store.put('datasets/verified.jsonl', text);
-  const fromStore = await loadTaskSource({ jsonl: { uri: 'store://datasets/verified.jsonl', format: 'swe-bench' }, instanceIds: ['django__django-11099', 'missing-id'] }, { store });
+  const fromStore = await loadTaskSource({ jsonl: { uri: 'store://datasets/verified.jsonl', format: 'SWEBench' }, instanceIds: ['django__django-11099', 'missing-id'] }, { store });
   t.deepEqual(fromStore.tasks.map((x) => x.instance_id), ['django__django-11099']);
   t.deepEqual(fromStore.errors.filter((e) => e.field === 'instanceIds').map((e) => e.instance_id), ['missing-id']);
-  await t.throwsAsync(loadTaskSource({ jsonl: { uri: 'store://x.jsonl', format: 'swe-bench' } }), { message: /no artifact store/ });
+  await t.throwsAsync(loadTaskSource({ jsonl: { uri: 'store://x.jsonl', format: 'SWEBench' } }), { message: /no artifact store/ });
 
   const fromCm = await loadTaskSource({ configMapRef: { name: 'tasks', key: 'tasks.jsonl' } }, { readConfigMap: async (name, key) => (name === 'tasks' && key === 'tasks.jsonl' ? text : '') });
   t.is(fromCm.tasks.length, 2);
 
-  const builtin = await loadTaskSource({ builtin: { suite: 'entropo-bugs', split: 'eval' }, limit: 4, shuffleSeed: 1 });
+  const builtin = await loadTaskSource({ builtin: { suite: 'entropo-bugs', split: 'Eval' }, limit: 4, shuffleSeed: 1 });
   t.is(builtin.tasks.length, 4);
   t.true(builtin.tasks.every((x) => isSelfContained(x) && x.split === 'eval'));
-  await t.throwsAsync(loadTaskSource({ builtin: { suite: 'no-such-suite', split: 'all' } }), { message: /unknown built-in suite/ });
+  await t.throwsAsync(loadTaskSource({ builtin: { suite: 'no-such-suite', split: 'All' } }), { message: /unknown built-in suite/ });
 });

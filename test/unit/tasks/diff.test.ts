@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { unifiedDiff, unifiedDiffOfFiles } from '../../../operator/tasks/diff.ts';
-import { applyPatch, diffAgainstBase, materialiseWorkTree } from '../../../operator/rollout/grading/worktree.ts';
+import { applyPatch, diffAgainstBase, materialiseWorkTree } from '../../../operator/grading/worktree.ts';
 
 test('unifiedDiff produces git-style hunks with 3 lines of context', (t) => {
   const before = Array.from({ length: 12 }, (_, i) => `line ${i + 1}`).join('\n') + '\n';

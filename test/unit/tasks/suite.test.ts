@@ -8,11 +8,13 @@ import test from 'ava';
 import os from 'node:os';
 import { SelfContainedTask } from '../../../operator/api/records.ts';
 import { check } from '../../../operator/api/validate.ts';
-import { evaluatePatch } from '../../../operator/rollout/grading/evaluate.ts';
-import { isPassing, parseTestLog } from '../../../operator/rollout/grading/parse.ts';
+import { evaluatePatch } from '../../../operator/grading/evaluate.ts';
+import { isPassing, parseTestLog } from '../../../operator/grading/parse.ts';
 import { buildTask, loadBuiltinSuite, readLibraries, readManifest } from '../../../operator/tasks/suite.ts';
 
 const tasks = await loadBuiltinSuite({ suite: 'entropo-bugs', split: 'all' });
+// Train-task variants (renamed identifiers, shifted lines, reworded issues; operator/policy/variants.yaml).
+const variants = await loadBuiltinSuite({ suite: 'entropo-bugs-variants', split: 'all' });
 
 // At most this many test runs at once (each is a git work tree plus a test runner process).
 const CONCURRENCY = Math.max(2, Math.min(4, os.availableParallelism?.() ?? 2));
@@ -77,7 +79,19 @@ test('every task is a valid SelfContainedTask whose issue does not give the fix 
   }
 });
 
-for (const task of tasks) {
+test('the variant suite: one eval-split variant per listed train task, with a reworded issue and shifted lines', (t) => {
+  t.true(variants.length >= 4, `${variants.length} variants`);
+  for (const v of variants) {
+    const original = tasks.find((x) => `${x.instance_id}-variant` === v.instance_id);
+    t.truthy(original, `${v.instance_id} varies a task of entropo-bugs`);
+    t.is(original!.split, 'train');
+    t.is(v.split, 'eval');
+    t.not(v.problem_statement, original!.problem_statement);
+    t.not(v.patch, original!.patch, `${v.instance_id}: the gold patch differs (lines shifted, names changed)`);
+  }
+});
+
+for (const task of [...tasks, ...variants]) {
   test(`${task.instance_id}: base fails FAIL_TO_PASS, gold resolves, empty patch does not`, async (t) => {
     const [base, gold] = await Promise.all([limited(() => evaluatePatch(task, '')), limited(() => evaluatePatch(task, task.patch))]);
     t.true(base.applied);

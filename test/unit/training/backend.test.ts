@@ -4,7 +4,7 @@ import { selectBackend, currentBackend } from '../../../operator/training/backen
 
 test('concurrent first selections all get the same backend (no race during wasm start-up)', async (t) => {
   const registry = new Registry();
-  const choices = await Promise.all([selectBackend('auto', registry), selectBackend('auto', registry), selectBackend('auto', registry)]);
+  const choices = await Promise.all([selectBackend('Auto', registry), selectBackend('Auto', registry), selectBackend('Auto', registry)]);
   // Here tfjs-node-gpu and tfjs-node are not installed: auto must land on wasm every time.
   t.deepEqual(choices.map((c) => c.backend), ['wasm', 'wasm', 'wasm']);
   t.deepEqual(choices[0].skipped.map((s) => s.backend), ['tfjs-node-gpu', 'tfjs-node']);
@@ -14,6 +14,6 @@ test('concurrent first selections all get the same backend (no race during wasm 
 });
 
 test('a named backend that cannot load is an error naming training.backend', async (t) => {
-  const err = await t.throwsAsync(selectBackend('tfjs-node-gpu', new Registry()));
+  const err = await t.throwsAsync(selectBackend('TfjsNodeGPU', new Registry()));
   t.regex(err!.message, /training\.backend: no usable tfjs backend \(tfjs-node-gpu: /);
 });

@@ -31,8 +31,8 @@ const good = {
   model: path.join(FIXTURES, 'qwen3'),
   trajectories: trajFile,
   output: path.join(tmp, 'out'),
-  training: { backend: 'wasm', batchSize: 2, learningRate: 1e-2, lora: { rank: 2 } },
-  preference: { algorithm: 'kto' },
+  training: { backend: 'Wasm', batchSize: 2, learningRate: 1e-2, lora: { rank: 2 } },
+  preference: { algorithm: 'KTO' },
 };
 
 test.serial('entropo train --config runs the trainer and writes its outputs', (t) => {
@@ -53,16 +53,16 @@ function write(config: unknown): string {
 }
 
 test.serial('bad input exits non-zero with the field named', (t) => {
-  const r = run({ ...good, preference: { algorithm: 'kto', zeta: 0.05, gamma: 0.1 } });
+  const r = run({ ...good, preference: { algorithm: 'KTO', zeta: 0.05, gamma: 0.1 } });
   t.is(r.status, 1);
   t.regex(r.stderr, /preference\.zeta: zeta must be >= gamma/);
 });
 
 test('config errors name the field', (t) => {
   const cases: [unknown, RegExp][] = [
-    [{ ...good, training: { ...good.training, truncation: 'keep-start' } }, /training\.truncation: must be one of "keep-end", "drop"/],
+    [{ ...good, training: { ...good.training, truncation: 'keep-start' } }, /training\.truncation: must be one of "KeepEnd", "Drop"/],
     [{ ...good, training: { ...good.training, learningRate: 0 } }, /training\.learningRate: must be > 0/],
-    [{ ...good, preference: { algorithm: 'kto', kto: { referencePoint: 'mean' } } }, /preference\.kto\.referencePoint: must be one of "exact", "authors-kl", "trl-kl"/],
+    [{ ...good, preference: { algorithm: 'KTO', kto: { referencePoint: 'mean' } } }, /preference\.kto\.referencePoint: must be one of "Exact", "AuthorsKL", "TRLKL"/],
     [{ ...good, model: path.join(tmp, 'missing') }, /model: no config\.json/],
     [{ ...good, trajectories: path.join(tmp, 'nope.jsonl') }, /trajectories: file not found/],
     [{ ...good, output: undefined }, /output: is required/],
@@ -74,6 +74,6 @@ test('config errors name the field', (t) => {
   t.throws(() => loadTrainConfig(write({ ...good, trajectories: badLine })), { message: /bad\.jsonl:2 is invalid/ });
   const { job } = loadTrainConfig(write(good));
   t.is(job.trajectories.length, 4);
-  t.is(job.training.scheduler, 'cosine', 'schema defaults applied');
+  t.is(job.training.scheduler, 'Cosine', 'schema defaults applied');
   t.is(job.preference.zeta, 0.11);
 });

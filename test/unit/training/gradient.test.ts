@@ -24,7 +24,7 @@ const conv = (answer: string, observation: string, final = true): ChatMessage[] 
   { role: 'tool', tool_call_id: 'c1', content: observation },
   ...(final ? [{ role: 'assistant' as const, content: `${answer} finish` }] : []),
 ];
-const enc = (m: ChatMessage[]) => encodeConversation(tok, m, { maxLength: 4096, truncation: 'drop' })!;
+const enc = (m: ChatMessage[]) => encodeConversation(tok, m, { maxLength: 4096, truncation: 'Drop' })!;
 
 /** Randomises the LoRA B matrices (zero at initialisation) so every adapter has a gradient. */
 function randomiseB(model: CausalLM, seed: number): void {
@@ -41,7 +41,7 @@ function objective(model: CausalLM, seqs: EncodedSequence[], refSums: number[], 
   const st = tokenStats(model.forward(batch.ids).logits, batch);
   const ref = tf.tensor1d(refSums);
   const dpo = dpoLoss({ chosen: tf.slice(st.logp, 0, 1), rejected: tf.slice(st.logp, 1, 1), refChosen: tf.slice(ref, 0, 1), refRejected: tf.slice(ref, 1, 1) }, temps).loss;
-  const kto = ktoLoss(st.logp, ref, [true, false], z0, { ...temps, desirableWeight: 1, undesirableWeight: 1.3, mode: 'exact' }).loss;
+  const kto = ktoLoss(st.logp, ref, [true, false], z0, { ...temps, desirableWeight: 1, undesirableWeight: 1.3, mode: 'Exact' }).loss;
   return tf.add(tf.add(dpo, kto), tf.mul(sftLoss(st.logp, st.counts), 0.1)) as tf.Scalar;
 }
 
@@ -57,7 +57,7 @@ function refSumsAndZ0(model: CausalLM, seqs: EncodedSequence[]): { refSums: numb
   });
 }
 
-for (const backend of ['wasm', 'cpu'] as const) {
+for (const backend of ['Wasm', 'CPU'] as const) {
   test.serial(`${backend}: gradients of the EntroPO losses through the model match finite differences (LoRA and embeddings)`, async (t) => {
     await selectBackend(backend, new Registry());
     const model = loadModel(dir, { trainable: true });
@@ -99,7 +99,7 @@ for (const backend of ['wasm', 'cpu'] as const) {
 }
 
 test.serial('tool-observation tokens change neither the loss nor its gradient', async (t) => {
-  await selectBackend('wasm', new Registry());
+  await selectBackend('Wasm', new Registry());
   const model = loadModel(dir);
   attachLora(model, { rank: 2, alpha: 4, dropout: 0, targetModules: ['q_proj', 'v_proj', 'up_proj'] }, 1);
   randomiseB(model, 2);
@@ -127,7 +127,7 @@ test.serial('tool-observation tokens change neither the loss nor its gradient', 
   const logits = model.forward(batch.ids).logits;
   const dl = tf.grad((l: tf.Tensor) => {
     const st = tokenStats(l as tf.Tensor3D, batch);
-    return tf.add(ktoLoss(st.logp, tf.tensor1d([-40]), [true], -2, { ...temps, desirableWeight: 1, undesirableWeight: 1, mode: 'exact' }).loss, sftLoss(st.logp, st.counts));
+    return tf.add(ktoLoss(st.logp, tf.tensor1d([-40]), [true], -2, { ...temps, desirableWeight: 1, undesirableWeight: 1, mode: 'Exact' }).loss, sftLoss(st.logp, st.counts));
   })(logits);
   const V = logits.shape[2];
   const g = dl.dataSync();

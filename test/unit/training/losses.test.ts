@@ -14,7 +14,7 @@ import {
 import { AdamW, clipByGlobalNorm, lrFactor, warmupSteps } from '../../../operator/training/optimizer.ts';
 
 test.before(async () => {
-  await selectBackend('wasm', new Registry());
+  await selectBackend('Wasm', new Registry());
 });
 
 const sig = (x: number) => 1 / (1 + Math.exp(-x));
@@ -68,7 +68,7 @@ test('EntroPO-KTO (Eqs. 11-12, exact reference point) against hand-computed valu
   const v1 = 1 * sig(z * (rho1 - -2));
   const v2 = 1.5 * sig(z * (-2 - rho2));
   const want = (1 - v1 + (1.5 - v2)) / 2;
-  const r = ktoLoss(t1([-10, -20]), t1([-9, -18]), [true, false], -2, { zeta: z, gamma: g, desirableWeight: 1, undesirableWeight: 1.5, mode: 'exact' });
+  const r = ktoLoss(t1([-10, -20]), t1([-9, -18]), [true, false], -2, { zeta: z, gamma: g, desirableWeight: 1, undesirableWeight: 1.5, mode: 'Exact' });
   t.true(close(val(r.loss), want));
   t.deepEqual(Array.from(r.rewards.dataSync()).map((x) => Math.round(x * 1e4) / 1e4), [rho1, rho2].map((x) => Math.round(x * 1e4) / 1e4));
 });
@@ -86,17 +86,43 @@ test('EntroPO-KTO with zeta = gamma is M-KTO: lambda_y (1 - sigmoid(+-beta (lp -
         return labels[i] ? 1 - sig(beta * u) : 1 - sig(-beta * u);
       })
       .reduce((a, b) => a + b) / 3;
-  const r = ktoLoss(t1(lp), t1(ref), labels, z0, { zeta: beta, gamma: beta, desirableWeight: 1, undesirableWeight: 1, mode: 'exact' });
+  const r = ktoLoss(t1(lp), t1(ref), labels, z0, { zeta: beta, gamma: beta, desirableWeight: 1, undesirableWeight: 1, mode: 'Exact' });
   t.true(close(val(r.loss), want));
   // trl-kl with beta = gamma is the same function of (lp, lpref, z0)
-  const trl = ktoLoss(t1(lp), t1(ref), labels, z0, { zeta: 0.2, gamma: beta, desirableWeight: 1, undesirableWeight: 1, mode: 'trl-kl' });
+  const trl = ktoLoss(t1(lp), t1(ref), labels, z0, { zeta: 0.2, gamma: beta, desirableWeight: 1, undesirableWeight: 1, mode: 'TRLKL' });
   t.true(close(val(trl.loss), want));
 });
 
-test('authors-kl per-sample term is gamma (lp - lpref) against the clamped z0', (t) => {
-  // u = 0.1 * (-10 - -9) = -0.1; z0 = 0.05: desirable v = sigmoid(-0.15)
-  const r = ktoLoss(t1([-10]), t1([-9]), [true], 0.05, { zeta: 0.11, gamma: 0.1, desirableWeight: 1, undesirableWeight: 1, mode: 'authors-kl' });
-  t.true(close(val(r.loss), 1 - sig(-0.15)));
+test('AuthorsKL is the released code: v = lambda sigmoid(gamma ((lp - lpref) - z0)), z0 = clamp(mean(zeta lp\' - gamma lpref\'))', (t) => {
+  // one desirable trajectory lp = lpref = 0, one mismatched pair lp' = 10, lpref' = 0; zeta 0.11, gamma 0.1
+  const temps = { zeta: 0.11, gamma: 0.1 };
+  const z0 = authorsKlReferencePoint([10], [0], temps);
+  t.true(close(z0, 1.1), `z0 ${z0}`);
+  const r = ktoLoss(t1([0]), t1([0]), [true], z0, { ...temps, desirableWeight: 1, undesirableWeight: 1, mode: 'AuthorsKL' });
+  t.true(close(val(r.loss), 0.52747, 1e-5), `loss ${val(r.loss)} (the old gamma-scaled u with unscaled z0 gave 0.75026)`);
+  t.false(close(val(r.loss), 0.75026, 1e-3));
+  // undesirable: lambda_U (1 - sigmoid(gamma (z0 - u)))
+  const u = ktoLoss(t1([-10]), t1([-9]), [false], 0.05, { ...temps, desirableWeight: 1, undesirableWeight: 2, mode: 'AuthorsKL' });
+  t.true(close(val(u.loss), 2 * (1 - sig(0.1 * (0.05 - -1)))));
+  t.true(close(u.rewards.dataSync()[0], -1));
+});
+
+test('rho keeps float32 precision at |log pi| ~ 5000: (lp - lpref) + (1 - gamma/zeta) lpref', (t) => {
+  // float64 truth of lp - (gamma/zeta) lpref for long trajectories
+  const lp = [-5000.123, -4999.5, -5123.25];
+  const ref = [-5000.5, -4998.75, -5124.0];
+  const temps = { zeta: 0.11, gamma: 0.1 };
+  const want = lp.map((x, i) => x - (temps.gamma / temps.zeta) * ref[i]);
+  const got = Array.from(implicitReward(t1(lp), t1(ref), temps).dataSync());
+  const rel = Math.max(...got.map((g, i) => Math.abs(g - want[i]) / Math.abs(want[i])));
+  t.true(rel < 5e-6, `relative error ${rel}`);
+  // the direct float32 form is measurably worse here (so the test can fail)
+  const direct = Array.from(tf.sub(t1(lp), tf.mul(t1(ref), temps.gamma / temps.zeta)).dataSync());
+  const relDirect = Math.max(...direct.map((g, i) => Math.abs(g - want[i]) / Math.abs(want[i])));
+  t.true(relDirect > rel, `direct ${relDirect} vs stable ${rel}`);
+  // DPO margins use the same stable form
+  const { margins } = dpoLoss({ chosen: t1([lp[0]]), rejected: t1([lp[1]]), refChosen: t1([ref[0]]), refRejected: t1([ref[1]]) }, temps);
+  t.true(Math.abs(margins.dataSync()[0] - (want[0] - want[1])) < 2e-3);
 });
 
 test('exact reference point (Eq. 13): mean over trajectories of sum_t (-H_t + (gamma/zeta) CE_t)', (t) => {
@@ -119,12 +145,12 @@ test('KL-trick reference points are clamped at 0', (t) => {
 test('learning-rate schedule: linear warm-up then cosine / linear / constant (HF semantics)', (t) => {
   t.is(warmupSteps(10, 0.1), 1);
   t.is(warmupSteps(25, 0.1), 3);
-  t.is(lrFactor(0, 10, 0.1, 'cosine'), 0);
-  t.is(lrFactor(1, 10, 0.1, 'cosine'), 1);
-  t.true(close(lrFactor(5, 10, 0.1, 'cosine'), 0.5 * (1 + Math.cos((Math.PI * 4) / 9))));
-  t.true(close(lrFactor(5, 10, 0.1, 'linear'), 1 - 4 / 9));
-  t.is(lrFactor(7, 10, 0.1, 'constant'), 1);
-  t.is(lrFactor(3, 10, 0, 'constant'), 1);
+  t.is(lrFactor(0, 10, 0.1, 'Cosine'), 0);
+  t.is(lrFactor(1, 10, 0.1, 'Cosine'), 1);
+  t.true(close(lrFactor(5, 10, 0.1, 'Cosine'), 0.5 * (1 + Math.cos((Math.PI * 4) / 9))));
+  t.true(close(lrFactor(5, 10, 0.1, 'Linear'), 1 - 4 / 9));
+  t.is(lrFactor(7, 10, 0.1, 'Constant'), 1);
+  t.is(lrFactor(3, 10, 0, 'Constant'), 1);
 });
 
 test('global-norm clipping and one AdamW step against hand computation', (t) => {

@@ -16,7 +16,7 @@ const exp = expected();
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'entropo-model-'));
 test.after.always(() => rmSync(tmp, { recursive: true, force: true }));
 test.before(async () => {
-  await selectBackend('wasm', new Registry());
+  await selectBackend('Wasm', new Registry());
 });
 
 test('safetensors: f32 round trip, f16 / bf16 decoding, malformed files named', (t) => {

@@ -9,7 +9,7 @@ import { Registry } from 'prom-client';
 
 const exp = expected();
 
-for (const backend of ['wasm', 'cpu'] as const) {
+for (const backend of ['Wasm', 'CPU'] as const) {
   for (const kind of ['qwen3', 'llama', 'qwen2']) {
     test.serial(`${backend}: ${kind} (${exp.models[kind].dtype} weights) logits match transformers within 1e-4`, async (t) => {
       await selectBackend(backend, new Registry());

@@ -5,8 +5,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import { parse } from '../../../operator/api/validate.ts';
 import { Preference, Training } from '../../../operator/api/common.ts';
-import { train, type TrainJob } from '../../../operator/training/trainer.ts';
-import { buildDpoExamples, buildKtoExamples, trlJsonl } from '../../../operator/training/data.ts';
+import { buildItems, train, type TrainJob } from '../../../operator/training/trainer.ts';
+import { buildDpoExamples, buildKtoExamples, buildSftExamples, trlJsonl } from '../../../operator/training/data.ts';
+import { loadChatTokenizer } from '../../../operator/training/chat.ts';
+import type { ChatMessage } from '../../../operator/api/records.ts';
 import { syntheticTrajectories } from '../../../operator/training/synthetic.ts';
 import { readSafetensors } from '../../../operator/training/safetensors.ts';
 import { latestCheckpoint } from '../../../operator/training/checkpoint.ts';
@@ -24,7 +26,7 @@ function job(over: { training?: Record<string, unknown>; preference?: Record<str
     modelDir: model,
     outputDir: out(),
     trajectories: syntheticTrajectories({ tasks: 2, samplesPerTask: 2, tools: false }),
-    training: parse(Training, { learningRate: 1e-2, batchSize: 2, epochs: 3, backend: 'wasm', warmupRatio: 0, lora: { rank: 4 }, ...training }, 'training'),
+    training: parse(Training, { learningRate: 1e-2, batchSize: 2, epochs: 3, backend: 'Wasm', warmupRatio: 0, lora: { rank: 4 }, ...training }, 'training'),
     preference: parse(Preference, { ...preference }, 'preference'),
     registry: new Registry(),
     referenceMetricsEvery: 1,
@@ -56,16 +58,75 @@ test('preference data: KTO labels finished trajectories by reward; DPO pairs res
   t.deepEqual(Object.keys(ktoRows[0]).sort(), ['completion', 'label', 'prompt', 'tools']);
 });
 
-for (const algorithm of ['dpo', 'kto'] as const) {
+test('no-sample records (sandbox_error, model_error) are never data in any objective, whatever finished says', (t) => {
+  const trajs = syntheticTrajectories({ tasks: 1, samplesPerTask: 4, tools: false });
+  trajs[0].exitReason = 'model_error'; // resolved sample 0, flagged finished by a buggy writer
+  trajs[0].finished = true;
+  trajs[3].exitReason = 'sandbox_error';
+  t.deepEqual(buildKtoExamples(trajs).map((e) => e.example.trajectoryId), ['task-0/1/synthetic', 'task-0/2/synthetic']);
+  t.deepEqual(buildDpoExamples(trajs).map((e) => [e.example.chosenId, e.example.rejectedId]), [['task-0/2/synthetic', 'task-0/1/synthetic']]);
+  t.deepEqual(buildSftExamples(trajs).map((e) => e.trajectory.id), ['task-0/1/synthetic', 'task-0/2/synthetic']);
+  const tok = loadChatTokenizer(model);
+  for (const objective of ['sft', 'preference'] as const) {
+    for (const algorithm of ['KTO', 'DPO'] as const) {
+      const b = buildItems(job({ objective, trajectories: trajs, preference: { algorithm } }), tok);
+      t.is(b.counts.noSample, 2, `${objective}/${algorithm}`);
+      t.is(b.items.length, objective === 'preference' && algorithm === 'DPO' ? 1 : 2, `${objective}/${algorithm}`);
+    }
+  }
+});
+
+test('DPO: each trajectory is rendered with its own messages; pairs that share the prompt come first', (t) => {
+  const trajs = syntheticTrajectories({ tasks: 1, samplesPerTask: 4, tools: false });
+  // sample 1 (unresolved) got another work directory in its prompt; sample 3 (unresolved) shares sample 0's
+  trajs[1].messages[1] = { role: 'user', content: 'Fix the bug in /tmp/xyz/utils.py.' };
+  const dpo = buildDpoExamples(trajs);
+  t.deepEqual(dpo.map((e) => [e.example.chosenId, e.example.rejectedId, e.samePrompt]), [
+    ['task-0/0/synthetic', 'task-0/3/synthetic', true],
+    ['task-0/2/synthetic', 'task-0/1/synthetic', false],
+  ]);
+  t.is(dpo[1].rejected.messages, trajs[1].messages, 'the rejected side keeps its own prompt');
+  t.is(dpo[1].chosen.messages, trajs[2].messages);
+  // TRL rows have one prompt per pair: the mismatched pair is left out of preference.jsonl
+  t.is(trlJsonl(dpo).trim().split('\n').length, 1);
+  const tok = loadChatTokenizer(model);
+  const b = buildItems(job({ trajectories: trajs, preference: { algorithm: 'DPO' } }), tok);
+  t.is(b.counts.promptMismatch, 1);
+  const rejectedText = tok.decode(b.items[1].seqs[1].ids);
+  t.true(rejectedText.includes('/tmp/xyz/utils.py'), 'rejected rendered after its own prompt');
+  t.false(tok.decode(b.items[1].seqs[0].ids).includes('/tmp/xyz'));
+});
+
+test.serial('a trajectory the chat template cannot mask is dropped and counted; keep-end truncations are counted; the job runs', async (t) => {
+  const trajs = syntheticTrajectories({ tasks: 2, samplesPerTask: 2, tools: false });
+  trajs[1].messages[2] = { ...trajs[1].messages[2], content: 'UNMASKABLE' };
+  const tok = loadChatTokenizer(model);
+  // a template that renders this one record in a way no method can locate
+  const odd = { ...tok, render: (m: ChatMessage[], o?: { tools?: unknown[]; addGenerationPrompt?: boolean }) => (m.some((x) => x.content === 'UNMASKABLE') ? `${m.length}` : tok.render(m, o)) };
+  const b = buildItems(job({ trajectories: trajs }), odd);
+  t.is(b.counts.unmaskable, 1);
+  t.is(b.dropped, 1);
+  t.is(b.items.length, 3);
+  // keep-end: every sequence longer than the budget is cut and counted
+  const long = buildItems(job({ trajectories: trajs, training: { maxSequenceLength: 64, truncation: 'KeepEnd' } }), tok);
+  t.is(long.counts.truncated, 4);
+  t.true(long.items.every((i) => i.seqs[0].ids.length === 64));
+  const j = job({ trajectories: trajs, training: { maxSequenceLength: 64, epochs: 1 } });
+  const r = await train(j);
+  t.like(r.data, { truncated: 4, unmaskable: 0, noSample: 0 });
+  t.like(JSON.parse(readFileSync(path.join(j.outputDir, 'summary.json'), 'utf8')).data, { truncated: 4 });
+});
+
+for (const algorithm of ['DPO', 'KTO'] as const) {
   test.serial(`a short ${algorithm.toUpperCase()} run lowers the loss and widens the chosen-vs-rejected margin`, async (t) => {
     const registry = new Registry();
-    const j = job({ preference: { algorithm }, registry, runName: `short-${algorithm}`, saveModel: true, training: { epochs: algorithm === 'dpo' ? 6 : 3 } });
+    const j = job({ preference: { algorithm }, registry, runName: `short-${algorithm}`, saveModel: true, training: { epochs: algorithm === 'DPO' ? 6 : 3 } });
     const r = await train(j);
     const h = r.history;
     t.is(h.length, r.totalSteps);
     t.true(h[h.length - 1].loss < h[0].loss * 0.5, `loss ${h[0].loss} -> ${h[h.length - 1].loss}`);
     t.true(h[h.length - 1].margin! > h[0].margin! + 1, `margin ${h[0].margin} -> ${h[h.length - 1].margin}`);
-    if (algorithm === 'kto') t.true(h.every((x) => typeof x.z0 === 'number'));
+    if (algorithm === 'KTO') t.true(h.every((x) => typeof x.z0 === 'number'));
     // metrics: JSONL per step, Prometheus gauges, backend info
     const lines = readFileSync(path.join(j.outputDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     t.is(lines.length, h.length);
@@ -83,10 +144,23 @@ for (const algorithm of ['dpo', 'kto'] as const) {
   });
 }
 
+test.serial('KTO exact z0 is the batch mean under gradient accumulation: accumulating equals one big batch', async (t) => {
+  // batch 3 in micro-batches of 2 and 1: a per-micro-batch z0 (mean of means) would differ
+  const settings = { trajectories: syntheticTrajectories({ tasks: 3, samplesPerTask: 2, tools: false }), preference: { algorithm: 'KTO' }, referenceMetricsEvery: 0 };
+  const one = await train(job({ ...settings, training: { batchSize: 3, epochs: 1 } }));
+  const acc = await train(job({ ...settings, training: { batchSize: 3, gradientAccumulationSteps: 2, epochs: 1 } }));
+  t.is(acc.history.length, 2);
+  for (const [i, h] of acc.history.entries()) {
+    t.true(Math.abs(h.z0! - one.history[i].z0!) < 1e-4 * Math.max(1, Math.abs(h.z0!)), `step ${i + 1} z0 ${h.z0} vs ${one.history[i].z0}`);
+    t.true(Math.abs(h.loss - one.history[i].loss) < 1e-5, `step ${i + 1} loss ${h.loss} vs ${one.history[i].loss}`);
+    t.true(Math.abs(h.gradNorm - one.history[i].gradNorm) < 1e-4 * Math.max(1, h.gradNorm), `step ${i + 1} grad norm`);
+  }
+});
+
 test.serial('resume from a checkpoint equals the uninterrupted run (optimizer state, data order, z0 cache, dropout)', async (t) => {
   const settings = {
     training: { epochs: 2, batchSize: 4, gradientAccumulationSteps: 2, lora: { rank: 4, dropout: 0.1 }, warmupRatio: 0.25 },
-    preference: { algorithm: 'kto', kto: { referencePointEvery: 2 } },
+    preference: { algorithm: 'KTO', kto: { referencePointEvery: 2 } },
     trajectories: syntheticTrajectories({ tasks: 3, samplesPerTask: 2, tools: false }),
   };
   const whole = job({ ...settings });
@@ -126,7 +200,7 @@ test.serial('EntroPO-DPO (zeta/gamma >= 1.1) ends with a higher token entropy th
       outputDir: sftOut,
       saveModel: true,
       trajectories: syntheticTrajectories({ tasks: 2, samplesPerTask: 4, tools: false, good: (_t, s) => s !== 3 }),
-      training: { method: 'full', batchSize: 8, epochs: 12, scheduler: 'constant' },
+      training: { method: 'Full', batchSize: 8, epochs: 12, scheduler: 'Constant' },
       referenceMetricsEvery: 0,
     }),
   );
@@ -136,8 +210,8 @@ test.serial('EntroPO-DPO (zeta/gamma >= 1.1) ends with a higher token entropy th
       job({
         modelDir: path.join(sftOut, 'model'),
         trajectories: pref,
-        training: { learningRate: 3e-3, batchSize: 4, epochs: 15, scheduler: 'constant', seed },
-        preference: { algorithm: 'dpo', zeta, gamma: 0.1 },
+        training: { learningRate: 3e-3, batchSize: 4, epochs: 15, scheduler: 'Constant', seed },
+        preference: { algorithm: 'DPO', zeta, gamma: 0.1 },
         referenceMetricsEvery: 0,
       }),
     );
@@ -164,11 +238,11 @@ test.serial('EntroPO-DPO (zeta/gamma >= 1.1) ends with a higher token entropy th
 });
 
 test.serial('KTO reference-point variants and full fine-tuning run end to end', async (t) => {
-  for (const referencePoint of ['authors-kl', 'trl-kl'] as const) {
-    const r = await train(job({ preference: { algorithm: 'kto', kto: { referencePoint } }, training: { epochs: 1 } }));
+  for (const referencePoint of ['AuthorsKL', 'TRLKL'] as const) {
+    const r = await train(job({ preference: { algorithm: 'KTO', kto: { referencePoint } }, training: { epochs: 1 } }));
     t.true(r.history.every((h) => h.z0! >= 0), `${referencePoint} z0 is clamped at 0`);
   }
-  const full = await train(job({ preference: { algorithm: 'dpo' }, training: { method: 'full', epochs: 2, learningRate: 1e-3 } }));
+  const full = await train(job({ preference: { algorithm: 'DPO' }, training: { method: 'Full', epochs: 2, learningRate: 1e-3 } }));
   t.true(full.history[full.history.length - 1].loss < full.history[0].loss);
   t.true(full.history[0].kl! < 1e-6, 'policy starts at the reference');
   t.true(full.history[full.history.length - 1].kl! > 0);
@@ -176,8 +250,8 @@ test.serial('KTO reference-point variants and full fine-tuning run end to end', 
 
 test.serial('bad jobs fail with the field named', async (t) => {
   await t.throwsAsync(train(job({ training: { batchSize: 2, gradientAccumulationSteps: 4 } })), { message: /training\.gradientAccumulationSteps \(4\) must be <= training\.batchSize/ });
-  await t.throwsAsync(train(job({ training: { batchSize: 1 }, preference: { algorithm: 'kto', kto: { referencePoint: 'trl-kl' } } })), {
-    message: /training\.batchSize must be >= 2 for preference\.kto\.referencePoint trl-kl/,
+  await t.throwsAsync(train(job({ training: { batchSize: 1 }, preference: { algorithm: 'KTO', kto: { referencePoint: 'TRLKL' } } })), {
+    message: /training\.batchSize must be >= 2 for preference\.kto\.referencePoint TRLKL/,
   });
   const unfinished = syntheticTrajectories({ tasks: 1, samplesPerTask: 2, tools: false }).map((x) => ({ ...x, finished: false }));
   await t.throwsAsync(train(job({ trajectories: unfinished })), { message: /trajectories: no training examples \(2 trajectories, 0 finished/ });

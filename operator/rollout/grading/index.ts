@@ -1,6 +1,0 @@
-/** Grading with SWE-bench semantics: log parsers, the resolved rule, work trees and patches, evaluatePatch. */
-export * from './parse.ts';
-export * from './grade.ts';
-export * from './exec.ts';
-export * from './worktree.ts';
-export * from './evaluate.ts';

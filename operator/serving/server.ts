@@ -1,0 +1,213 @@
+/**
+ * The OpenAI-compatible policy server (fastify + its TypeBox type provider): POST
+ * /v1/chat/completions, GET /v1/models, GET /health, GET /metrics. Requests are validated against
+ * protocol.ts's schema; every error, including a bad field, an unknown model or route, is
+ * OpenAI's `{error: {message, type, param, code}}` with the matching HTTP status. The model runs
+ * in a worker thread (engine-client.ts), so this thread keeps answering while it decodes.
+ */
+import Fastify, { type FastifyError } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { logger as rootLogger, type Logger } from '../logging/logger.ts';
+import { EngineClient } from './engine-client.ts';
+import { ServingMetrics } from './metrics.ts';
+import { ApiError, ChatCompletionRequest, type ModelInfo } from './protocol.ts';
+
+export interface PolicyServerOptions {
+  /** Model directory (config.json, safetensors, tokenizer files). */
+  modelDir: string;
+  /** PEFT LoRA adapter directory, applied on modelDir. */
+  adapterDir?: string;
+  /** The name clients send as `model` (and /v1/models lists). */
+  servedModelName: string;
+  host: string;
+  /** 0: any free port. */
+  port: number;
+  /** Most sequences decoded together. Default 8. */
+  maxBatch?: number;
+  /** Serve /metrics. Default true. */
+  metrics?: boolean;
+  /** tfjs backend (auto, tfjs-node-gpu, tfjs-node, wasm, cpu). Default auto. */
+  backend?: string;
+  /** Cap on prompt + completion tokens; default the model's max_position_embeddings. */
+  maxModelLen?: number;
+  /** Seconds in-flight requests get to finish on close before they are failed. Default 30. */
+  drainSeconds?: number;
+  log?: Logger;
+}
+
+export interface PolicyServer {
+  /** http://host:port */
+  url: string;
+  /** url + /v1: the base URL for OpenAI clients. */
+  baseURL: string;
+  info: ModelInfo;
+  metrics: ServingMetrics;
+  /** Stops accepting, lets in-flight requests finish (up to drainSeconds), stops the model. */
+  close(): Promise<void>;
+}
+
+/** An ajv error's location as a field path: /messages/0/role -> messages[0].role. */
+export function fieldOf(instancePath: string, missing?: string): string {
+  const parts = instancePath.split('/').filter(Boolean);
+  if (missing) parts.push(missing);
+  return parts.reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
+}
+
+/** The OpenAI error for any error fastify or a handler raised. */
+export function toApiError(e: FastifyError | ApiError | Error): ApiError {
+  if (e instanceof ApiError) return e;
+  const fe = e as FastifyError;
+  if (fe.validation && fe.validation.length) {
+    const v = fe.validation[0];
+    const missing = (v.params as { missingProperty?: string } | undefined)?.missingProperty;
+    const field = fieldOf(v.instancePath, missing);
+    let what = missing ? 'is required' : (v.message ?? 'is invalid');
+    // A string enum is a union of constants: list the allowed values.
+    const allowed = fe.validation.filter((x) => x.instancePath === v.instancePath && x.keyword === 'const').map((x) => (x.params as { allowedValue?: unknown }).allowedValue);
+    if (v.keyword === 'const' && allowed.length) what = `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`;
+    return new ApiError(400, `${field || 'body'}: ${what}`, field || null, 'invalid_value');
+  }
+  const status = fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 600 ? fe.statusCode : 500;
+  if (fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || e instanceof SyntaxError) return new ApiError(400, `the request body is not valid JSON: ${e.message}`);
+  if (fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new ApiError(400, 'the request body is empty; send a JSON object');
+  return new ApiError(status, status >= 500 ? `internal error: ${e.message}` : e.message);
+}
+
+/** Starts the server; resolves once it listens AND the model is loaded (rejects if loading fails). */
+export async function startPolicyServer(o: PolicyServerOptions): Promise<PolicyServer> {
+  const log = (o.log ?? rootLogger).child({ component: 'serve', model: o.servedModelName });
+  const metrics = new ServingMetrics({ model: o.servedModelName });
+  const engine = new EngineClient({ modelDir: o.modelDir, adapterDir: o.adapterDir, backend: o.backend ?? 'auto', maxBatch: o.maxBatch ?? 8, maxModelLen: o.maxModelLen });
+  engine.onStats = (s) => metrics.engine(s);
+  let info: ModelInfo | undefined;
+  let loadError: string | undefined;
+  const created = Math.floor(Date.now() / 1000);
+
+  const app = buildApp({
+    name: o.servedModelName,
+    created,
+    info: () => info,
+    loadError: () => loadError,
+    engine,
+    metrics,
+    serveMetrics: o.metrics !== false,
+    log,
+  });
+
+  engine.ready.then(
+    (i) => (info = i),
+    (e: Error) => (loadError = e.message),
+  );
+  await app.listen({ host: o.host, port: o.port });
+  try {
+    await engine.ready;
+  } catch (e) {
+    await app.close();
+    await engine.close();
+    throw new Error(`cannot load the model: ${(e as Error).message}`);
+  }
+  const addr = app.server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${host}:${addr.port}`;
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    baseURL: `${url}/v1`,
+    info: info!,
+    metrics,
+    close: () =>
+      (closing ??= (async () => {
+        const drain = setTimeout(() => void engine.close(), (o.drainSeconds ?? 30) * 1000);
+        await app.close();
+        clearTimeout(drain);
+        await engine.close();
+      })()),
+  };
+}
+
+interface AppContext {
+  name: string;
+  created: number;
+  info: () => ModelInfo | undefined;
+  loadError: () => string | undefined;
+  engine: EngineClient;
+  metrics: ServingMetrics;
+  serveMetrics: boolean;
+  log: Logger;
+}
+
+/** The fastify app: error shape, metrics hook and routes. */
+function buildApp(ctx: AppContext) {
+  const { log, metrics } = ctx;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 64 * 1024 * 1024,
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setErrorHandler((err: FastifyError, _req, reply) => {
+    const api = toApiError(err);
+    if (api.status >= 500) log.error('request failed', { error: err.message });
+    void reply.status(api.status).send(api.body());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send(new ApiError(404, `no route ${req.method} ${req.url}`, null, 'not_found').body());
+  });
+  app.addHook('onResponse', (req, reply, done) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    metrics.requests.inc({ route, code: String(reply.statusCode) });
+    metrics.duration.observe({ route }, reply.elapsedTime / 1000);
+    done();
+  });
+
+  app.get('/health', async (_req, reply) => {
+    const info = ctx.info();
+    if (!info) return reply.status(503).send({ status: ctx.loadError() ? 'failed' : 'loading', error: ctx.loadError() });
+    const s = ctx.engine.stats;
+    return { status: 'ok', model: ctx.name, backend: info.backend, running: s.running, waiting: s.waiting };
+  });
+
+  const modelCard = () => ({ id: ctx.name, object: 'model', created: ctx.created, owned_by: 'entropo', max_model_len: ctx.info()?.contextLength ?? null });
+  app.get('/v1/models', async () => ({ object: 'list', data: [modelCard()] }));
+  app.get<{ Params: { model: string } }>('/v1/models/:model', async (req) => {
+    if (req.params.model !== ctx.name) throw new ApiError(404, `The model \`${req.params.model}\` does not exist. This server serves \`${ctx.name}\`.`, 'model', 'model_not_found');
+    return modelCard();
+  });
+
+  if (ctx.serveMetrics) {
+    const registry = metrics.registry;
+    app.get('/metrics', async (_req, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()));
+  }
+
+  app.post('/v1/chat/completions', { schema: { body: ChatCompletionRequest } }, async (req, reply) => {
+    const body = req.body;
+    if (body.model !== ctx.name) throw new ApiError(404, `The model \`${body.model}\` does not exist. This server serves \`${ctx.name}\`.`, 'model', 'model_not_found');
+    if (!ctx.info()) throw new ApiError(503, 'the model is still loading');
+    const abort = new AbortController();
+    // The response closing before it was written: the client went away; stop generating.
+    const onClose = () => {
+      if (!reply.raw.writableEnded) abort.abort();
+    };
+    reply.raw.on('close', onClose);
+    try {
+      const r = await ctx.engine.complete(body, abort.signal);
+      metrics.firstToken.observe(r.firstTokenSeconds);
+      metrics.queueTime.observe(r.queueSeconds);
+      return {
+        id: `chatcmpl-${randomBytes(12).toString('hex')}`,
+        object: 'chat.completion',
+        created: Math.floor(Date.now() / 1000),
+        model: ctx.name,
+        choices: r.choices,
+        usage: r.usage,
+        system_fingerprint: null,
+      };
+    } finally {
+      reply.raw.off('close', onClose);
+    }
+  });
+  return app;
+}

@@ -1,0 +1,102 @@
+import test from 'ava';
+import os from 'node:os';
+import path from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { generate } from '../../../operator/training/generate.ts';
+import { Engine, type GenerationJob } from '../../../operator/serving/engine.ts';
+import { loadServedModel, type LoadedModel } from '../../../operator/serving/loaded-model.ts';
+import { writeTinyModel } from '../../helpers/tiny-model.ts';
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'entropo-engine-'));
+let m: LoadedModel;
+test.before(async () => {
+  m = await loadServedModel({ modelDir: writeTinyModel(path.join(tmp, 'tiny'), { seed: 3 }), backend: 'wasm' });
+});
+test.after.always(() => {
+  m?.model.dispose();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const job = (prompt: number[], over: Partial<GenerationJob> = {}): GenerationJob => ({
+  prompt,
+  n: 1,
+  maxTokens: 12,
+  temperature: 0.8,
+  topP: 0.9,
+  topK: 20,
+  seed: 1,
+  stopTokenIds: [],
+  stop: [],
+  logprobs: false,
+  topLogprobs: 0,
+  ...over,
+});
+
+const prompts = [
+  [1, 20, 30, 40, 50],
+  [1, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71, 72],
+  [1, 100],
+  [1, 200, 201, 202, 203, 204, 205, 206, 207],
+];
+
+test.serial('batched decoding gives each sequence the tokens and log-probs of generate() alone, with sequences joining and leaving', async (t) => {
+  const engine = new Engine(m.model, { maxBatch: 8, contextLength: m.contextLength });
+  // Different lengths (rows leave at different steps), seeds, temperatures; one greedy.
+  const jobs = prompts.map((p, i) => job(p, { seed: 10 + i, maxTokens: 6 + 5 * i, temperature: i === 2 ? 0 : 0.8, logprobs: true }));
+  const first = engine.submit(jobs[0]);
+  const second = engine.submit(jobs[1]);
+  // The others join after a few steps of the first two.
+  await new Promise((r) => setTimeout(r, 30));
+  const rest = jobs.slice(2).map((j) => engine.submit(j));
+  const outs = await Promise.all([first, second, ...rest]);
+  const counters = engine.counters();
+  t.true(counters.batchRows / counters.steps > 1.5, `mean batch ${counters.batchRows / counters.steps}`);
+  jobs.forEach((j, i) => {
+    const alone = generate(m.model, j.prompt, { maxNewTokens: j.maxTokens, temperature: j.temperature, topP: j.topP, topK: j.topK, seed: j.seed, logprobs: true });
+    const got = outs[i].sequences[0];
+    t.deepEqual(got.tokens, alone.tokens, `sequence ${i}`);
+    t.is(got.finishReason, 'length');
+    got.logprobs!.forEach((lp, k) => t.true(Math.abs(lp.logprob - alone.logprobs[k]) < 1e-4, `logprob ${i}/${k}: ${lp.logprob} vs ${alone.logprobs[k]}`));
+  });
+  await engine.close();
+});
+
+test.serial('n choices share a prefill; choice i samples with seed + i; max batch limits the running sequences', async (t) => {
+  const engine = new Engine(m.model, { maxBatch: 2, contextLength: m.contextLength });
+  let peak = 0;
+  const watched = new Engine(m.model, { maxBatch: 2, contextLength: m.contextLength, onStats: (s) => (peak = Math.max(peak, s.running)) });
+  const out = await engine.submit(job(prompts[0], { n: 3, seed: 5 }));
+  t.is(out.sequences.length, 3);
+  out.sequences.forEach((s, i) => {
+    const alone = generate(m.model, prompts[0], { maxNewTokens: 12, temperature: 0.8, topP: 0.9, topK: 20, seed: 5 + i });
+    t.deepEqual(s.tokens, alone.tokens, `choice ${i}`);
+  });
+  await Promise.all([0, 1, 2, 3].map((i) => watched.submit(job(prompts[i], { seed: i }))));
+  t.is(peak, 2);
+  await engine.close();
+  await watched.close();
+});
+
+test.serial('stop tokens and stop strings end a sequence; the context limit caps max tokens; an over-long prompt is a 400 naming messages', async (t) => {
+  const decode = (ids: number[]) => m.tok.decode(ids, true);
+  const engine = new Engine(m.model, { maxBatch: 4, contextLength: 40, decode });
+  const free = await engine.submit(job(prompts[1], { temperature: 0, maxTokens: 20 }));
+  const ids = free.sequences[0].tokens;
+  // Stop on the 4th generated token.
+  const byToken = await engine.submit(job(prompts[1], { temperature: 0, maxTokens: 20, stopTokenIds: [ids[3]] }));
+  t.deepEqual(byToken.sequences[0].tokens, ids.slice(0, ids.indexOf(ids[3]) + 1));
+  t.is(byToken.sequences[0].finishReason, 'stop');
+  const text = decode(ids);
+  const stopAt = text.slice(3, 5);
+  const byString = await engine.submit(job(prompts[1], { temperature: 0, maxTokens: 20, stop: [stopAt] }));
+  t.is(byString.sequences[0].text, text.slice(0, text.indexOf(stopAt)));
+  t.is(byString.sequences[0].finishReason, 'stop');
+  // 14 prompt tokens + at most 26 in a context of 40.
+  const capped = await engine.submit(job(prompts[1], { temperature: 0, maxTokens: 1000 }));
+  t.is(capped.sequences[0].tokens.length, 26);
+  t.is(capped.sequences[0].finishReason, 'length');
+  const err = await t.throwsAsync(engine.submit(job(Array(40).fill(5))));
+  t.like(err, { status: 400, param: 'messages', code: 'context_length_exceeded' });
+  t.regex(err!.message, /maximum context length is 40 tokens/);
+  await engine.close();
+});

@@ -1,0 +1,149 @@
+import test from 'ava';
+import os from 'node:os';
+import path from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import OpenAI from 'openai';
+import { startPolicyServer, type PolicyServer } from '../../../operator/serving/server.ts';
+import { loadChatTokenizer } from '../../../operator/training/chat.ts';
+import { writeTinyModel } from '../../helpers/tiny-model.ts';
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'entropo-serve-'));
+const modelDir = writeTinyModel(path.join(tmp, 'tiny'), { seed: 7, contextLength: 2048 });
+const NAME = 'tiny';
+let server: PolicyServer;
+let client: OpenAI;
+
+test.before(async () => {
+  server = await startPolicyServer({ modelDir, servedModelName: NAME, host: '127.0.0.1', port: 0, maxBatch: 8, backend: 'wasm' });
+  client = new OpenAI({ baseURL: server.baseURL, apiKey: 'unused', maxRetries: 0 });
+});
+test.after.always(async () => {
+  await server?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const user = (content: string) => [{ role: 'user' as const, content }];
+
+test.serial('GET /v1/models lists the served name; /health is ok', async (t) => {
+  const models = await client.models.list();
+  t.deepEqual(models.data.map((m) => m.id), [NAME]);
+  t.is((models.data[0] as unknown as { max_model_len: number }).max_model_len, 2048);
+  const health = await fetch(`${server.url}/health`);
+  t.is(health.status, 200);
+  t.like(await health.json(), { status: 'ok', model: NAME, backend: 'wasm' });
+});
+
+test.serial('a seeded completion is reproducible; usage counts the prompt as the chat template renders it; n and logprobs', async (t) => {
+  const body = { model: NAME, messages: user('Fix the bug in utils.py.'), temperature: 0.9, top_p: 0.95, seed: 42, max_tokens: 16, n: 2, logprobs: true, top_logprobs: 3 };
+  const a = await client.chat.completions.create(body);
+  const b = await client.chat.completions.create(body);
+  const c = await client.chat.completions.create({ ...body, seed: 43 });
+  t.is(a.object, 'chat.completion');
+  t.is(a.model, NAME);
+  t.is(a.choices.length, 2);
+  t.deepEqual(a.choices.map((x) => x.message.content), b.choices.map((x) => x.message.content));
+  t.notDeepEqual(a.choices.map((x) => x.message.content), c.choices.map((x) => x.message.content));
+  t.notDeepEqual(a.choices[0].message.content, a.choices[1].message.content);
+  const tok = loadChatTokenizer(modelDir);
+  const promptTokens = tok.encode(tok.render(user('Fix the bug in utils.py.'), { addGenerationPrompt: true })).length;
+  t.is(a.usage!.prompt_tokens, promptTokens);
+  const completion = a.choices.reduce((s, ch) => s + ch.logprobs!.content!.length, 0);
+  t.is(a.usage!.completion_tokens, completion);
+  t.is(a.usage!.total_tokens, promptTokens + completion);
+  for (const ch of a.choices) {
+    t.is(ch.finish_reason, ch.logprobs!.content!.length === 16 ? 'length' : 'stop');
+    for (const lp of ch.logprobs!.content!) {
+      t.true(lp.logprob <= 0);
+      t.is(lp.top_logprobs.length, 3);
+      t.true(lp.top_logprobs[0].logprob >= lp.top_logprobs[2].logprob);
+      t.true(lp.logprob <= lp.top_logprobs[0].logprob + 1e-9);
+    }
+  }
+});
+
+test.serial('concurrent requests give the same tokens as the same requests one by one', async (t) => {
+  const reqs = [0, 1, 2, 3, 4, 5].map((i) => ({
+    model: NAME,
+    messages: user(`task ${i}: ${'x'.repeat(i * 7)}`),
+    temperature: i % 3 === 0 ? 0 : 0.8,
+    top_p: 0.9,
+    top_k: 20,
+    seed: 100 + i,
+    max_tokens: 10 + 6 * i,
+    logprobs: true,
+  }));
+  const alone = [];
+  for (const r of reqs) alone.push(await client.chat.completions.create(r as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming));
+  const together = await Promise.all(reqs.map((r) => client.chat.completions.create(r as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming)));
+  const tokens = (c: OpenAI.Chat.Completions.ChatCompletion) => c.choices[0].logprobs!.content!.map((x) => x.token).join('|');
+  t.deepEqual(together.map(tokens), alone.map(tokens));
+  t.deepEqual(together.map((c) => c.usage), alone.map((c) => c.usage));
+  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  const mean = Number(/^entropo_serving_mean_batch_size (\S+)$/m.exec(metrics)?.[1]);
+  t.true(mean > 1, `mean batch ${mean}: the concurrent requests were decoded together`);
+});
+
+test.serial('bad input is an OpenAI error with the HTTP status and the field named', async (t) => {
+  const bad = async (body: Record<string, unknown>) => {
+    const e = await t.throwsAsync(client.chat.completions.create({ model: NAME, messages: user('hi'), ...body } as never));
+    return e as InstanceType<typeof OpenAI.APIError>;
+  };
+  let e = await bad({ temperature: 3 });
+  t.true(e instanceof OpenAI.BadRequestError);
+  t.like(e.error, { type: 'invalid_request_error', param: 'temperature' });
+  t.regex(e.message, /temperature: must be <= 2/);
+  e = await bad({ messages: [{ role: 'wizard', content: 'x' }] });
+  t.is(e.status, 400);
+  t.like(e.error, { param: 'messages[0].role' });
+  t.regex(e.message, /must be one of "system", "developer", "user", "assistant", "tool"/);
+  e = await bad({ messages: [{ role: 'user' }] });
+  t.like(e.error, { param: 'messages[0].content' });
+  e = await bad({ max_tokens: 0 });
+  t.like(e.error, { param: 'max_tokens' });
+  e = await bad({ n: 1000 });
+  t.like(e.error, { param: 'n' });
+  e = await bad({ top_logprobs: 2 });
+  t.like(e.error, { param: 'top_logprobs' });
+  e = await bad({ presence_penalty: 1 });
+  t.like(e.error, { param: 'presence_penalty', code: 'unsupported_parameter' });
+  e = await bad({ model: 'gpt-4' });
+  t.true(e instanceof OpenAI.NotFoundError);
+  t.like(e.error, { type: 'not_found_error', param: 'model', code: 'model_not_found' });
+  e = await bad({ messages: user('y'.repeat(5000)) });
+  t.is(e.status, 400);
+  t.like(e.error, { param: 'messages', code: 'context_length_exceeded' });
+  t.regex(e.message, /maximum context length is 2048 tokens/);
+  const raw = await fetch(`${server.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model": ' });
+  t.is(raw.status, 400);
+  t.like(await raw.json(), { error: { type: 'invalid_request_error', param: null } });
+  const missing = await fetch(`${server.baseURL}/nothing`);
+  t.is(missing.status, 404);
+  t.like(await missing.json(), { error: { type: 'not_found_error' } });
+});
+
+test.serial('/health answers while a long completion decodes', async (t) => {
+  const long = client.chat.completions.create({ model: NAME, messages: user('write a lot'), temperature: 1, seed: 1, max_tokens: 1000, ignore_eos: true } as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming);
+  let done = false;
+  void long.finally(() => (done = true));
+  const answered: number[] = [];
+  await new Promise((r) => setTimeout(r, 300));
+  while (!done) {
+    const t0 = performance.now();
+    const h = await fetch(`${server.url}/health`);
+    if (!done) {
+      t.is(h.status, 200);
+      answered.push(performance.now() - t0);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const r = await long;
+  t.is(r.usage!.completion_tokens, 1000);
+  t.true(answered.length >= 3, `health answered ${answered.length} times during the decode`);
+  // Generous: the machine is shared; a blocked event loop would hold /health for the whole decode.
+  t.true(Math.max(...answered) < 1000, `slowest /health ${Math.max(...answered).toFixed(0)} ms`);
+  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  t.regex(metrics, /entropo_serving_requests_total\{route="\/health",code="200"\} \d+/);
+  t.regex(metrics, /entropo_serving_time_to_first_token_seconds_count \d+/);
+  const generated = Number(/^entropo_serving_generation_tokens_total (\S+)$/m.exec(metrics)?.[1]);
+  t.true(generated >= r.usage!.completion_tokens);
+});
