@@ -71,6 +71,12 @@ export interface BuiltImage {
   config: ImageConfig;
   /** Layer tarballs, bottom first. */
   layers: string[];
+  /**
+   * Sources of plain COPY instructions that do not exist in the repository (`docker build` would
+   * fail on them; this builder leaves them out so the other tests can run, and the e2e tier's
+   * Dockerfile test fails naming them).
+   */
+  missing?: string[];
 }
 
 const log = (msg: string) => process.stderr.write(`[images] ${msg}\n`);
@@ -363,6 +369,7 @@ function appLayer(stage: DockerfileStage, key: string): string {
             // COPY dir dest copies the directory's contents; a file goes into dest when dest is a
             // directory (or there are several sources), else becomes dest.
             const s = join(REPO, src);
+            if (!existsSync(s)) continue; // reported by operatorImage().missing
             if (statSync(s).isDirectory()) {
               mkdirSync(dest, { recursive: true });
               sh('cp', ['-a', `${s}/.`, dest]);
@@ -409,7 +416,9 @@ export function operatorImage(): BuiltImage {
     Cmd: stage.cmd,
   };
   const layers = [debianLayer(OPERATOR_PACKAGES), appLayer(stage, key)];
-  return { name, archive: dockerArchive(name, layers, config, join(IMAGE_CACHE, `operator-${key}.docker.tar`)), config, layers };
+  const missing = stage.copies.filter((c) => !c.from).flatMap((c) => c.sources.filter((src) => !existsSync(join(REPO, src))));
+  for (const m of missing) log(`Dockerfile: COPY ${m}: no such path in the repository (docker build would fail); left out`);
+  return { name, archive: dockerArchive(name, layers, config, join(IMAGE_CACHE, `operator-${key}.docker.tar`)), config, layers, missing };
 }
 
 /** The default task image: Debian + python3, pytest, git, patch (see the module comment). */

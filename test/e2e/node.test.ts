@@ -91,6 +91,7 @@ test('the operator image agrees with the Dockerfile: layout, user, entrypoint; i
   const c = await nodeCluster();
   const img = operatorImage();
   const stage = parseDockerfile(readFileSync(join(REPO, 'Dockerfile'), 'utf8'));
+  t.deepEqual(img.missing, [], 'the Dockerfile COPYs paths that are not in the repository');
   // The archive as containerd sees it: manifest, config, layer listings.
   const manifest = JSON.parse(execFileSync('tar', ['-xOf', img.archive, 'manifest.json'], { encoding: 'utf8' }))[0];
   t.deepEqual(manifest.RepoTags, [img.name]);
@@ -105,7 +106,7 @@ test('the operator image agrees with the Dockerfile: layout, user, entrypoint; i
     for (const f of execFileSync('tar', ['-tf', layer], { encoding: 'utf8', maxBuffer: 256 << 20 }).split('\n')) if (f) files.add('/' + f.replace(/\/$/, ''));
   }
   const expected = [...stage.copies.map((x) => x.dest), ...stage.runPaths, stage.entrypoint![0], '/opt/entropo/app/bin/entropo.js', '/opt/entropo/app/dist/operator/cli/main.js'];
-  for (const p of expected) t.true(files.has(p), `${p} (from the Dockerfile) is missing in the image`);
+  for (const p of expected) if (!img.missing?.some((m) => p.endsWith(m))) t.true(files.has(p), `${p} (from the Dockerfile) is missing in the image`);
   t.true([...files].some((f) => f.startsWith('/opt/entropo/app/node_modules/@kubernetes/client-node/')));
   t.false([...files].some((f) => f.startsWith('/opt/entropo/app/node_modules/ava/')), 'dev dependencies are not shipped');
 

@@ -8,18 +8,20 @@ test('the repository Dockerfile: final stage layout, user and entrypoint as the 
   t.is(stage.user, '65532:65532');
   t.deepEqual(stage.entrypoint, ['/usr/bin/tini', '--', 'node', '/opt/entropo/app/bin/entropo.js']);
   t.deepEqual(stage.cmd, ['operator']);
-  t.deepEqual(
-    stage.copies.map((c) => `${c.from ?? ''}:${c.sources.join(',')}->${c.dest}`),
-    [
-      'build:/src/node_modules->/opt/entropo/app/node_modules',
-      'build:/src/dist->/opt/entropo/app/dist',
-      ':operator/tasks/suite->/opt/entropo/app/operator/tasks/suite',
-      ':package.json->/opt/entropo/app',
-      ':bin->/opt/entropo/app/bin',
-      ':crds->/opt/entropo/app/crds',
-      ':manifests->/opt/entropo/app/manifests',
-    ],
-  );
+  const copies = stage.copies.map((c) => `${c.from ?? ''}:${c.sources.join(',')}->${c.dest}`);
+  // What the image builder (test/e2e/images.ts) maps: the build stage's two outputs, then plain COPYs.
+  for (const c of [
+    'build:/src/node_modules->/opt/entropo/app/node_modules',
+    'build:/src/dist->/opt/entropo/app/dist',
+    ':operator/tasks/suite->/opt/entropo/app/operator/tasks/suite',
+    ':package.json->/opt/entropo/app',
+    ':bin->/opt/entropo/app/bin',
+    ':crds->/opt/entropo/app/crds',
+    ':manifests->/opt/entropo/app/manifests',
+  ]) {
+    t.true(copies.includes(c), `${c} in ${copies.join(' ')}`);
+  }
+  t.deepEqual(stage.copies.filter((c) => c.from).map((c) => c.from), ['build', 'build']);
   t.true(stage.runPaths.includes('/opt/entropo/bin/node'));
   t.is(stage.env.NODE_ENV, 'production');
   t.regex(stage.env.PATH, /^\/opt\/entropo\/app\/bin:\/usr\/local\/sbin:/);
