@@ -53,7 +53,7 @@ test('installed from crds/ and manifests/install/: Ready, holds the Lease, recon
     apiVersion: 'entropo.dev/v1alpha1',
     kind: 'RolloutBatch',
     metadata: { name: 'accept-me', namespace: ns },
-    spec: { policy: { name: 'scripted', endpoint: { url: `http://llm.${ns}.svc:8000/v1` } }, tasks: { builtin: { split: 'eval' }, limit: 1 }, samplesPerTask: 1 },
+    spec: { policy: { name: 'scripted', endpoint: { url: `http://llm.${ns}.svc:8000/v1` } }, tasks: { builtin: {}, limit: 1 }, samplesPerTask: 1 },
   };
   ok(c.kubectl(['apply', '-f', '-'], stringify(rb)), 'create RolloutBatch');
   let status: { observedGeneration?: number; conditions?: Array<{ type: string; status: string }> } = {};
