@@ -23,7 +23,12 @@ test('installed from crds/ and manifests/install/: Ready, holds the Lease, recon
   ok(c.kubectl(['-n', NS, 'set', 'image', 'deploy/entropo-operator', `operator=${c.images.operator}`]), 'set image');
   const t0 = Date.now();
   const rollout = c.kubectl(['-n', NS, 'rollout', 'status', 'deploy/entropo-operator', '--timeout=240s']);
-  const pods = JSON.parse(c.kubectl(['-n', NS, 'get', 'pods', '-l', 'app.kubernetes.io/name=entropo-operator', '-o', 'json']).stdout).items as Array<{
+  // The Pods of the current ReplicaSet (the first one, with the placeholder image, is going away).
+  const pods = (JSON.parse(c.kubectl(['-n', NS, 'get', 'pods', '-l', 'app.kubernetes.io/name=entropo-operator', '-o', 'json']).stdout).items as Array<{
+    metadata: { name: string; deletionTimestamp?: string };
+    spec: { serviceAccountName: string; containers: Array<{ image: string }> };
+    status: { conditions?: Array<{ type: string; status: string }> };
+  }>).filter((p) => !p.metadata.deletionTimestamp && p.spec.containers[0].image === c.images.operator) as Array<{
     metadata: { name: string };
     spec: { serviceAccountName: string };
     status: { conditions?: Array<{ type: string; status: string }> };
@@ -65,6 +70,9 @@ test('installed from crds/ and manifests/install/: Ready, holds the Lease, recon
     if (status.observedGeneration === 1 && status.conditions?.length) break;
     await new Promise((r) => setTimeout(r, 250));
   }
+  const operatorLogs = async () =>
+    (await Promise.all(pods.map(async (p) => `--- ${p.metadata.name}\n${(await c.podLogs(NS, p.metadata.name).catch((e: Error) => e.message)).slice(-2500)}`))).join('\n');
+  if (status.observedGeneration !== 1) t.log(await operatorLogs());
   t.is(status.observedGeneration, 1, `status: ${JSON.stringify(status)}`);
   t.true(!!status.conditions?.length, 'the operator wrote conditions');
   t.true(managers.some((m) => m.manager === 'entropo-operator' && m.subresource === 'status'), JSON.stringify(managers));
