@@ -1,22 +1,22 @@
 /**
- * Registers the operator's controllers on a Manager: RolloutBatch and EvalSuite through the
- * Kubernetes executor (controllers/reconciler.ts) driving the pure decide functions; TrainingRun
- * is accepted (status Pending, Accepted=True) until its executor lands. Children are cached by
+ * Registers the operator's controllers on a Manager: RolloutBatch, EvalSuite and TrainingRun,
+ * each through the Kubernetes executor (controllers/reconciler.ts) driving its pure decide
+ * function (the same one local mode runs). Children are cached by
  * label (`app.kubernetes.io/managed-by=entropo-operator`): the operator never caches every Pod of
  * the cluster.
  */
 import type { Manager } from '../runtime/manager.ts';
-import { Deployments, EntropoResources, Pods } from '../runtime/kube/resource.ts';
+import { Deployments, EntropoResources, Jobs, Pods } from '../runtime/kube/resource.ts';
 import { EventRecorder } from '../runtime/events.ts';
-import { EvalSuite, RolloutBatch } from '../api/kinds.ts';
-import type { EvalSuite as EvalSuiteT, RolloutBatch as RolloutBatchT } from '../api/kinds.ts';
+import { EvalSuite, RolloutBatch, TrainingRun } from '../api/kinds.ts';
+import type { EvalSuite as EvalSuiteT, RolloutBatch as RolloutBatchT, TrainingRun as TrainingRunT } from '../api/kinds.ts';
 import { domainMetrics } from '../metrics/domain.ts';
 import { logger } from '../logging/logger.ts';
 import { MANAGED_SELECTOR } from '../workloads/labels.ts';
-import { acceptReconciler } from './accept.ts';
 import { ClusterExecutor, type ClusterExecutorOptions, type KindBinding } from './reconciler.ts';
 import { decideRolloutBatch } from './rolloutbatch.ts';
 import { decideEvalSuite } from './evalsuite.ts';
+import { decideTrainingRun } from './trainingrun.ts';
 import type { ArtifactStore } from '../store/store.ts';
 
 export interface ControllerOptions {
@@ -35,6 +35,8 @@ export function registerControllers(mgr: Manager, opts: ControllerOptions = {}):
   const operatorImage = opts.operatorImage ?? process.env.ENTROPO_OPERATOR_IMAGE ?? 'entropo-operator:0.1.0';
   const pods = mgr.cache(Pods, MANAGED_SELECTOR);
   const deployments = mgr.cache(Deployments, MANAGED_SELECTOR);
+  const jobs = mgr.cache(Jobs, MANAGED_SELECTOR);
+  const children = { RolloutBatch: mgr.cache(EntropoResources.RolloutBatch), EvalSuite: mgr.cache(EntropoResources.EvalSuite) };
   const events = new EventRecorder(mgr.client, log);
   const metrics = domainMetrics(mgr.registry);
   const base = (resource: (typeof EntropoResources)[string]): ClusterExecutorOptions => ({
@@ -42,6 +44,8 @@ export function registerControllers(mgr: Manager, opts: ControllerOptions = {}):
     objects: mgr.cache(resource),
     pods,
     deployments,
+    jobs,
+    children,
     operatorImage,
     sandboxBaseImage: opts.sandboxBaseImage ?? process.env.ENTROPO_SANDBOX_BASE_IMAGE ?? operatorImage,
     events,
@@ -64,16 +68,24 @@ export function registerControllers(mgr: Manager, opts: ControllerOptions = {}):
     decide: (o, observed) => decideEvalSuite(o, observed) as unknown as ReturnType<KindBinding['decide']>,
     tasks: (o) => o.spec.tasks,
   };
-  for (const binding of [rb, es] as unknown as KindBinding[]) {
+  const tr: KindBinding<TrainingRunT & { metadata: { name?: string } }, Record<string, unknown>> = {
+    kind: 'TrainingRun',
+    resource: EntropoResources.TrainingRun,
+    schema: TrainingRun,
+    decide: (o, observed) => decideTrainingRun(o, observed) as unknown as ReturnType<KindBinding['decide']>,
+  };
+  for (const binding of [rb, es, tr] as unknown as KindBinding[]) {
+    const labelled = (resource: typeof Pods) => ({ resource, labelSelector: MANAGED_SELECTOR });
+    const owns =
+      binding.kind === 'TrainingRun'
+        ? [labelled(Jobs), labelled(Deployments), { resource: EntropoResources.RolloutBatch }, { resource: EntropoResources.EvalSuite }]
+        : [labelled(Pods), labelled(Deployments)];
     mgr.addController({
       name: binding.kind.toLowerCase(),
       for: binding.resource,
-      owns: [Pods, Deployments],
-      ownedLabelSelector: MANAGED_SELECTOR,
+      owns,
       reconciler: new ClusterExecutor(binding, base(binding.resource)),
       workers: opts.workers,
     });
   }
-  const tr = EntropoResources.TrainingRun;
-  mgr.addController({ name: 'trainingrun', for: tr, reconciler: acceptReconciler(tr, mgr.cache(tr)), workers: opts.workers });
 }

@@ -27,13 +27,13 @@
  * InvalidSpec) and then raised as a TerminalError: counted, never retried.
  */
 import type { TSchema } from '@sinclair/typebox';
-import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { V1Deployment, V1Job, V1Pod } from '@kubernetes/client-node';
 import type { KubeObject, Request } from '../runtime/kube/types.ts';
 import type { Reconciler, ReconcileContext, ReconcileResult } from '../runtime/controller.ts';
 import { TerminalError } from '../runtime/controller.ts';
 import type { Cache } from '../runtime/cache.ts';
 import type { Resource } from '../runtime/kube/resource.ts';
-import { Deployments, NetworkPolicies, Pods, Services, resourcePath } from '../runtime/kube/resource.ts';
+import { Deployments, EntropoResources, Jobs, NetworkPolicies, Pods, Services, resourcePath } from '../runtime/kube/resource.ts';
 import { isAlreadyExists, isNotFound, type RestClient } from '../runtime/kube/rest.ts';
 import { patchStatus, deepEqual } from '../runtime/status.ts';
 import type { EventRecorder } from '../runtime/events.ts';
@@ -50,6 +50,8 @@ import { observeSandboxPod } from '../workloads/pod-state.ts';
 import { sandboxNetworkPolicy } from '../workloads/network-policy.ts';
 import { observePolicyServer, policyServerDeployment, policyServerService } from '../workloads/policy-server.ts';
 import { LABEL_ATTEMPT, LABEL_CHECKPOINT, LABEL_INDEX, LABEL_ITERATION, LABEL_OWNER_UID, LABEL_ROLE } from '../workloads/labels.ts';
+import { LABEL_UNIT, observeTrainerJob, trainerJob } from '../workloads/trainer-job.ts';
+import { runKeys } from './trainingrun.ts';
 import { objectPrefix, recordKey, recordPrefix, type AttemptRecord, type Decision, type Observed, type ObservedTasks, type ObservedUnit, type StopAction, type StoreWrite, type UnitRole, type UnitSpec } from './decision.ts';
 
 /** One kind the executor drives. */
@@ -68,6 +70,10 @@ export interface ClusterExecutorOptions {
   objects: Cache;
   pods: Cache;
   deployments: Cache;
+  /** Trainer Jobs (label-selected). */
+  jobs?: Cache;
+  /** Caches of child objects by kind (TrainingRun: its RolloutBatches and EvalSuites). */
+  children?: Partial<Record<'RolloutBatch' | 'EvalSuite', Cache>>;
   operatorImage: string;
   sandboxBaseImage: string;
   events: EventRecorder;
@@ -167,6 +173,7 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
       if (this.binding.tasks) observed.tasks = { error: observed.invalid };
     } else {
       observed.records = [...(await this.loadRecords(state, store, prefix)).values()];
+      await this.observeProgress(observed.units, store, prefix);
       if (this.binding.tasks) observed.tasks = await this.resolveTasks(state, store, prefix, obj, req.namespace, ctx);
     }
 
@@ -190,8 +197,16 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
   private observeUnits(namespace: string, uid: string): ObservedUnit[] {
     const mine = (o: KubeObject) => o.metadata.labels?.[LABEL_OWNER_UID] === uid;
     const units: ObservedUnit[] = [];
+    const trainerPods = new Map<string, KubeObject>();
     for (const p of this.opts.pods.list(namespace, mine)) {
       const role = (p.metadata.labels?.[LABEL_ROLE] ?? 'Sandbox') as UnitRole;
+      if (role === 'Trainer') {
+        // A trainer Job's Pod: read through its Job (the unit). The newest Pod wins.
+        const unit = p.metadata.labels?.[LABEL_UNIT];
+        const prior = unit ? trainerPods.get(unit) : undefined;
+        if (unit && (!prior || (prior.metadata.creationTimestamp ?? '') < (p.metadata.creationTimestamp ?? ''))) trainerPods.set(unit, p);
+        continue;
+      }
       const u: ObservedUnit = { name: p.metadata.name!, role, ...observeSandboxPod(p as unknown as V1Pod) };
       const index = numLabel(p, LABEL_INDEX);
       const attempt = numLabel(p, LABEL_ATTEMPT);
@@ -206,7 +221,44 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
       const attempt = numLabel(d, LABEL_ATTEMPT) ?? Number(/-a(\d+)$/.exec(d.metadata.name ?? '')?.[1] ?? 0);
       units.push({ name: d.metadata.name!, role: 'PolicyServer', attempt, ...(checkpoint !== undefined ? { checkpoint } : {}), ...observePolicyServer(d as unknown as V1Deployment) });
     }
+    for (const j of this.opts.jobs?.list(namespace, mine) ?? []) {
+      const name = j.metadata.name!;
+      const u: ObservedUnit = { name, role: 'Trainer', ...observeTrainerJob(j as unknown as V1Job, trainerPods.get(name) as unknown as V1Pod | undefined) };
+      const iteration = numLabel(j, LABEL_ITERATION);
+      const attempt = numLabel(j, LABEL_ATTEMPT);
+      if (iteration !== undefined) u.iteration = iteration;
+      if (attempt !== undefined) u.attempt = attempt;
+      units.push(u);
+    }
+    for (const [kind, cache] of Object.entries(this.opts.children ?? {})) {
+      for (const c of cache.list(namespace, (o) => (o.metadata.ownerReferences ?? []).some((r) => r.uid === uid && r.controller))) {
+        const status = (c.status ?? {}) as Record<string, unknown>;
+        const phase = status.phase === 'Succeeded' || status.phase === 'Failed' ? status.phase : status.phase === 'Pending' || status.phase === undefined ? 'Pending' : 'Running';
+        const iteration = numLabel(c, LABEL_ITERATION);
+        units.push({
+          name: c.metadata.name!,
+          role: kind as UnitRole,
+          phase,
+          status,
+          ...(iteration !== undefined ? { iteration } : {}),
+          ...(c.metadata.deletionTimestamp ? { terminating: true } : {}),
+        });
+      }
+    }
     return units;
+  }
+
+  /** Trainer progress records (read from the store while a trainer runs). */
+  private async observeProgress(units: ObservedUnit[], store: ArtifactStore, prefix: string): Promise<void> {
+    for (const u of units) {
+      if (u.role !== 'Trainer' || u.phase !== 'Running' || u.iteration === undefined) continue;
+      const key = runKeys(prefix, u.iteration).progress;
+      try {
+        if (await store.exists(key)) u.progress = JSON.parse(await store.getText(key));
+      } catch {
+        // a progress record being rewritten: next time
+      }
+    }
   }
 
   private async loadRecords(state: ObjectState, store: ArtifactStore, prefix: string): Promise<Map<string, AttemptRecord>> {
@@ -282,6 +334,14 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
     }
     // 2. create
     for (const u of d.start) await this.create(obj, u, state, client);
+    // 2b. suspend / resume child objects
+    for (const c of d.setSuspend ?? []) {
+      try {
+        await client.request('PATCH', resourcePath(EntropoResources[c.role], ns, c.name), { body: { spec: { suspend: c.suspend } }, contentType: 'application/merge-patch+json' });
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+    }
     // 3. status, at most once per interval
     let requeueMs: number | undefined = d.requeueAfterSeconds !== undefined ? d.requeueAfterSeconds * 1000 : undefined;
     const current = (obj.status ?? {}) as Record<string, unknown>;
@@ -367,6 +427,22 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
       await this.createObject(client, Deployments, ns, dep);
       return;
     }
+    if (u.role === 'Trainer') {
+      await this.createObject(client, Jobs, ns, trainerJob(u, this.opts.operatorImage));
+      return;
+    }
+    if (u.role === 'RolloutBatch' || u.role === 'EvalSuite') {
+      const child = structuredClone(u.object) as unknown as KubeObject;
+      child.metadata = {
+        ...child.metadata,
+        name: u.name,
+        namespace: ns,
+        ownerReferences: [{ apiVersion: obj.apiVersion!, kind: obj.kind!, name: obj.metadata.name!, uid: obj.metadata.uid!, controller: true, blockOwnerDeletion: true }],
+      };
+      delete child.status;
+      await this.createObject(client, EntropoResources[u.role], ns, child);
+      return;
+    }
     throw new Error(`${this.binding.kind}: units of role ${u.role} are not supported by the cluster executor yet`);
   }
 
@@ -391,7 +467,9 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
     else if (s.role === 'PolicyServer') {
       await del(Deployments);
       await del(Services);
-    } else throw new Error(`${this.binding.kind}: cannot stop units of role ${s.role} yet`);
+    } else if (s.role === 'Trainer') await del(Jobs);
+    else if (s.role === 'RolloutBatch' || s.role === 'EvalSuite') await del(EntropoResources[s.role]);
+    else throw new Error(`${this.binding.kind}: cannot stop units of role ${s.role} yet`);
   }
 
   // ---- metrics -------------------------------------------------------------------------------

@@ -82,6 +82,7 @@ export async function startPolicyServer(o: PolicyServerOptions): Promise<PolicyS
   const engine = new EngineClient({ modelDir: o.modelDir, adapterDir: o.adapterDir, backend: o.backend ?? 'auto', maxBatch: o.maxBatch ?? 8, maxModelLen: o.maxModelLen });
   engine.onStats = (s) => metrics.engine(s);
   let info: ModelInfo | undefined;
+  let draining = false;
   let loadError: string | undefined;
   const created = Math.floor(Date.now() / 1000);
 
@@ -94,6 +95,11 @@ export async function startPolicyServer(o: PolicyServerOptions): Promise<PolicyS
     metrics,
     serveMetrics: o.metrics !== false,
     log,
+  });
+  // While draining, every response asks the client to close its connection.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (draining) void reply.header('connection', 'close');
+    return payload;
   });
 
   engine.ready.then(
@@ -119,9 +125,14 @@ export async function startPolicyServer(o: PolicyServerOptions): Promise<PolicyS
     metrics,
     close: () =>
       (closing ??= (async () => {
+        draining = true;
         const drain = setTimeout(() => void engine.close(), (o.drainSeconds ?? 30) * 1000);
+        // Keep-alive connections that go idle after their last response are closed at once
+        // (server.close() only closes those idle when it is called).
+        const idle = setInterval(() => app.server.closeIdleConnections(), 100);
         await app.close();
         clearTimeout(drain);
+        clearInterval(idle);
         await engine.close();
       })()),
   };

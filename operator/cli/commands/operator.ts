@@ -61,6 +61,25 @@ function defaultLeaseNamespace(kc: KubeConfig): string {
   return ctx?.namespace || 'default';
 }
 
+/**
+ * The image this operator Pod runs (its `operator` container, else its first one), read from its
+ * own Pod (POD_NAME or HOSTNAME, in the service account's namespace): sandbox set-up containers,
+ * trainers and policy servers use the same image unless --operator-image says otherwise.
+ * undefined outside a cluster.
+ */
+async function ownImage(mgr: Manager): Promise<string | undefined> {
+  const name = process.env.POD_NAME ?? process.env.HOSTNAME;
+  if (!existsSync(SA_NAMESPACE) || !name) return undefined;
+  try {
+    const ns = readFileSync(SA_NAMESPACE, 'utf8').trim();
+    const pod = await mgr.client.request<{ spec: { containers: { name: string; image: string }[] } }>('GET', `/api/v1/namespaces/${ns}/pods/${name}`);
+    return (pod.spec.containers.find((c) => c.name === 'operator') ?? pod.spec.containers[0])?.image;
+  } catch (e) {
+    logger.warn('cannot read the operator image from its own Pod; pass --operator-image', { component: 'operator', error: (e as Error).message });
+    return undefined;
+  }
+}
+
 export function registerOperator(program: Command): void {
   program
     .command('operator')
@@ -98,7 +117,7 @@ export function registerOperator(program: Command): void {
       });
       registerControllers(mgr, {
         workers: flags.workers,
-        operatorImage: flags.operatorImage,
+        operatorImage: flags.operatorImage ?? process.env.ENTROPO_OPERATOR_IMAGE ?? (await ownImage(mgr)),
         sandboxBaseImage: flags.sandboxBaseImage,
         openStore: (uri) => openStore(uri, { pvcMount: flags.storeMount }),
       });

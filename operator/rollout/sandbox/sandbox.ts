@@ -3,6 +3,7 @@
  * isolation and limits, the final patch as `git diff` against the base, and the work tree always
  * removed (or, in place, put back to its base state).
  */
+import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { appendFile, chown, lstat, mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -268,10 +269,22 @@ export class Sandbox {
     }
   }
 
-  /** Removes the work tree; in place, puts it back to its base state. Safe to call twice. */
+  /**
+   * Kills every process of the sandbox's own user (kill -9 -1 as that user): what the agent left
+   * running, even what escaped its process group (setsid, nohup, daemons), is dead before grading.
+   * A no-op without a user of its own (then the PID namespace of bwrap/unshare, or the Pod's
+   * container, ends them).
+   */
+  killLeftovers(): void {
+    if (this.uid === undefined) return;
+    spawnSync('/bin/sh', ['-c', 'kill -9 -1 2>/dev/null; true'], { uid: this.uid, gid: this.uid, stdio: 'ignore', timeout: 10_000 });
+  }
+
+  /** Kills what the agent left running, then removes the work tree (in place: puts it back to base). Safe to call twice. */
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    this.killLeftovers();
     if (this.home) await rm(this.home, { recursive: true, force: true, maxRetries: 3 });
     if (this.home) liveDirs.delete(this.home);
     if (this.inPlace) {

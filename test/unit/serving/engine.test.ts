@@ -100,3 +100,32 @@ test.serial('stop tokens and stop strings end a sequence; the context limit caps
   t.regex(err!.message, /maximum context length is 40 tokens/);
   await engine.close();
 });
+
+test('topKIndices is the first k of a stable descending sort (ties in index order)', async (t) => {
+  const { topKIndices } = await import('../../../operator/training/generate.ts');
+  const { Rng } = await import('../../../operator/training/rng.ts');
+  const rng = new Rng(9);
+  for (let trial = 0; trial < 200; trial++) {
+    const V = 1 + Math.floor(rng.next() * 60);
+    // Few distinct values: many ties.
+    const logits = Float32Array.from({ length: V }, () => Math.floor(rng.next() * 6) - 3);
+    const k = 1 + Math.floor(rng.next() * V);
+    const sorted = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a]);
+    t.deepEqual(topKIndices(logits, k), sorted.slice(0, k));
+  }
+});
+
+test('transposeFrozenWeights: the same logits as the transposeB matmuls, to float rounding', async (t) => {
+  const { loadModel } = await import('../../../operator/training/model-io.ts');
+  const plain = loadModel(path.join(tmp, 'tiny'));
+  const fast = loadModel(path.join(tmp, 'tiny'));
+  fast.transposeFrozenWeights();
+  const ids = [prompts[1], prompts[1].map((x) => x + 1)];
+  const a = plain.forward(ids).logits.dataSync();
+  const b = fast.forward(ids).logits.dataSync();
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  t.true(worst < 1e-4, `max |diff| ${worst}`);
+  plain.dispose();
+  fast.dispose();
+});
