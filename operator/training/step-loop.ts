@@ -12,12 +12,11 @@ import type { Training } from '../api/common.ts';
 import type { Logger } from 'winston';
 import type { CausalLM } from './model.ts';
 import type { Item } from './items.ts';
-import { padBatch, perSequenceSum, referenceLogProbs, tokenCrossEntropy, tokenEntropy, tokenStats } from './logprobs.ts';
+import { padBatch, sequenceStats, type HiddenModel } from './logprobs.ts';
 import { clipByGlobalNorm, lrFactor, type AdamW } from './optimizer.ts';
 import { permutation } from './rng.ts';
 import { saveCheckpoint } from './checkpoint.ts';
 import type { TrainingMetrics } from './metrics.ts';
-import type { Forward } from './reference.ts';
 import type { TrainingObjective } from './objectives/index.ts';
 
 export interface StepMetrics {
@@ -45,7 +44,7 @@ export interface LoopInput {
   objective: TrainingObjective;
   items: Item[];
   model: CausalLM;
-  reference: Forward;
+  reference: HiddenModel;
   padId: number;
   /** Steps already done (resume) and the total. */
   start: number;
@@ -111,7 +110,12 @@ export async function runSteps(input: LoopInput, opt: AdamW): Promise<LoopResult
     const t0 = performance.now();
     const { epoch, batch, micro } = stepItems(items, tr, s, perEpoch);
     const seedOf = (mi: number) => tr.seed * 1000003 + s * 101 + mi;
-    const policy = (ids: number[][], mi: number) => model.forward(ids, mi < 0 ? {} : { dropoutSeed: seedOf(mi) }).logits;
+    const headTrainable = tr.method === 'Full';
+    const policy = (mi: number): HiddenModel => ({
+      hidden: (ids) => model.forward(ids, { hiddenOnly: true, ...(mi < 0 ? {} : { dropoutSeed: seedOf(mi) }) }).logits,
+      head: model.lmHead(),
+      headTrainable,
+    });
     objective.beginStep?.({ step: s, items: batch, micro, policy });
     const klDue = input.referenceMetricsEvery > 0 && s % input.referenceMetricsEvery === 0;
 
@@ -128,17 +132,16 @@ export async function runSteps(input: LoopInput, opt: AdamW): Promise<LoopResult
       const padded = padBatch(seqs, padId);
       tokens += padded.lengths.reduce((a, x) => a + x, 0);
       const needRefDist = objective.needsReferenceDistribution(s) || klDue;
-      const refLP = needRefDist ? tf.tidy(() => referenceLogProbs(reference(padded.ids))) : undefined;
-      const B = seqs.length;
+      const refHidden = needRefDist ? tf.tidy(() => reference.hidden(padded.ids)) : undefined;
       const { value, grads: g } = tf.variableGrads(() => {
-        const st = tokenStats(policy(padded.ids, mi), padded);
-        const hSums = Array.from(perSequenceSum(tokenEntropy(st.logProbs), st.weights, B).dataSync());
+        const p = policy(mi);
+        const st = sequenceStats(p.hidden(padded.ids), p.head, padded, { headTrainable, reference: refHidden ? { hidden: refHidden, head: reference.head } : undefined });
+        const hSums = st.entropySums;
         const n = st.counts.reduce((a, x) => a + x, 0);
         assistantTokens += n;
         entropySum += hSums.reduce((a, x) => a + x, 0);
-        let ceSums: number[] | undefined;
-        if (refLP) {
-          ceSums = Array.from(perSequenceSum(tokenCrossEntropy(st.logProbs, refLP), st.weights, B).dataSync());
+        const ceSums = st.crossEntropySums;
+        if (ceSums) {
           klSum += ceSums.reduce((a, x) => a + x, 0) - hSums.reduce((a, x) => a + x, 0);
           klTokens += n;
         }
@@ -147,7 +150,7 @@ export async function runSteps(input: LoopInput, opt: AdamW): Promise<LoopResult
       }, [...vars.values()]);
       lossSum += value.dataSync()[0];
       value.dispose();
-      refLP?.dispose();
+      refHidden?.dispose();
       for (const [name, gt] of Object.entries(g)) {
         const key = varKey.get(name)!;
         const prev = grads.get(key);
@@ -196,6 +199,8 @@ export async function runSteps(input: LoopInput, opt: AdamW): Promise<LoopResult
     metrics.tokens.inc({ run }, tokens);
     bar?.update(s + 1, { loss: m.loss.toFixed(4), tps: m.tokensPerSecond.toFixed(0) });
     log.debug('step', m);
+    // Let the event loop serve /metrics scrapes and signals between steps (tfjs work is synchronous).
+    await new Promise((resolve) => setImmediate(resolve));
 
     const last = s + 1 === input.totalSteps;
     const halt = input.haltAfterStep !== undefined && s + 1 >= input.haltAfterStep && !last;

@@ -20,10 +20,12 @@ import type { CausalLM } from './model.ts';
 import { AdamW } from './optimizer.ts';
 import { trainingMetrics } from './metrics.ts';
 import { buildItems, type DataCounts } from './items.ts';
-import { computeReferenceLogps, referenceForward } from './reference.ts';
+import { computeReferenceLogps, referenceModel } from './reference.ts';
+import type { HiddenModel } from './logprobs.ts';
 import { fingerprint, resumeFrom, trimMetrics } from './resume.ts';
 import { mean, runSteps, type StepMetrics } from './step-loop.ts';
 import { objectiveFor } from './objectives/index.ts';
+import { assertFits } from './memory.ts';
 
 export { buildItems, type DataCounts, type Item } from './items.ts';
 export type { StepMetrics } from './step-loop.ts';
@@ -58,6 +60,8 @@ export interface TrainJob {
   saveModel?: boolean;
   registry?: Registry;
   runName?: string;
+  /** Memory the backend may use, bytes (default: 4 GiB on wasm, the machine's RAM otherwise; memory.ts). */
+  memoryLimitBytes?: number;
 }
 
 export interface TrainResult {
@@ -93,11 +97,15 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   const log = logger.child({ component: 'trainer', run });
   const tok = loadChatTokenizer(job.modelDir);
   const padId = tok.padTokenId;
-  // The objective first: its setting errors come before any model is loaded.
-  let reference: ReturnType<typeof referenceForward> = () => {
-    throw new Error('reference: used before the models were loaded');
+  // The reference is set once the models are loaded (the objective is built first so its setting errors come early).
+  const lazyRef: { current?: HiddenModel } = {};
+  const reference: HiddenModel = {
+    hidden: (ids) => lazyRef.current!.hidden(ids),
+    get head() {
+      return lazyRef.current!.head;
+    },
   };
-  const objective = objectiveFor(objectiveName, pref, { training: tr, temps: { zeta: pref.zeta, gamma: pref.gamma }, tok, padId, reference: (ids) => reference(ids) });
+  const objective = objectiveFor(objectiveName, pref, { training: tr, temps: { zeta: pref.zeta, gamma: pref.gamma }, tok, padId, reference });
   const { backend } = await selectBackend(tr.backend, registry);
   const metrics = trainingMetrics(registry);
 
@@ -118,7 +126,17 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   if (tr.method === 'LoRA') attachLora(model, tr.lora!, tr.seed);
   const separateRef = (job.referenceDir && path.resolve(job.referenceDir) !== path.resolve(job.modelDir)) || tr.method === 'Full';
   const refModel = separateRef ? loadModel(job.referenceDir ?? job.modelDir) : undefined;
-  reference = referenceForward(model, refModel);
+  lazyRef.current = referenceModel(model, refModel);
+
+  // Will the largest micro-batch fit? Fail now, not mid-run.
+  const microItems = Math.ceil(tr.batchSize / tr.gradientAccumulationSteps);
+  const longest = Math.max(...items.flatMap((it) => it.seqs.map((x) => x.ids.length)));
+  const mem = assertFits(
+    model.config,
+    { sequences: Math.min(microItems, items.length) * items[0].seqs.length, tokens: longest },
+    { full: tr.method === 'Full', separateReference: Boolean(refModel), backend, maxSequenceLength: tr.maxSequenceLength, limit: job.memoryLimitBytes },
+  );
+  log.info('memory estimate per micro-batch', { bytes: mem.total, activations: mem.activations, weights: mem.weights, longestSequence: longest });
 
   if (objective.usesReference) {
     const t0 = Date.now();

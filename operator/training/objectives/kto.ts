@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Preference } from '../../api/common.ts';
 import { authorsKlReferencePoint, exactReferencePoint, ktoLoss, trlKlReferencePoint } from '../losses.ts';
-import { padBatch, perSequenceSum, referenceLogProbs, tokenCrossEntropy, tokenEntropy, tokenStats } from '../logprobs.ts';
+import { padBatch, sequenceStats } from '../logprobs.ts';
 import { encodeConversation, MaskError, type EncodedSequence } from '../render.ts';
 import { sequenceLogps } from '../reference.ts';
 import type { Item } from '../items.ts';
@@ -59,7 +59,7 @@ export class KtoObjective implements TrainingObjective {
         }
       });
       if (mism.length) {
-        const lp = sequenceLogps((ids) => b.policy(ids, -1), mism, padId, size);
+        const lp = sequenceLogps(b.policy(-1), mism, padId, size);
         const rl = sequenceLogps(reference, mism, padId, size);
         this.z0 = this.kto.referencePoint === 'AuthorsKL' ? authorsKlReferencePoint(lp, rl, temps) : trlKlReferencePoint(lp, rl);
       } else this.z0 ??= 0;
@@ -70,10 +70,10 @@ export class KtoObjective implements TrainingObjective {
       b.micro.forEach((mb, mi) =>
         tf.tidy(() => {
           const batch = padBatch(this.sequences(mb), padId);
-          const st = tokenStats(b.policy(batch.ids, mi), batch);
-          const refLP = referenceLogProbs(reference(batch.ids));
-          hs.push(...perSequenceSum(tokenEntropy(st.logProbs), st.weights, mb.length).dataSync());
-          ces.push(...perSequenceSum(tokenCrossEntropy(st.logProbs, refLP), st.weights, mb.length).dataSync());
+          const policy = b.policy(mi);
+          const st = sequenceStats(policy.hidden(batch.ids), policy.head, batch, { reference: { hidden: reference.hidden(batch.ids), head: reference.head } });
+          hs.push(...st.entropySums);
+          ces.push(...st.crossEntropySums!);
         }),
       );
       this.z0Batch = exactReferencePoint(hs, ces, temps);

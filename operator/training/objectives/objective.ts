@@ -11,7 +11,7 @@ import type { LoopState } from '../checkpoint.ts';
 import type { Item } from '../items.ts';
 import type { Temperatures } from '../losses.ts';
 import type { EncodedSequence } from '../render.ts';
-import type { Forward } from '../reference.ts';
+import type { HiddenModel } from '../logprobs.ts';
 
 export type ObjectiveKind = 'SFT' | 'DPO' | 'KTO';
 
@@ -21,7 +21,7 @@ export interface ObjectiveContext {
   temps: Temperatures;
   tok: ChatTokenizer;
   padId: number;
-  reference: Forward;
+  reference: HiddenModel;
 }
 
 /** One optimizer step's data. */
@@ -32,8 +32,8 @@ export interface StepBatch {
   items: Item[];
   /** The same items split into gradient-accumulation micro-batches. */
   micro: Item[][];
-  /** The policy's forward for micro-batch i (same dropout seed as the gradient pass). */
-  policy: (ids: number[][], micro: number) => tf.Tensor3D;
+  /** The policy for micro-batch i (same dropout seed as the gradient pass; -1: no dropout). */
+  policy: (micro: number) => HiddenModel;
 }
 
 /** A micro-batch after the policy's forward pass (per forwarded sequence, in sequences() order). */
