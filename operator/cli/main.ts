@@ -13,8 +13,11 @@ import { registerSandbox } from './commands/sandbox.ts';
 import { registerRollout } from './commands/rollout.ts';
 import { registerVerifier } from './commands/verifier.ts';
 import { registerTrain } from './commands/train.ts';
+import { registerPolicy } from './commands/policy.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerBuildSuite } from './commands/build-suite.ts';
+import { registerRun } from './commands/run.ts';
+import { registerTrainJob } from './commands/train-job.ts';
 
 /** The package's own package.json: two levels up from the sources, three from dist/. */
 function packageJson(): { version: string } {
@@ -37,8 +40,11 @@ export function buildProgram(): Command {
   registerRollout(program);
   registerVerifier(program);
   registerTrain(program);
+  registerPolicy(program);
   registerServe(program);
   registerBuildSuite(program);
+  registerRun(program);
+  registerTrainJob(program);
   return program;
 }
 

@@ -20,6 +20,22 @@
  *   ENTROPO_SANDBOX_ISOLATION auto | bwrap | unshare | none (default auto: none in a Pod)
  *   ENTROPO_REPO_DIR         SWE-bench: the repository checkout in the task image (default /testbed)
  *   ENTROPO_GRADING_TIMEOUT  seconds for the grading test run
+ *
+ * The sandbox's phases (`entropo sandbox prepare | agent | prepare-grading | grade`, each its own
+ * process or container; operator/rollout/phases/) read the same variables, each only the ones it
+ * needs, plus:
+ *
+ *   ENTROPO_WORKSPACE        the shared workspace volume (default /workspace): task.json (the agent's
+ *                            view of the task), repo/ (self-contained tasks' work tree), out/ (agent.json,
+ *                            patch.diff)
+ *   ENTROPO_HIDDEN           the grading volume (default /hidden): task.json without the gold patch;
+ *                            mounted only in prepare-grading and grade
+ *   ENTROPO_SANDBOX_USER     agent: uid its commands run as (a root runner drops to it; default: a
+ *                            random uid when the runner is root)
+ *   ENTROPO_SANDBOX_RO_BINDS bwrap: extra read-only host directories (runtimes outside /usr, /opt)
+ *
+ * The agent phase refuses ENTROPO_TASK_FILE, ENTROPO_TASK_KEY and ENTROPO_STORE_URI: it must never
+ * be able to read the task record (gold patch, hidden tests) or the store.
  */
 import { RolloutLimits, Sampling } from '../api/common.ts';
 import type { TrajectoryRecord } from '../api/records.ts';
@@ -183,4 +199,140 @@ export function sandboxEnv(a: Omit<SandboxInputs, 'apiKey' | 'terminationLog' | 
     ['ENTROPO_GRADING_TIMEOUT', a.gradingTimeoutSeconds !== undefined ? String(a.gradingTimeoutSeconds) : undefined],
   ];
   return env.filter((e): e is [string, string] => e[1] !== undefined).map(([name, value]) => ({ name, value }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sandbox's phases
+
+export const SANDBOX_PHASES = ['prepare', 'agent', 'prepare-grading', 'grade'] as const;
+export type Phase = (typeof SANDBOX_PHASES)[number];
+
+export const DEFAULT_WORKSPACE = '/workspace';
+export const DEFAULT_HIDDEN = '/hidden';
+
+/** Inputs of `entropo sandbox prepare` and `prepare-grading`: where the task is, where to write. */
+export interface PrepareInputs {
+  task: { file: string } | { key: string };
+  taskId?: string;
+  storeUri?: string;
+  workspace: string;
+  hidden: string;
+  repoDir: string;
+}
+
+/** Inputs of `entropo sandbox agent`: no task record, no store. */
+export interface AgentPhaseInputs {
+  workspace: string;
+  sample: number;
+  run: string;
+  source?: TrajectoryRecord['source'];
+  endpoint: string;
+  apiKey?: string;
+  model: string;
+  sampling: Sampling;
+  limits: RolloutLimits;
+  isolation: Isolation | 'auto';
+  user?: number;
+  repoDir: string;
+  terminationLog: string;
+}
+
+/** Inputs of `entropo sandbox grade`. */
+export interface GradePhaseInputs {
+  workspace: string;
+  hidden: string;
+  storeUri: string;
+  trajectoryKey?: string;
+  sample: number;
+  run: string;
+  terminationLog: string;
+  repoDir: string;
+  gradingTimeoutSeconds?: number;
+}
+
+/** Options of the phase subcommands (a superset of SandboxCliOptions). */
+export interface PhaseCliOptions extends SandboxCliOptions {
+  workspace?: string;
+  hidden?: string;
+  user?: string;
+}
+
+const PHASE_ENV = { workspace: 'ENTROPO_WORKSPACE', hidden: 'ENTROPO_HIDDEN', user: 'ENTROPO_SANDBOX_USER' } as const;
+
+/**
+ * Resolves one phase's inputs from options and environment variables; throws AssignmentError
+ * naming the option or variable at fault (and for the agent phase, any task or store variable).
+ */
+export function resolvePhaseInputs(phase: 'prepare' | 'prepare-grading', opts: PhaseCliOptions, env: NodeJS.ProcessEnv): PrepareInputs;
+export function resolvePhaseInputs(phase: 'agent', opts: PhaseCliOptions, env: NodeJS.ProcessEnv): AgentPhaseInputs;
+export function resolvePhaseInputs(phase: 'grade', opts: PhaseCliOptions, env: NodeJS.ProcessEnv): GradePhaseInputs;
+export function resolvePhaseInputs(phase: Phase, opts: PhaseCliOptions, env: NodeJS.ProcessEnv): PrepareInputs | AgentPhaseInputs | GradePhaseInputs {
+  const get = (k: keyof SandboxCliOptions): string | undefined => opts[k] ?? (env[ENV[k]] || undefined);
+  const getP = (k: keyof typeof PHASE_ENV): string | undefined => opts[k] ?? (env[PHASE_ENV[k]] || undefined);
+  const name = (k: keyof SandboxCliOptions) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} / ${ENV[k]}`;
+  const workspace = getP('workspace') ?? DEFAULT_WORKSPACE;
+  const hidden = getP('hidden') ?? DEFAULT_HIDDEN;
+  const repoDir = get('repoDir') ?? '/testbed';
+  const sample = nonNegativeInt(name('sample'), get('sample'), 0);
+  const run = get('run') ?? 'local';
+  const terminationLog = get('terminationLog') ?? '/dev/termination-log';
+  switch (phase) {
+    case 'prepare':
+    case 'prepare-grading': {
+      const file = get('taskFile');
+      const key = get('taskKey');
+      if (!file === !key) throw new AssignmentError(`exactly one of ${name('taskFile')} or ${name('taskKey')} is required`);
+      const store = get('store');
+      if (key && !store) throw new AssignmentError(`${name('store')} is required to read the task by key`);
+      return { task: file ? { file } : { key: key! }, ...(get('taskId') ? { taskId: get('taskId') } : {}), ...(store ? { storeUri: store } : {}), workspace, hidden, repoDir };
+    }
+    case 'agent': {
+      for (const k of ['taskFile', 'taskKey', 'store'] as const) {
+        if (get(k)) throw new AssignmentError(`${name(k)} must not be given to the agent phase: it would let the agent read the task record or the store`);
+      }
+      const endpoint = get('endpoint') ?? (env.OPENAI_BASE_URL || undefined);
+      if (!endpoint || !/^https?:\/\/./.test(endpoint)) throw new AssignmentError(`${name('endpoint')}: an http(s) URL of an OpenAI-compatible API is required`);
+      const model = get('model');
+      if (!model) throw new AssignmentError(`${name('model')} is required`);
+      const isolation = get('isolation') ?? 'auto';
+      if (isolation !== 'auto' && !(ISOLATIONS as readonly string[]).includes(isolation)) {
+        throw new AssignmentError(`${name('isolation')}: expected auto, ${ISOLATIONS.join(', ')}; got ${JSON.stringify(isolation)}`);
+      }
+      const sourceText = get('source');
+      const source = sourceText ? (json(name('source'), sourceText) as TrajectoryRecord['source']) : undefined;
+      const apiKey = env.ENTROPO_API_KEY || env.OPENAI_API_KEY || undefined;
+      const userText = getP('user');
+      return {
+        workspace,
+        sample,
+        run,
+        ...(source ? { source } : {}),
+        endpoint,
+        ...(apiKey ? { apiKey } : {}),
+        model,
+        sampling: spec<Sampling>(Sampling, name('sampling'), get('sampling')),
+        limits: spec<RolloutLimits>(RolloutLimits, name('limits'), get('limits')),
+        isolation: isolation as Isolation | 'auto',
+        ...(userText !== undefined ? { user: nonNegativeInt(`--user / ${PHASE_ENV.user}`, userText, 0) } : {}),
+        repoDir,
+        terminationLog,
+      };
+    }
+    case 'grade': {
+      const store = get('store');
+      if (!store) throw new AssignmentError(`${name('store')} is required (file:///dir or pvc://claim/prefix)`);
+      const gradingTimeout = get('gradingTimeout');
+      return {
+        workspace,
+        hidden,
+        storeUri: store,
+        ...(get('trajectoryKey') ? { trajectoryKey: get('trajectoryKey') } : {}),
+        sample,
+        run,
+        terminationLog,
+        repoDir,
+        ...(gradingTimeout ? { gradingTimeoutSeconds: nonNegativeInt(name('gradingTimeout'), gradingTimeout, 300) } : {}),
+      };
+    }
+  }
 }

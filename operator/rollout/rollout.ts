@@ -78,17 +78,31 @@ export async function runRollout(a: RolloutAssignment, deps: RolloutDeps = {}): 
   return (await runRolloutDetailed(a, deps)).trajectory;
 }
 
-export async function runRolloutDetailed(a: RolloutAssignment, deps: RolloutDeps = {}): Promise<RolloutOutcome> {
-  const log = (deps.log ?? rootLogger).child({ component: 'rollout', task: a.task.instance_id, sample: a.sample });
-  const startedAt = new Date();
-  const t0 = process.hrtime.bigint();
-  const deadline = Date.now() + a.limits.timeoutSeconds * 1000;
-  const sampling = samplingParams(a.sampling, a.sample);
-  const phases: RolloutPhases = { setupSeconds: 0, agentSeconds: 0, diffSeconds: 0, gradingSeconds: 0 };
-  const record: TrajectoryRecord = {
+/** What the agent stage needs of a task: what the agent may see, no gold patch or hidden tests. */
+export type AgentTaskView = Pick<TaskRecord, 'instance_id' | 'repo' | 'problem_statement'>;
+
+/** The agent's part of a rollout: a trajectory record without grading, and its patch. */
+export interface AgentStageResult {
+  /** The record so far: messages, exit, usage, patch; regression/hidden empty, reward 0. */
+  record: TrajectoryRecord;
+  phases: RolloutPhases;
+  /** Set when the patch cannot be graded for the agent's own doing (too large): a sample with reward 0. */
+  ungradable?: string;
+}
+
+/** Options of the agent stage beyond the assignment. */
+export interface AgentStageOptions {
+  /** An existing work tree (git, base at HEAD) to work in, in place, instead of one made from the task. */
+  workTree?: string;
+  /** The path the agent is told the repository is at (default: the work tree's). */
+  shownWorkTree?: string;
+}
+
+function emptyRecord(a: Pick<RolloutAssignment, 'sample' | 'run' | 'source' | 'model'>, taskId: string, sampling: TrajectoryRecord['sampling'], startedAt: Date): TrajectoryRecord {
+  return {
     schema: TRAJECTORY_SCHEMA,
-    id: trajectoryId(a.task.instance_id, a.sample, a.run),
-    taskId: a.task.instance_id,
+    id: trajectoryId(taskId, a.sample, a.run),
+    taskId,
     sample: a.sample,
     ...(a.source ? { source: a.source } : {}),
     model: a.model,
@@ -108,17 +122,36 @@ export async function runRolloutDetailed(a: RolloutAssignment, deps: RolloutDeps
     resolved: false,
     reward: 0,
   };
-  const done = (extra: Partial<TrajectoryRecord> = {}, gradingLog?: string): RolloutOutcome => {
+}
+
+/**
+ * The agent stage: a sandbox (a fresh work tree of the task, or opts.workTree in place), the agent
+ * loop, the final patch, the sandbox disposed. Never throws: infrastructure failures come back as
+ * exitReason sandbox_error / model_error. Sees only `task`'s id, repo and problem statement.
+ */
+export async function runAgentStage(
+  a: Omit<RolloutAssignment, 'task' | 'gradingTimeoutSeconds'> & { task: TaskRecord | AgentTaskView },
+  deps: Pick<RolloutDeps, 'client' | 'log'> = {},
+  opts: AgentStageOptions = {},
+): Promise<AgentStageResult> {
+  const log = (deps.log ?? rootLogger).child({ component: 'rollout', task: a.task.instance_id, sample: a.sample });
+  const t0 = process.hrtime.bigint();
+  const deadline = Date.now() + a.limits.timeoutSeconds * 1000;
+  const sampling = samplingParams(a.sampling, a.sample);
+  const phases: RolloutPhases = { setupSeconds: 0, agentSeconds: 0, diffSeconds: 0, gradingSeconds: 0 };
+  const record = emptyRecord(a, a.task.instance_id, sampling, new Date());
+  const done = (extra: Partial<TrajectoryRecord> = {}, ungradable?: string): AgentStageResult => {
     Object.assign(record, extra);
     record.durationSeconds = since(t0);
-    log.info('rollout done', { exit: record.exitReason, steps: record.steps, resolved: record.resolved, seconds: Math.round(record.durationSeconds * 10) / 10 });
-    return { trajectory: record, phases, ...(gradingLog !== undefined ? { gradingLog } : {}) };
+    return { record, phases, ...(ungradable ? { ungradable } : {}) };
   };
 
   // ---- sandbox
   let sandbox: Sandbox;
   try {
-    sandbox = await Sandbox.create(a.task, a.sandbox);
+    if (opts.workTree) sandbox = await Sandbox.open(opts.workTree, a.sandbox);
+    else if ('files' in a.task || 'base_commit' in a.task) sandbox = await Sandbox.create(a.task as TaskRecord, a.sandbox);
+    else throw new Error('the task view carries no files or checkout: give the work tree');
   } catch (e) {
     return done({ error: `sandbox setup failed: ${(e as Error).message}` });
   }
@@ -139,7 +172,7 @@ export async function runRolloutDetailed(a: RolloutAssignment, deps: RolloutDeps
         limits: a.limits,
         toolbox,
         systemPrompt: SYSTEM_PROMPT,
-        userPrompt: userPrompt(a.task, sandbox.workDir),
+        userPrompt: userPrompt(a.task, opts.shownWorkTree ?? sandbox.workDir),
         deadline,
         log,
       });
@@ -161,32 +194,50 @@ export async function runRolloutDetailed(a: RolloutAssignment, deps: RolloutDeps
     try {
       patch = await sandbox.diff();
     } catch (e) {
-      if (e instanceof PatchTooLargeError) {
-        // The agent's outcome, not the infrastructure's: a sample with reward 0, the reason recorded.
-        return done({
-          regression: allFailed(a.task.PASS_TO_PASS),
-          hidden: allFailed(a.task.FAIL_TO_PASS),
-          error: [record.error, e.message].filter(Boolean).join('; '),
-        });
-      }
+      // Too large: the agent's outcome, not the infrastructure's: a sample with reward 0, the reason recorded.
+      if (e instanceof PatchTooLargeError) return done({ error: [record.error, e.message].filter(Boolean).join('; ') }, e.message);
       return done({ exitReason: 'sandbox_error', finished: false, error: `cannot take the patch: ${(e as Error).message}` });
     }
     phases.diffSeconds = since(td);
   } finally {
+    // Kills whatever the agent left running (process groups; the PID namespace under bwrap/unshare).
     await sandbox.dispose().catch((e: Error) => log.warn('work tree cleanup failed', { error: e.message }));
   }
   record.patch = patch;
   record.patchHash = patchHash(patch);
+  return done();
+}
 
-  // ---- grading, in a clean copy, after the agent is done
+/**
+ * The grading stage: grades the agent stage's patch on a fresh copy (evaluatePatch for
+ * self-contained tasks, a fresh checkout for SWE-bench ones) and completes the record. A record
+ * that is no sample is returned as it is (never graded). Never throws.
+ */
+export async function runGradingStage(
+  task: TaskRecord,
+  stage: AgentStageResult,
+  opts: { evaluate?: Evaluate; timeoutSeconds: number; sandbox?: SandboxOptions; log?: Logger },
+): Promise<RolloutOutcome> {
+  const log = (opts.log ?? rootLogger).child({ component: 'rollout', task: task.instance_id, sample: stage.record.sample });
+  const record = stage.record;
+  const phases = stage.phases;
+  const startDuration = record.durationSeconds;
+  const t0 = process.hrtime.bigint();
+  const done = (extra: Partial<TrajectoryRecord> = {}, gradingLog?: string): RolloutOutcome => {
+    Object.assign(record, extra);
+    record.durationSeconds = startDuration + since(t0);
+    log.info('rollout done', { exit: record.exitReason, steps: record.steps, resolved: record.resolved, seconds: Math.round(record.durationSeconds * 10) / 10 });
+    return { trajectory: record, phases, ...(gradingLog !== undefined ? { gradingLog } : {}) };
+  };
+  if (!isSample(record)) return done();
+  if (stage.ungradable) return done({ regression: allFailed(task.PASS_TO_PASS), hidden: allFailed(task.FAIL_TO_PASS), resolved: false, reward: 0 });
   const tg = process.hrtime.bigint();
   let ev: PatchEvaluation;
   try {
-    const timeoutSeconds = a.gradingTimeoutSeconds ?? Math.max(300, a.limits.toolTimeoutSeconds * 5);
-    if (deps.evaluate || isSelfContained(a.task)) {
-      ev = await (deps.evaluate ?? evaluatePatch)(a.task, patch, { timeoutSeconds, ...(a.sandbox?.tmpDir ? { workDir: a.sandbox.tmpDir } : {}) });
+    if (opts.evaluate || isSelfContained(task)) {
+      ev = await (opts.evaluate ?? evaluatePatch)(task, record.patch, { timeoutSeconds: opts.timeoutSeconds, ...(opts.sandbox?.tmpDir ? { workDir: opts.sandbox.tmpDir } : {}) });
     } else {
-      ev = await gradeSweBench(a.task, patch, a.sandbox ?? {}, timeoutSeconds);
+      ev = await gradeSweBench(task, record.patch, opts.sandbox ?? {}, opts.timeoutSeconds);
     }
   } catch (e) {
     phases.gradingSeconds = since(tg);
@@ -194,10 +245,26 @@ export async function runRolloutDetailed(a: RolloutAssignment, deps: RolloutDeps
   }
   phases.gradingSeconds = since(tg);
   const graded: Partial<TrajectoryRecord> = { regression: ev.regression, hidden: ev.hidden, resolved: ev.resolved, reward: ev.reward };
-  if (!ev.applied || ev.applyError) {
-    graded.error = [record.error, `patch not graded as applied: ${ev.applyError ?? 'did not apply'}`].filter(Boolean).join('; ');
-  }
+  const notes = [record.error];
+  if (!ev.applied || ev.applyError) notes.push(`patch not graded as applied: ${ev.applyError ?? 'did not apply'}`);
+  if (ev.tampering?.length) notes.push(`grading flagged tampering: ${ev.tampering.join('; ')}`);
+  if (notes.some(Boolean)) graded.error = notes.filter(Boolean).join('; ');
   return done(graded, ev.log);
+}
+
+/** The grading timeout of an assignment: given, or the tool timeout x 5, at least 300 s. */
+export const gradingTimeoutOf = (a: Pick<RolloutAssignment, 'gradingTimeoutSeconds' | 'limits'>): number =>
+  a.gradingTimeoutSeconds ?? Math.max(300, a.limits.toolTimeoutSeconds * 5);
+
+/** One rollout in one process: the agent stage, then the grading stage on a fresh copy. */
+export async function runRolloutDetailed(a: RolloutAssignment, deps: RolloutDeps = {}): Promise<RolloutOutcome> {
+  const stage = await runAgentStage(a, deps);
+  return runGradingStage(a.task, stage, {
+    ...(deps.evaluate ? { evaluate: deps.evaluate } : {}),
+    timeoutSeconds: gradingTimeoutOf(a),
+    ...(a.sandbox ? { sandbox: a.sandbox } : {}),
+    ...(deps.log ? { log: deps.log } : {}),
+  });
 }
 
 /**

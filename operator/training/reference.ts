@@ -12,7 +12,7 @@ import { padBatch, sequenceStats, type HiddenModel } from './logprobs.ts';
 /** The reference seen from its hidden states: refModel when given, else the policy with its adapters off. */
 export function referenceModel(policy: CausalLM, refModel?: CausalLM): HiddenModel {
   const m = refModel ?? policy;
-  return { hidden: (ids) => m.forward(ids, { adapters: refModel ? undefined : false, hiddenOnly: true }).logits, head: m.lmHead() };
+  return { hidden: (ids) => m.forward(ids, { adapters: refModel ? undefined : false, hiddenOnly: true }).logits, head: m.headWeight() };
 }
 
 /** Per-sequence masked log-prob sums under a model, without gradients, `chunk` sequences at a time. */

@@ -113,7 +113,7 @@ export async function runSteps(input: LoopInput, opt: AdamW): Promise<LoopResult
     const headTrainable = tr.method === 'Full';
     const policy = (mi: number): HiddenModel => ({
       hidden: (ids) => model.forward(ids, { hiddenOnly: true, ...(mi < 0 ? {} : { dropoutSeed: seedOf(mi) }) }).logits,
-      head: model.lmHead(),
+      head: model.headWeight(),
       headTrainable,
     });
     objective.beginStep?.({ step: s, items: batch, micro, policy });

@@ -8,7 +8,7 @@ export const SYSTEM_PROMPT = [
   'minimal change to the non-test files that resolves the issue, check it, then call finish.',
 ].join(' ');
 
-export function userPrompt(task: TaskRecord, workDir: string): string {
+export function userPrompt(task: Pick<TaskRecord, 'repo' | 'problem_statement'>, workDir: string): string {
   return [
     `<uploaded_files>\n${workDir}\n</uploaded_files>`,
     `The repository ${task.repo} is in the directory ${workDir}, which is also the current directory of every command.`,

@@ -1,9 +1,11 @@
 /**
  * How a sandbox command is isolated from the machine. A choice, with a default per environment:
  *
- * - bwrap (local default where bubblewrap works): the root file system read-only, the work tree
- *   the only writable host path, a private /tmp, no network (new network namespace), a new PID
- *   namespace (every process of a command dies with it), a new session.
+ * - bwrap (local default where bubblewrap works): only the system's programs and libraries
+ *   (/usr, /bin, /lib*, /etc, /opt, read-only; SANDBOX_SYSTEM_DIRS, plus ENTROPO_SANDBOX_RO_BINDS)
+ *   and the work tree (the only writable host path) are visible: no task suite, store, task file,
+ *   home or runner. A private /tmp, no network (new network namespace), a new PID namespace
+ *   (every process of a command dies with it, and the runner's /proc is not visible), a new session.
  * - unshare (util-linux; local fallback): a new network and PID namespace; the file system is
  *   protected by permissions only (a root runner drops to a user of its own).
  * - none: the command runs directly. Inside a Kubernetes sandbox Pod the container is the
@@ -19,9 +21,25 @@ import { ulimitScript, type ResourceLimits } from './limits.ts';
 export const ISOLATIONS = ['bwrap', 'unshare', 'none'] as const;
 export type Isolation = (typeof ISOLATIONS)[number];
 
+/**
+ * Host directories a bwrap sandbox sees (read-only, when they exist): programs, libraries and
+ * configuration of the system and of runtimes installed under /usr/local or /opt. Never the root
+ * file system as a whole: the task suite, the artifact store and the task files stay out of sight.
+ */
+export const SANDBOX_SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/opt'] as const;
+
+/** Extra read-only binds (runtimes outside SANDBOX_SYSTEM_DIRS), from ENTROPO_SANDBOX_RO_BINDS (colon-separated). */
+export function extraReadOnlyBinds(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env.ENTROPO_SANDBOX_RO_BINDS ?? '').split(':').filter((p) => p.startsWith('/'));
+}
+
 export interface CommandSpec {
   isolation: Isolation;
   workDir: string;
+  /** bwrap: the path the work tree is mounted at inside the sandbox (default workDir). */
+  shownDir?: string;
+  /** bwrap: further read-only host directories (runtimes). */
+  readOnlyBinds?: readonly string[];
   limits: ResourceLimits;
   /** Apply the process limit (the sandbox has a user of its own, or is a Pod). */
   processLimit: boolean;
@@ -47,15 +65,17 @@ export function commandArgv(spec: CommandSpec, command: string): string[] {
         '--kill-child',
         ...inner,
       ];
-    case 'bwrap':
+    case 'bwrap': {
+      const shown = spec.shownDir ?? spec.workDir;
+      const ro = [...SANDBOX_SYSTEM_DIRS, ...(spec.readOnlyBinds ?? [])].flatMap((d) => ['--ro-bind-try', d, d]);
       return [
         'bwrap',
-        '--ro-bind', '/', '/',
+        ...ro,
         '--dev', '/dev',
         '--proc', '/proc',
         '--tmpfs', '/tmp',
-        '--bind', spec.workDir, spec.workDir,
-        '--chdir', spec.workDir,
+        '--bind', spec.workDir, shown,
+        '--chdir', shown,
         '--unshare-net',
         '--unshare-pid',
         '--unshare-ipc',
@@ -65,6 +85,7 @@ export function commandArgv(spec: CommandSpec, command: string): string[] {
         '--',
         ...inner,
       ];
+    }
   }
 }
 

@@ -3,6 +3,7 @@
  * isolation and limits, the final patch as `git diff` against the base, and the work tree always
  * removed (or, in place, put back to its base state).
  */
+import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { appendFile, chown, lstat, mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -13,8 +14,9 @@ import { HYGIENE_ENV } from '../../grading/exec.ts';
 import { materialiseWorkTree } from '../../grading/worktree.ts';
 import { execCapture, type ExecResult } from './exec.ts';
 import { killAllGroups } from '../../util/process-groups.ts';
-import { commandArgv, defaultIsolation, inKubernetes, isolationWorks, SANDBOX_UID_BASE, SANDBOX_UID_RANGE, type Isolation } from './isolation.ts';
+import { commandArgv, defaultIsolation, extraReadOnlyBinds, SANDBOX_SYSTEM_DIRS, inKubernetes, isolationWorks, SANDBOX_UID_BASE, SANDBOX_UID_RANGE, type Isolation } from './isolation.ts';
 import { DEFAULT_LIMITS, type ResourceLimits } from './limits.ts';
+import { repositoryAtBase } from './history.ts';
 
 export interface SandboxOptions {
   /** auto (default): none in a Pod, else bwrap, else unshare, else none. */
@@ -33,6 +35,16 @@ export interface SandboxOptions {
   inPlace?: boolean;
   /** Parent directory of work trees (default: the OS temp dir). */
   tmpDir?: string;
+  /**
+   * An existing work tree (a git repository, base at HEAD) to work in, in place: the agent phase's
+   * (`entropo sandbox agent`) tree that `prepare` wrote, or a task image's checkout. Its files are
+   * given to the sandbox user when there is one.
+   */
+  workTree?: string;
+  /** With workTree: first cut its history to this commit and its ancestors (SWE-bench checkouts). */
+  historyBase?: string;
+  /** The path the work tree is shown at inside bwrap (default: its real path). */
+  shownDir?: string;
 }
 
 export class SandboxError extends Error {
@@ -86,19 +98,28 @@ export class Sandbox {
     readonly setupSeconds: number,
     /** The sandbox's own home directory, removed with it (none under bwrap or in a Pod). */
     private readonly home?: string,
+    /** Where commands see the work tree under bwrap (default workDir). */
+    readonly shownDir?: string,
   ) {}
 
-  static async create(task: TaskRecord, opts: SandboxOptions = {}): Promise<Sandbox> {
+  /** A sandbox on an existing work tree (SandboxOptions.workTree), used in place. */
+  static open(workTree: string, opts: SandboxOptions = {}): Promise<Sandbox> {
+    return Sandbox.create(undefined, { ...opts, workTree });
+  }
+
+  static async create(task: TaskRecord | undefined, opts: SandboxOptions = {}): Promise<Sandbox> {
     const started = process.hrtime.bigint();
     const limits = { ...DEFAULT_LIMITS, ...opts.limits };
     const runnerIsRoot = process.getuid?.() === 0;
     const user = opts.user ?? 'auto';
-    const wantsInPlace = !isSelfContained(task) && (opts.inPlace ?? inKubernetes());
-    // A checkout used in place is never given away to another user (it is not ours).
+    if (!task && !opts.workTree) throw new SandboxError('a sandbox needs a task or an existing work tree');
+    const wantsInPlace = task !== undefined && !isSelfContained(task) && (opts.inPlace ?? inKubernetes());
+    // A checkout used in place is never given away to another user (it is not ours); a work tree
+    // handed over (the agent phase's) is ours to give.
     const uid =
       typeof user === 'number'
         ? user
-        : user === 'auto' && runnerIsRoot && !inKubernetes() && !wantsInPlace
+        : user === 'auto' && runnerIsRoot && (opts.workTree ? true : !inKubernetes() && !wantsInPlace)
           ? SANDBOX_UID_BASE + randomInt(SANDBOX_UID_RANGE)
           : undefined;
     const requested = opts.isolation ?? 'auto';
@@ -109,7 +130,10 @@ export class Sandbox {
 
     let workDir: string;
     let inPlace = false;
-    if (isSelfContained(task)) {
+    if (!task) {
+      workDir = await realpath(opts.workTree!);
+      inPlace = true;
+    } else if (isSelfContained(task)) {
       workDir = await mkdtemp(path.join(opts.tmpDir ?? os.tmpdir(), 'entropo-wt-'));
       try {
         await materialiseWorkTree(task, workDir);
@@ -137,15 +161,16 @@ export class Sandbox {
       ...opts.env,
     };
     try {
-      if (!isSelfContained(task) && !inPlace) {
-        // Cloned as the runner (who can read the checkout), then given to the sandbox user.
-        const runner = new Sandbox(workDir, '', isolation, undefined, limits, env, inPlace, 0);
-        const clone = await runner.git(['clone', '-q', '--no-hardlinks', opts.repoDir!, workDir]);
-        if (clone.exitCode !== 0) throw new SandboxError(`git clone of ${opts.repoDir} failed: ${clone.output}`);
-        const co = await runner.git(['checkout', '-q', task.base_commit]);
-        if (co.exitCode !== 0) throw new SandboxError(`git checkout ${task.base_commit} failed: ${co.output}`);
+      if (task && !isSelfContained(task)) {
+        // The agent's repository holds base_commit and its ancestors only: no later commit, tag,
+        // remote-tracking ref, reflog or stash that could show the fix. A copy is made as the
+        // runner (who can read the checkout), then given to the sandbox user; in place, the
+        // checkout's own history is cut.
+        await repositoryAtBase(workDir, task.base_commit, inPlace ? { mode: 'keep-files' } : { source: opts.repoDir!, mode: 'checkout' });
+      } else if (!task && opts.historyBase) {
+        await repositoryAtBase(workDir, opts.historyBase, { mode: 'keep-files' });
       }
-      if (!isSelfContained(task)) {
+      if (!task || !isSelfContained(task)) {
         // Byte-code and caches never belong in the patch (self-contained trees get this from materialiseWorkTree).
         await appendFile(path.join(workDir, '.git', 'info', 'exclude'), '\n__pycache__/\n*.pyc\n.pytest_cache/\n').catch(() => {});
       }
@@ -159,7 +184,7 @@ export class Sandbox {
         if (uid !== undefined) await chown(home, uid, uid);
         env.HOME = home;
       }
-      const sandbox = new Sandbox(workDir, '', isolation, uid, limits, env, inPlace, 0, home);
+      const sandbox = new Sandbox(workDir, '', isolation, uid, limits, env, inPlace, 0, home, opts.shownDir);
       const head = await sandbox.git(['rev-parse', 'HEAD']);
       if (head.spawnError) {
         throw new SandboxError(
@@ -171,7 +196,7 @@ export class Sandbox {
       const setupSeconds = Number(process.hrtime.bigint() - started) / 1e9;
       if (!inPlace) liveDirs.add(workDir);
       if (home) liveDirs.add(home);
-      return new Sandbox(workDir, head.output.trim(), isolation, uid, limits, env, inPlace, setupSeconds, home);
+      return new Sandbox(workDir, head.output.trim(), isolation, uid, limits, env, inPlace, setupSeconds, home, opts.shownDir);
     } catch (e) {
       if (!inPlace) await rm(workDir, { recursive: true, force: true });
       if (home) await rm(home, { recursive: true, force: true });
@@ -186,6 +211,8 @@ export class Sandbox {
       {
         isolation: this.isolation,
         workDir: this.workDir,
+        ...(this.shownDir ? { shownDir: this.shownDir } : {}),
+        readOnlyBinds: runtimeBinds(),
         limits: this.limits,
         processLimit: this.uid !== undefined || inKubernetes(),
         unprivileged: this.uid !== undefined || process.getuid?.() !== 0,
@@ -242,10 +269,22 @@ export class Sandbox {
     }
   }
 
-  /** Removes the work tree; in place, puts it back to its base state. Safe to call twice. */
+  /**
+   * Kills every process of the sandbox's own user (kill -9 -1 as that user): what the agent left
+   * running, even what escaped its process group (setsid, nohup, daemons), is dead before grading.
+   * A no-op without a user of its own (then the PID namespace of bwrap/unshare, or the Pod's
+   * container, ends them).
+   */
+  killLeftovers(): void {
+    if (this.uid === undefined) return;
+    spawnSync('/bin/sh', ['-c', 'kill -9 -1 2>/dev/null; true'], { uid: this.uid, gid: this.uid, stdio: 'ignore', timeout: 10_000 });
+  }
+
+  /** Kills what the agent left running, then removes the work tree (in place: puts it back to base). Safe to call twice. */
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    this.killLeftovers();
     if (this.home) await rm(this.home, { recursive: true, force: true, maxRetries: 3 });
     if (this.home) liveDirs.delete(this.home);
     if (this.inPlace) {
@@ -257,6 +296,13 @@ export class Sandbox {
     await rm(this.workDir, { recursive: true, force: true, maxRetries: 3 });
     liveDirs.delete(this.workDir);
   }
+}
+
+/** Read-only binds for bwrap beyond the system directories: ENTROPO_SANDBOX_RO_BINDS and node's own directory. */
+function runtimeBinds(): string[] {
+  const nodeDir = path.dirname(path.dirname(process.execPath));
+  const system = SANDBOX_SYSTEM_DIRS.some((d) => nodeDir === d || nodeDir.startsWith(`${d}/`));
+  return [...extraReadOnlyBinds(), ...(system ? [] : [nodeDir])];
 }
 
 async function chownTree(dir: string, uid: number): Promise<void> {

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { Value } from '@sinclair/typebox/value';
 import { RolloutSummary, TrajectoryRecord, toTrl, type DpoExample, type KtoExample } from '../../../operator/api/records.ts';
-import { summarize, encodeSummary } from '../../../operator/api/summary.ts';
+import { summarize, encodeSummary } from '../../../operator/api/termination-message.ts';
 
 const trajectory = (over: Partial<TrajectoryRecord> = {}): TrajectoryRecord => ({
   schema: 'entropo.dev/trajectory/v1',

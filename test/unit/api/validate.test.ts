@@ -30,9 +30,11 @@ test('defaults follow the paper', (t) => {
   t.is(s.training.lora.alpha, 16);
   t.is(s.training.learningRate, 1e-5);
   t.is(s.training.warmupRatio, 0.1);
+  // Without a verifier the default pipeline is the paper's hybrid minus its verifier step (a
+  // verifier step requires spec.verifier); with one, the paper's VerifierThreshold 0.01 is written out.
   t.deepEqual(
     s.evaluation.selection.pipeline.map((p: { type: string }) => p.type),
-    ['Finished', 'Regression', 'VerifierThreshold', 'Steps'],
+    ['Finished', 'Regression', 'Steps'],
   );
 });
 
@@ -66,6 +68,7 @@ test('immutability rule: preference cannot change once the run has started', (t)
   const r = check(TrainingRun, changed, defaultedOld.value);
   t.false(r.ok);
   if (!r.ok) t.regex(r.errors.map((e) => e.message).join(), /spec\.preference is immutable/);
+  if (!r.ok) t.deepEqual(r.errors.map((e) => e.field), ['spec.preference'], 'the rule names its field');
   // suspend may change at any time, and anything may change while Pending.
   t.true(check(TrainingRun, setPath(baseTrainingRun(), 'spec.suspend', true), defaultedOld.value).ok);
   const pending = check(TrainingRun, { ...baseTrainingRun(), status: { phase: 'Pending' } });

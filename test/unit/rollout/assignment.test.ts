@@ -1,6 +1,6 @@
 import test from 'ava';
 import { resolveSandboxInputs, defaultTrajectoryKey, keySegment, sandboxEnv } from '../../../operator/rollout/assignment.ts';
-import { pickTask } from '../../../operator/rollout/sandbox-entry.ts';
+import { pickTask } from '../../../operator/rollout/pod-entry.ts';
 
 const env = {
   ENTROPO_TASK_FILE: '/tasks/t.jsonl',

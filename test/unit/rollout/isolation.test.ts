@@ -10,12 +10,19 @@ test('ulimitScript sets each limit on its own; the process limit only when asked
   t.false(ulimitScript(DEFAULT_LIMITS, { processLimit: false }).includes('ulimit -u'));
 });
 
-test('bwrap: read-only root, writable work tree, private /tmp, no network, own PID namespace', (t) => {
+test('bwrap: only system directories read-only (never the whole root), writable work tree, private /tmp, no network, own PID namespace', (t) => {
   const argv = commandArgv({ ...spec, isolation: 'bwrap' }, 'echo hi');
   t.is(argv[0], 'bwrap');
   const s = argv.join(' ');
-  t.true(s.includes('--ro-bind / /'));
+  t.false(s.includes('--ro-bind / /'));
+  t.false(s.includes('--ro-bind-try / /'));
+  for (const d of ['/usr', '/bin', '/lib', '/etc']) t.true(s.includes(`--ro-bind-try ${d} ${d}`), d);
   t.true(s.includes('--bind /tmp/wt /tmp/wt'));
+  // A work tree shown at a fixed path, and runtimes bound read-only on request.
+  const shown = commandArgv({ ...spec, isolation: 'bwrap', shownDir: '/workspace/repo', readOnlyBinds: ['/opt/py'] }, 'x').join(' ');
+  t.true(shown.includes('--bind /tmp/wt /workspace/repo'));
+  t.true(shown.includes('--chdir /workspace/repo'));
+  t.true(shown.includes('--ro-bind-try /opt/py /opt/py'));
   t.true(s.includes('--tmpfs /tmp'));
   for (const f of ['--unshare-net', '--unshare-pid', '--die-with-parent', '--new-session']) t.true(argv.includes(f));
   t.deepEqual(argv.slice(-5, -1), ['bash', '--noprofile', '--norc', '-c']);

@@ -1,7 +1,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { TERMINATION_MESSAGE_LIMIT, ExitReasons, type TrajectoryRecord } from '../../../operator/api/records.ts';
-import { encodeSummary, summarize } from '../../../operator/api/summary.ts';
+import { encodeSummary, summarize } from '../../../operator/api/termination-message.ts';
 import { patchHash, samplingParams, trajectoryId } from '../../../operator/rollout/trajectory.ts';
 import { formatSummaryTable, mapPool, predictions, summaryRows } from '../../../operator/rollout/batch.ts';
 

@@ -13,6 +13,8 @@ import { isPassing, parseTestLog } from '../../../operator/grading/parse.ts';
 import { buildTask, loadBuiltinSuite, readLibraries, readManifest } from '../../../operator/tasks/suite.ts';
 
 const tasks = await loadBuiltinSuite({ suite: 'entropo-bugs', split: 'all' });
+// Train-task variants (renamed identifiers, shifted lines, reworded issues; operator/policy/variants.yaml).
+const variants = await loadBuiltinSuite({ suite: 'entropo-bugs-variants', split: 'all' });
 
 // At most this many test runs at once (each is a git work tree plus a test runner process).
 const CONCURRENCY = Math.max(2, Math.min(4, os.availableParallelism?.() ?? 2));
@@ -77,7 +79,19 @@ test('every task is a valid SelfContainedTask whose issue does not give the fix 
   }
 });
 
-for (const task of tasks) {
+test('the variant suite: one eval-split variant per listed train task, with a reworded issue and shifted lines', (t) => {
+  t.true(variants.length >= 4, `${variants.length} variants`);
+  for (const v of variants) {
+    const original = tasks.find((x) => `${x.instance_id}-variant` === v.instance_id);
+    t.truthy(original, `${v.instance_id} varies a task of entropo-bugs`);
+    t.is(original!.split, 'train');
+    t.is(v.split, 'eval');
+    t.not(v.problem_statement, original!.problem_statement);
+    t.not(v.patch, original!.patch, `${v.instance_id}: the gold patch differs (lines shifted, names changed)`);
+  }
+});
+
+for (const task of [...tasks, ...variants]) {
   test(`${task.instance_id}: base fails FAIL_TO_PASS, gold resolves, empty patch does not`, async (t) => {
     const [base, gold] = await Promise.all([limited(() => evaluatePatch(task, '')), limited(() => evaluatePatch(task, task.patch))]);
     t.true(base.applied);
@@ -92,7 +106,10 @@ for (const task of tasks) {
     t.is(gold.reward, 1);
     // PASS_TO_PASS is complete: every test that passes with the gold patch is listed.
     const output = gold.log.slice(gold.log.indexOf('----- test output -----'));
-    const passing = [...parseTestLog(task.test_framework, output)].filter(([, s]) => isPassing(s)).map(([id]) => id);
+    // (The canary tests grading adds to the hidden test file are not the task's.)
+    const canary = /entropo[ _]canary|EntropoCanary/i;
+    const passing = [...parseTestLog(task.test_framework, output)].filter(([id, s]) => isPassing(s) && !canary.test(id)).map(([id]) => id);
+    t.regex(gold.log, /canary tests \(nonce [0-9a-f]+\) in /);
     t.deepEqual(passing.sort(), [...task.FAIL_TO_PASS, ...task.PASS_TO_PASS].sort());
   });
 }

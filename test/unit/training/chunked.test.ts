@@ -50,7 +50,7 @@ test.serial('chunked log-softmax, entropy and cross-entropy equal the unchunked 
   const seqs = [enc(conv('Let me run the tests.', 'FAILED tests/test_utils.py::test_parse')), enc(conv('def add(a, b):', 'ok'))];
   const batch = padBatch(seqs, tok.padTokenId);
   const B = seqs.length;
-  const head = model.lmHead();
+  const head = model.headWeight();
   const vars = [...model.trainableVariables().values(), model.params.get('lm_head.weight') as tf.Variable];
   const refHidden = model.forward(batch.ids, { adapters: false, hiddenOnly: true }).logits;
   // unchunked: logits [B, T, V] at once

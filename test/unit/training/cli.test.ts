@@ -65,7 +65,8 @@ test.serial('entropo train --metrics-bind-address serves the trainer\'s /metrics
   });
   let seen = '';
   for (let i = 0; i < 600 && !/entropo_training_step\{run="served"\} [1-9]/.test(seen); i++) {
-    seen = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+    // a fresh connection per scrape (a reused keep-alive socket the server closed is not the behaviour under test)
+    seen = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { connection: 'close' } }).then((r) => r.text(), () => seen);
     await new Promise((r) => setTimeout(r, 100));
   }
   t.regex(seen, /entropo_training_step\{run="served"\} [1-9]/);

@@ -1,13 +1,17 @@
 /**
- * What a sandbox Pod runs (`entropo sandbox`): read the assignment, run one rollout, write the
+ * The one-process form of a sandbox (`entropo sandbox` with no phase; `entropo rollout` and the
+ * tests use it): read the assignment, run one rollout, write the
  * trajectory to the artifact store and the summary (<= 4 KiB JSON) to the termination-message
  * file. Exit status: 0 when a sample was produced (whatever its reward), 3 when not
  * (sandbox_error or model_error: infrastructure, retry), 2 when the assignment itself is wrong.
+ * A sandbox Pod runs the same rollout as separate phases (./phases/: prepare, agent,
+ * prepare-grading, grade) so that the agent never shares a process, container or volume with the
+ * task record or the grading copy.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RolloutSummary, TaskRecord, TrajectoryRecord } from '../api/records.ts';
-import { encodeSummary, summarize } from '../api/summary.ts';
+import { encodeSummary, summarize } from '../api/termination-message.ts';
 import { logger } from '../logging/logger.ts';
 import { openStore } from '../store/fs-store.ts';
 import { parseTaskJsonl, formatError } from '../tasks/dataset.ts';
@@ -15,9 +19,9 @@ import { defaultTrajectoryKey, type SandboxInputs } from './assignment.ts';
 import { runRollout, type RolloutDeps } from './rollout.ts';
 import { isSample } from './trajectory.ts';
 
-export const EXIT_SAMPLE = 0;
-export const EXIT_CONFIG = 2;
-export const EXIT_NO_SAMPLE = 3;
+import { EXIT_CONFIG, EXIT_NO_SAMPLE, EXIT_SAMPLE } from './phases/result.ts';
+
+export { EXIT_CONFIG, EXIT_NO_SAMPLE, EXIT_SAMPLE };
 
 /** Picks the task out of a JSON record or a JSONL file. */
 export function pickTask(text: string, taskId: string | undefined, what: string): TaskRecord {
@@ -40,6 +44,14 @@ export function pickTask(text: string, taskId: string | undefined, what: string)
   return tasks[0];
 }
 
+/** Reads the assigned task from its file or store key; throws naming the file or key. */
+export async function readTask(where: { file: string } | { key: string }, taskId: string | undefined, storeUri: string | undefined): Promise<TaskRecord> {
+  const what = 'file' in where ? where.file : `store key ${where.key}`;
+  if (!('file' in where) && !storeUri) throw new Error(`${what}: no store to read it from`);
+  const text = 'file' in where ? await readFile(where.file, 'utf8') : await openStore(storeUri!).getText(where.key);
+  return pickTask(text, taskId, what);
+}
+
 export interface SandboxRunResult {
   exitCode: number;
   summary: RolloutSummary;
@@ -47,7 +59,8 @@ export interface SandboxRunResult {
   trajectory?: TrajectoryRecord;
 }
 
-function failureSummary(inputs: SandboxInputs, key: string, error: string): RolloutSummary {
+/** The summary of a run that produced no sample (sandbox_error), for the termination message. */
+export function failureSummary(inputs: { taskId?: string; sample: number }, key: string, error: string, exit: RolloutSummary['exit'] = 'sandbox_error'): RolloutSummary {
   return {
     v: 1,
     task: inputs.taskId ?? '',
@@ -55,7 +68,7 @@ function failureSummary(inputs: SandboxInputs, key: string, error: string): Roll
     trajectory: '',
     key,
     finished: false,
-    exit: 'sandbox_error',
+    exit,
     steps: 0,
     tokens: 0,
     seconds: 0,
@@ -68,7 +81,8 @@ function failureSummary(inputs: SandboxInputs, key: string, error: string): Roll
   };
 }
 
-async function writeTermination(file: string, encoded: string): Promise<void> {
+/** Writes the termination message (a failure to write is logged, never thrown). */
+export async function writeTermination(file: string, encoded: string): Promise<void> {
   try {
     await mkdir(path.dirname(file), { recursive: true });
     await writeFile(file, encoded);
@@ -81,9 +95,7 @@ export async function runSandbox(inputs: SandboxInputs, deps: RolloutDeps = {}):
   const store = openStore(inputs.storeUri);
   let task: TaskRecord;
   try {
-    const what = 'file' in inputs.task ? inputs.task.file : `store key ${inputs.task.key}`;
-    const text = 'file' in inputs.task ? await readFile(inputs.task.file, 'utf8') : await store.getText(inputs.task.key);
-    task = pickTask(text, inputs.taskId, what);
+    task = await readTask(inputs.task, inputs.taskId, inputs.storeUri);
   } catch (e) {
     const summary = failureSummary(inputs, inputs.trajectoryKey ?? '', `cannot read the task: ${(e as Error).message}`);
     const encoded = encodeSummary(summary);

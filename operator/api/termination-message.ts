@@ -1,4 +1,4 @@
-/** Builds and encodes the rollout summary that a sandbox Pod writes to its termination message. */
+/** The rollout summary a sandbox Pod writes to its termination message (<= 4 KiB): built from a trajectory and encoded. */
 import { TERMINATION_MESSAGE_LIMIT, type RolloutSummary, type TrajectoryRecord } from './records.ts';
 
 export function summarize(t: TrajectoryRecord, key: string): RolloutSummary {

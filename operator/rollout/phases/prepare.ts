@@ -1,0 +1,40 @@
+/**
+ * `entropo sandbox prepare` (operator image; the only agent-side step that reads the task record):
+ * writes the agent's view of the task to <workspace>/task.json and, for a self-contained task, its
+ * base work tree to <workspace>/repo (git, one commit "base"). SWE-bench tasks keep their checkout
+ * in the task image (ENTROPO_REPO_DIR); the agent phase cuts its history there.
+ */
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { isSelfContained } from '../../api/records.ts';
+import { materialiseWorkTree } from '../../grading/worktree.ts';
+import type { PrepareInputs } from '../assignment.ts';
+import { readTask } from '../pod-entry.ts';
+import { outDirOf, repoDirOf, viewFile } from './files.ts';
+import { agentView } from './view.ts';
+import { EXIT_CONFIG, EXIT_NO_SAMPLE, EXIT_SAMPLE, type PhaseResult } from './result.ts';
+
+export async function runPreparePhase(inputs: PrepareInputs): Promise<PhaseResult> {
+  let task;
+  try {
+    task = await readTask(inputs.task, inputs.taskId, inputs.storeUri);
+  } catch (e) {
+    return { exitCode: EXIT_CONFIG, message: `cannot read the task: ${(e as Error).message}` };
+  }
+  try {
+    const ws = inputs.workspace;
+    await mkdir(ws, { recursive: true });
+    // The agent's commands may run as a user of their own (a root runner drops to one).
+    await chmod(ws, 0o711);
+    let workTree = inputs.repoDir;
+    if (isSelfContained(task)) {
+      workTree = repoDirOf(ws);
+      await rm(workTree, { recursive: true, force: true });
+      await materialiseWorkTree(task, workTree);
+    }
+    await mkdir(outDirOf(ws), { recursive: true });
+    await writeFile(viewFile(ws), `${JSON.stringify(agentView(task, workTree), null, 1)}\n`);
+    return { exitCode: EXIT_SAMPLE, message: `prepared ${task.instance_id}: work tree ${workTree}` };
+  } catch (e) {
+    return { exitCode: EXIT_NO_SAMPLE, message: `cannot prepare the workspace ${inputs.workspace}: ${(e as Error).message}` };
+  }
+}
