@@ -851,6 +851,39 @@ maxPods: 110
     }
   }
 
+  /**
+   * Resident memory (MiB) of every process this cluster runs: control plane, node components,
+   * containerd, and the containerd shims with everything in their containers.
+   */
+  memory(): Record<string, number> {
+    const rss = (pid: number): number => {
+      try {
+        const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+        return m ? Number(m[1]) / 1024 : 0;
+      } catch {
+        return 0;
+      }
+    };
+    const out: Record<string, number> = {};
+    for (const [name, pid] of Object.entries(this.cp?.pids() ?? {})) out[name] = rss(pid);
+    for (const s of this.started) if (s.child.pid && s.child.exitCode === null) out[s.name] = (out[s.name] ?? 0) + rss(s.child.pid);
+    // Shims and their descendants (the Pods' processes).
+    const children = new Map<number, number[]>();
+    for (const e of readdirSync('/proc')) {
+      if (!/^\d+$/.test(e)) continue;
+      try {
+        const ppid = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${e}/status`, 'utf8'))?.[1]);
+        children.set(ppid, [...(children.get(ppid) ?? []), Number(e)]);
+      } catch {
+        /* gone */
+      }
+    }
+    const tree = (pid: number): number => rss(pid) + (children.get(pid) ?? []).reduce((a, c) => a + tree(c), 0);
+    out['pods (shims + containers)'] = this.shimPids().reduce((a, p) => a + tree(p), 0);
+    for (const k of Object.keys(out)) out[k] = Math.round(out[k]);
+    return out;
+  }
+
   /** Logs of a component (kubelet, containerd, apiserver, ...), last `bytes`. */
   componentLog(name: string, bytes = 4000): string {
     const dir = name === 'apiserver' || name === 'etcd' ? this.cp!.dir : this.dir;
