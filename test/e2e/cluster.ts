@@ -816,17 +816,20 @@ maxPods: 110
     return r.status === 0 ? r.stdout.split('\n').filter(Boolean) : [];
   }
 
+  /**
+   * PIDs of the containerd shims of THIS cluster: containerd 1.6 writes no shim pid file, so they
+   * are found by their command line, which names our containerd socket (unique to the work dir).
+   */
   private shimPids(): number[] {
-    const base = join(this.dir, 'containerd', 'state', 'io.containerd.runtime.v2.task');
     const pids: number[] = [];
-    if (!existsSync(base)) return pids;
-    for (const ns of readdirSync(base)) {
-      for (const id of readdirSync(join(base, ns))) {
-        const f = join(base, ns, id, 'shim.pid');
-        if (existsSync(f)) {
-          const pid = Number(readFileSync(f, 'utf8').trim());
-          if (pid > 1) pids.push(pid);
-        }
+    const address = this.containerdAddress;
+    for (const e of readdirSync('/proc')) {
+      if (!/^\d+$/.test(e)) continue;
+      try {
+        const args = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+        if (args[0].endsWith('containerd-shim-runc-v2') && args[args.indexOf('-address') + 1] === address) pids.push(Number(e));
+      } catch {
+        /* exited meanwhile */
       }
     }
     return pids;

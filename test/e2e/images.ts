@@ -38,6 +38,7 @@ import {
   closeSync,
   chmodSync,
   lstatSync,
+  utimesSync,
 } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -104,7 +105,11 @@ const hashOf = (...parts: string[]) => createHash('sha256').update(parts.join('\
 
 /** Runs build(tmp) into a temp path next to `out` and renames it into place (atomic cache fill). */
 function cached(out: string, build: (tmp: string) => void): string {
-  if (existsSync(out)) return out;
+  if (existsSync(out)) {
+    const now = new Date();
+    utimesSync(out, now, now); // in use: keeps it from pruneOperatorCache
+    return out;
+  }
   mkdirSync(dirname(out), { recursive: true });
   const tmp = `${out}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
