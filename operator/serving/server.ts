@@ -32,6 +32,8 @@ export interface PolicyServerOptions {
   backend?: string;
   /** Cap on prompt + completion tokens; default the model's max_position_embeddings. */
   maxModelLen?: number;
+  /** MiB of KV cache kept for prefix reuse across requests (an agent's turns); 0: off. Default 256. */
+  prefixCacheMiB?: number;
   /** Seconds in-flight requests get to finish on close before they are failed. Default 30. */
   drainSeconds?: number;
   log?: Logger;
@@ -79,7 +81,7 @@ export function toApiError(e: FastifyError | ApiError | Error): ApiError {
 export async function startPolicyServer(o: PolicyServerOptions): Promise<PolicyServer> {
   const log = (o.log ?? rootLogger).child({ component: 'serve', model: o.servedModelName });
   const metrics = new ServingMetrics({ model: o.servedModelName });
-  const engine = new EngineClient({ modelDir: o.modelDir, adapterDir: o.adapterDir, backend: o.backend ?? 'auto', maxBatch: o.maxBatch ?? 8, maxModelLen: o.maxModelLen });
+  const engine = new EngineClient({ modelDir: o.modelDir, adapterDir: o.adapterDir, backend: o.backend ?? 'auto', maxBatch: o.maxBatch ?? 8, maxModelLen: o.maxModelLen, prefixCacheMiB: o.prefixCacheMiB });
   engine.onStats = (s) => metrics.engine(s);
   let info: ModelInfo | undefined;
   let draining = false;
@@ -95,6 +97,10 @@ export async function startPolicyServer(o: PolicyServerOptions): Promise<PolicyS
     metrics,
     serveMetrics: o.metrics !== false,
     log,
+  });
+  // While draining, new requests get an OpenAI 503 (probes included: the Pod is going away).
+  app.addHook('onRequest', async (_req, reply) => {
+    if (draining) return reply.status(503).header('connection', 'close').send(new ApiError(503, 'the server is shutting down', null, 'shutting_down').body());
   });
   // While draining, every response asks the client to close its connection.
   app.addHook('onSend', async (_req, reply, payload) => {
@@ -156,7 +162,7 @@ function buildApp(ctx: AppContext) {
     logger: false,
     bodyLimit: 64 * 1024 * 1024,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
-    return503OnClosing: true,
+    return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setErrorHandler((err: FastifyError, _req, reply) => {
