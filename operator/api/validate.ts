@@ -3,11 +3,16 @@
  * schema defaults, checks the schema, rejects unknown fields, then checks the same cross-field
  * rules the CRDs carry as CEL. Every error names the field and what was expected.
  */
-import type { TSchema } from '@sinclair/typebox';
+import { FormatRegistry, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { rulesOf, DNS1123, DNS1123_SUBDOMAIN, QUALIFIED_NAME, LABEL_VALUE } from './schema.ts';
 import { KINDS } from './kinds.ts';
+
+// The formats the CRDs use, checked as the API server does (RFC 3339 date-time).
+if (!FormatRegistry.Has('date-time')) {
+  FormatRegistry.Set('date-time', (v) => /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.test(v) && !Number.isNaN(Date.parse(v)));
+}
 
 export interface FieldError {
   /** Dotted path, e.g. "spec.preference.zeta" or "spec.tasks.instanceIds[3]". */

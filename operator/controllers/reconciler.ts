@@ -51,6 +51,7 @@ import { sandboxNetworkPolicy } from '../workloads/network-policy.ts';
 import { observePolicyServer, policyServerDeployment, policyServerService } from '../workloads/policy-server.ts';
 import { LABEL_ATTEMPT, LABEL_CHECKPOINT, LABEL_INDEX, LABEL_ITERATION, LABEL_OWNER_UID, LABEL_ROLE } from '../workloads/labels.ts';
 import { LABEL_UNIT, observeTrainerJob, trainerJob } from '../workloads/trainer-job.ts';
+import { parseScores, verifierJob } from '../workloads/verifier-job.ts';
 import { runKeys } from './trainingrun.ts';
 import { objectPrefix, recordKey, recordPrefix, type AttemptRecord, type Decision, type Observed, type ObservedTasks, type ObservedUnit, type StopAction, type StoreWrite, type UnitRole, type UnitSpec } from './decision.ts';
 
@@ -174,6 +175,15 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
     } else {
       observed.records = [...(await this.loadRecords(state, store, prefix)).values()];
       await this.observeProgress(observed.units, store, prefix);
+      const scored = observed.records.find((r) => r.role === 'Verifier' && r.outcome === 'Succeeded');
+      const scoresKey = (scored?.summary as { scores?: string } | undefined)?.scores;
+      if (scoresKey) {
+        try {
+          observed.verifierScores = parseScores(await store.getText(scoresKey));
+        } catch (e) {
+          ctx.log.warn('verifier scores unreadable', { key: scoresKey, error: (e as Error).message });
+        }
+      }
       if (this.binding.tasks) observed.tasks = await this.resolveTasks(state, store, prefix, obj, req.namespace, ctx);
     }
 
@@ -200,8 +210,8 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
     const trainerPods = new Map<string, KubeObject>();
     for (const p of this.opts.pods.list(namespace, mine)) {
       const role = (p.metadata.labels?.[LABEL_ROLE] ?? 'Sandbox') as UnitRole;
-      if (role === 'Trainer') {
-        // A trainer Job's Pod: read through its Job (the unit). The newest Pod wins.
+      if (role === 'Trainer' || role === 'Verifier') {
+        // A Job's Pod: read through its Job (the unit). The newest Pod wins.
         const unit = p.metadata.labels?.[LABEL_UNIT];
         const prior = unit ? trainerPods.get(unit) : undefined;
         if (unit && (!prior || (prior.metadata.creationTimestamp ?? '') < (p.metadata.creationTimestamp ?? ''))) trainerPods.set(unit, p);
@@ -223,7 +233,9 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
     }
     for (const j of this.opts.jobs?.list(namespace, mine) ?? []) {
       const name = j.metadata.name!;
-      const u: ObservedUnit = { name, role: 'Trainer', ...observeTrainerJob(j as unknown as V1Job, trainerPods.get(name) as unknown as V1Pod | undefined) };
+      const role = (j.metadata.labels?.[LABEL_ROLE] ?? 'Trainer') as UnitRole;
+      const container = role === 'Verifier' ? 'verify' : 'train';
+      const u: ObservedUnit = { name, role, ...observeTrainerJob(j as unknown as V1Job, trainerPods.get(name) as unknown as V1Pod | undefined, container) };
       const iteration = numLabel(j, LABEL_ITERATION);
       const attempt = numLabel(j, LABEL_ATTEMPT);
       if (iteration !== undefined) u.iteration = iteration;
@@ -431,6 +443,10 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
       await this.createObject(client, Jobs, ns, trainerJob(u, this.opts.operatorImage));
       return;
     }
+    if (u.role === 'Verifier') {
+      await this.createObject(client, Jobs, ns, verifierJob(u, this.opts.operatorImage));
+      return;
+    }
     if (u.role === 'RolloutBatch' || u.role === 'EvalSuite') {
       const child = structuredClone(u.object) as unknown as KubeObject;
       child.metadata = {
@@ -443,7 +459,7 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
       await this.createObject(client, EntropoResources[u.role], ns, child);
       return;
     }
-    throw new Error(`${this.binding.kind}: units of role ${u.role} are not supported by the cluster executor yet`);
+    throw new Error(`${this.binding.kind}: unknown unit role ${(u as { role: string }).role}`);
   }
 
   /** When the policy URL is one of our policy servers, its Pods are the NetworkPolicy peer. */
@@ -467,7 +483,7 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
     else if (s.role === 'PolicyServer') {
       await del(Deployments);
       await del(Services);
-    } else if (s.role === 'Trainer') await del(Jobs);
+    } else if (s.role === 'Trainer' || s.role === 'Verifier') await del(Jobs);
     else if (s.role === 'RolloutBatch' || s.role === 'EvalSuite') await del(EntropoResources[s.role]);
     else throw new Error(`${this.binding.kind}: cannot stop units of role ${s.role} yet`);
   }

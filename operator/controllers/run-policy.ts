@@ -183,11 +183,14 @@ export interface SlotState {
   exhausted: boolean;
   /** Reason of the last failure. */
   lastReason?: string;
+  /** A failure that retrying cannot fix (exit code 2) ended the slot. */
+  permanent?: boolean;
 }
 
 /**
  * Slot states keyed by `slotOf(record)`. A slot is retried while failures <= backoffLimit
- * (backoffLimit retries after the first attempt); a success ends it.
+ * (backoffLimit retries after the first attempt); a success ends it; a permanent failure (the
+ * input's, exit code 2) ends it at once.
  */
 export function slotStates<K>(records: readonly AttemptRecord[], backoffLimit: number, slotOf: (r: AttemptRecord) => K | undefined): Map<K, SlotState> {
   const out = new Map<K, SlotState>();
@@ -201,8 +204,9 @@ export function slotStates<K>(records: readonly AttemptRecord[], backoffLimit: n
     else if (r.outcome === 'Failed') {
       s.failures++;
       s.lastReason = r.reason;
+      if (r.permanent) s.permanent = true;
     } else s.stopped++;
-    s.exhausted = !s.succeeded && s.failures > backoffLimit;
+    s.exhausted = !s.succeeded && (s.failures > backoffLimit || !!s.permanent);
     out.set(k, s);
   }
   return out;

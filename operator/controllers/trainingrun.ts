@@ -146,6 +146,7 @@ export function decideTrainingRun(run: TrainingRun, observed: Observed): Decisio
     if (u.phase !== 'Succeeded' && u.phase !== 'Failed') continue;
     const summary = u.phase === 'Succeeded' ? trainerSummaryOf(u) : undefined;
     const ok = !!summary;
+    const permanent = u.phase === 'Failed' && u.exitCode === 2;
     const r: AttemptRecord = {
       unit: u.name,
       role: 'Trainer',
@@ -154,6 +155,7 @@ export function decideTrainingRun(run: TrainingRun, observed: Observed): Decisio
       outcome: ok ? 'Succeeded' : 'Failed',
       reason: ok ? Reasons.Completed : u.phase === 'Succeeded' ? (u.summaryError && u.summaryError !== 'missing' ? 'SummaryMalformed' : 'SummaryMissing') : (u.reason ?? 'Error'),
       ...(u.message ? { message: u.message } : {}),
+      ...(permanent ? { permanent } : {}),
       at,
       ...(summary ? { summary } : {}),
     };
@@ -201,7 +203,15 @@ export function decideTrainingRun(run: TrainingRun, observed: Observed): Decisio
       h.checkpoint = s.checkpoint;
       h.training = trainMetrics(s);
     }
-    if (slot?.exhausted) failure ??= { reason: 'TrainerFailed', message: `iteration ${k}: trainer failed ${slot.failures} times (last: ${slot.lastReason})` };
+    if (slot?.exhausted) {
+      const last = allTrainer.filter((r) => r.iteration === k && r.outcome === 'Failed').pop();
+      failure ??= {
+        reason: 'TrainerFailed',
+        message: slot.permanent
+          ? `iteration ${k}: the trainer cannot train on this data (${slot.lastReason}): ${last?.message ?? ''}`.slice(0, 2000)
+          : `iteration ${k}: trainer failed ${slot.failures} times (last: ${slot.lastReason}${last?.message ? `: ${last.message}` : ''})`.slice(0, 2000),
+      };
+    }
     let done = batchDone && trained;
     if (done && evaluationDue(run, k)) {
       h.phase = 'Evaluating';

@@ -32,6 +32,8 @@ export interface PolicyServerOptions {
   backend?: string;
   /** Cap on prompt + completion tokens; default the model's max_position_embeddings. */
   maxModelLen?: number;
+  /** MiB of KV cache kept for prefix reuse across requests (an agent's turns); 0: off. Default 256. */
+  prefixCacheMiB?: number;
   /** Seconds in-flight requests get to finish on close before they are failed. Default 30. */
   drainSeconds?: number;
   log?: Logger;
@@ -79,7 +81,7 @@ export function toApiError(e: FastifyError | ApiError | Error): ApiError {
 export async function startPolicyServer(o: PolicyServerOptions): Promise<PolicyServer> {
   const log = (o.log ?? rootLogger).child({ component: 'serve', model: o.servedModelName });
   const metrics = new ServingMetrics({ model: o.servedModelName });
-  const engine = new EngineClient({ modelDir: o.modelDir, adapterDir: o.adapterDir, backend: o.backend ?? 'auto', maxBatch: o.maxBatch ?? 8, maxModelLen: o.maxModelLen });
+  const engine = new EngineClient({ modelDir: o.modelDir, adapterDir: o.adapterDir, backend: o.backend ?? 'auto', maxBatch: o.maxBatch ?? 8, maxModelLen: o.maxModelLen, prefixCacheMiB: o.prefixCacheMiB });
   engine.onStats = (s) => metrics.engine(s);
   let info: ModelInfo | undefined;
   let draining = false;

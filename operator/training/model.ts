@@ -223,9 +223,13 @@ export class CausalLM {
     }
     h = this.rmsNorm(h, this.p('model.norm.weight')) as tf.Tensor2D;
     if (opts.hiddenOnly) return { logits: tf.reshape(h, [B, T, D]) as tf.Tensor3D, cache: opts.returnCache ? newCache : undefined };
-    const head = this.params.has('lm_head.weight') ? 'lm_head.weight' : 'model.embed_tokens.weight';
-    const logits = tf.reshape(this.project(h as tf.Tensor2D, head), [B, T, c.vocabSize]) as tf.Tensor3D;
+    const logits = tf.reshape(this.lmHead(h as tf.Tensor2D), [B, T, c.vocabSize]) as tf.Tensor3D;
     return { logits, cache: opts.returnCache ? newCache : undefined };
+  }
+
+  /** Logits [N, vocab] of final hidden states [N, D] (forward's hiddenOnly output, e.g. only the last position's). */
+  lmHead(h: tf.Tensor2D): tf.Tensor2D {
+    return this.project(h, this.params.has('lm_head.weight') ? 'lm_head.weight' : 'model.embed_tokens.weight');
   }
 
   /** Frees every tensor the model owns. */

@@ -116,12 +116,12 @@ export function trainerJob(u: TrainerJobInput, operatorImage: string): V1Job {
  * (BackoffLimitExceeded: the container exited non-zero; DeadlineExceeded) or its Pod failed
  * (eviction, OOM). Pending until the Pod runs; ImagePullBackOff etc. say why.
  */
-export function observeTrainerJob(job: V1Job, pod: V1Pod | undefined): PodObservation {
+export function observeTrainerJob(job: V1Job, pod: V1Pod | undefined, container = 'train'): PodObservation {
   const base: Omit<PodObservation, 'phase'> = {
     ...(job.metadata?.creationTimestamp ? { createdAt: new Date(job.metadata.creationTimestamp).getTime() } : {}),
     ...(job.metadata?.deletionTimestamp ? { terminating: true } : {}),
   };
-  const cs = pod?.status?.containerStatuses?.find((c) => c.name === 'train');
+  const cs = pod?.status?.containerStatuses?.find((c) => c.name === container);
   const term = cs?.state?.terminated;
   const cond = (type: string) => job.status?.conditions?.find((c) => c.type === type && c.status === 'True');
   if (cond('Complete') || (term && term.exitCode === 0)) {
@@ -131,7 +131,7 @@ export function observeTrainerJob(job: V1Job, pod: V1Pod | undefined): PodObserv
   if (failed || pod?.status?.phase === 'Failed' || (term && term.exitCode !== 0)) {
     const oom = term?.reason === 'OOMKilled';
     const reason = pod?.status?.reason === 'Evicted' ? 'Evicted' : oom ? 'OOMKilled' : (failed?.reason ?? 'Error');
-    const message = pod?.status?.message ?? (term ? `trainer exited ${term.exitCode}: ${(term.message ?? '').trim().split('\n').pop() ?? ''}` : (failed?.message ?? 'the trainer Job failed'));
+    const message = pod?.status?.message ?? (term ? `${container} exited ${term.exitCode}: ${(term.message ?? '').trim().split('\n').pop() ?? ''}` : (failed?.message ?? 'the trainer Job failed'));
     return { ...base, phase: 'Failed', reason, message: message.slice(0, 1024), infrastructure: true, ...(term ? { exitCode: term.exitCode } : {}) };
   }
   if (cs?.state?.running || (job.status?.active ?? 0) > 0 && pod?.status?.phase === 'Running') {

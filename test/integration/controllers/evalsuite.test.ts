@@ -65,3 +65,54 @@ test('N = 4 over 2 tasks: selection results, pass@k, best@N and oracle gap in st
   t.is(await sumCounter(op.registry, 'entropo_best_at_n', (l) => l.name === 'eval'), 0.5);
   t.deepEqual(await pods(admin, ns), []);
 });
+
+test('with a verifier: a verifier Job scores the trajectories, its scores (keyed by trajectory id) drive the selection', async (t) => {
+  const cp = await cluster(t);
+  const admin = await adminClient(cp);
+  t.teardown(() => admin.close());
+  const ns = await createNamespace(admin, 'es');
+  const { uri, store } = tempStore();
+  await startOperator(t, cp, ns);
+  await create(admin, ES, {
+    apiVersion: 'entropo.dev/v1alpha1',
+    kind: 'EvalSuite',
+    metadata: { name: 'ver', namespace: ns },
+    spec: {
+      policy: { name: 'scripted', endpoint: { url: 'http://10.0.0.9:8000/v1' } },
+      tasks: { builtin: { split: 'Eval' }, limit: 1 },
+      samplesPerTask: 4,
+      parallelism: 4,
+      verifier: { model: { name: 'judge', endpoint: { url: 'http://10.0.0.8:8000/v1', apiKeySecretRef: { name: 'judge', key: 'token' } } } },
+      selection: { pipeline: [{ type: 'Finished' }, { type: 'Regression', mode: 'AllPass' }, { type: 'VerifierThreshold', threshold: 0.01 }, { type: 'Steps', order: 'Most' }] },
+      storage: { uri },
+    },
+  });
+  const all = await waitFor('4 sandbox Pods', async () => {
+    const ps = await pods(admin, ns);
+    return ps.length === 4 && ps;
+  });
+  // Only sample 0 resolves, and it has the FEWEST steps: without the verifier the paper's
+  // pipeline (most steps) would pick another; the verifier's scores keep only sample 0.
+  for (const p of all) await succeed(admin, store, p, { resolved: identity(p).sample === 0, steps: 10 - identity(p).sample });
+  const job = await waitFor('verifier Job', async () => (await admin.request<{ items: any[] }>('GET', `/apis/batch/v1/namespaces/${ns}/jobs`)).items[0]);
+  const c = job.spec.template.spec.containers[0];
+  t.deepEqual(c.args.slice(0, 2), ['verifier', 'score']);
+  t.true(c.args.includes('--endpoint') && c.args.includes('judge'));
+  t.deepEqual(c.env.find((e: { name: string }) => e.name === 'OPENAI_API_KEY').valueFrom, { secretKeyRef: { name: 'judge', key: 'token' } });
+  const out = c.args[c.args.indexOf('-o') + 1] as string;
+  const scoresKey = out.slice(uri.slice('file://'.length).length + 1);
+  const lines = all.map((p) => JSON.stringify({ id: `${identity(p).task}/${identity(p).sample}/run`, taskId: identity(p).task, score: identity(p).sample === 0 ? 0.9 : 0.001 }));
+  await store.put(scoresKey, lines.join('\n') + '\n');
+  const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  await admin.request('PATCH', `/apis/batch/v1/namespaces/${ns}/jobs/${job.metadata.name}/status`, {
+    body: { status: { startTime: now, completionTime: now, succeeded: 1, conditions: [{ type: 'SuccessCriteriaMet', status: 'True', lastTransitionTime: now }, { type: 'Complete', status: 'True', lastTransitionTime: now }] } },
+    contentType: 'application/merge-patch+json',
+  });
+  const es = await waitFor('Succeeded', async () => {
+    const o = await get(admin, ns, 'ver', ES);
+    return o.status?.phase === 'Succeeded' && o;
+  }, 60_000);
+  t.is(es.status!.metrics.bestAtN, 1, 'the verifier kept the resolved candidate');
+  t.is(es.status!.verifierScores, scoresKey);
+  t.is(es.status!.selections[0].selected, `${identity(all.find((p) => identity(p).sample === 0)!).task}/0/run`);
+});

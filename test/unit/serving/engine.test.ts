@@ -129,3 +129,26 @@ test('transposeFrozenWeights: the same logits as the transposeB matmuls, to floa
   plain.dispose();
   fast.dispose();
 });
+
+test.serial('prefix caching: a next turn (prompt = last prompt + completion + more) prefills only its new tokens and samples exactly as generate()', async (t) => {
+  const engine = new Engine(m.model, { maxBatch: 4, contextLength: m.contextLength, prefixCacheTokens: 4096 });
+  const turn1 = job(prompts[1], { seed: 3, maxTokens: 20 });
+  const a = await engine.submit(turn1);
+  const turn2Prompt = [...prompts[1], ...a.sequences[0].tokens, 2, 1, 77, 78, 79, 2, 1, 80];
+  const before = engine.counters();
+  // Two requests sharing the new prompt, at once, and an unrelated one.
+  const [b, c, d] = await Promise.all([engine.submit(job(turn2Prompt, { seed: 4 })), engine.submit(job(turn2Prompt, { seed: 5 })), engine.submit(job([1, 250, 251], { seed: 6 }))]);
+  const after = engine.counters();
+  t.is(after.prefixHits - before.prefixHits, 2);
+  // The first reuses turn 1's prompt + completion (all but its last sampled token); the second the whole new prompt but its last token.
+  t.is(after.prefixTokens - before.prefixTokens, prompts[1].length + 20 - 1 + turn2Prompt.length - 1);
+  for (const [out, prompt, seed] of [
+    [b, turn2Prompt, 4],
+    [c, turn2Prompt, 5],
+    [d, [1, 250, 251], 6],
+  ] as const) {
+    const alone = generate(m.model, [...prompt], { maxNewTokens: 12, temperature: 0.8, topP: 0.9, topK: 20, seed });
+    t.deepEqual(out.sequences[0].tokens, alone.tokens);
+  }
+  await engine.close();
+});
