@@ -63,7 +63,7 @@ export type ModelRef = Static<typeof ModelRef>;
 // ---- tasks ----------------------------------------------------------------------------------
 
 /** Built-in task suites shipped in the image (operator/tasks/suite/<name>/; a test keeps the two in step). */
-export const BuiltinSuites = ['entropo-bugs'] as const;
+export const BuiltinSuites = ['entropo-bugs', 'entropo-bugs-variants'] as const;
 
 export const TaskSource = withRules(
   Type.Object(
@@ -431,11 +431,16 @@ export const PaperSelection: SelectionStep[] = [
   { type: 'Steps', order: 'Most' },
 ];
 
+/** The pipeline used without a verifier when none is written: the paper's, minus its verifier step. */
+export const NoVerifierSelection: SelectionStep[] = PaperSelection.filter((s) => s.type !== 'VerifierThreshold');
+
 /**
- * The schema default: the paper's pipeline without the verifier step, so that an object with no
- * verifier never carries a step that cannot run (a verifier step requires a verifier).
+ * The pipeline an object runs: the one it writes, else the paper's hybrid when it has a verifier,
+ * else the paper's minus the verifier step (a step that could not run is never implied).
  */
-export const DefaultSelection: SelectionStep[] = PaperSelection.filter((s) => s.type !== 'VerifierThreshold');
+export function selectionPipeline(selection: { pipeline?: SelectionStep[] } | undefined, hasVerifier: boolean): SelectionStep[] {
+  return selection?.pipeline ?? (hasVerifier ? PaperSelection : NoVerifierSelection);
+}
 
 /** Step types that read verifier scores. */
 export const VerifierStepTypes = ['VerifierThreshold', 'VerifierArgmax'] as const;
@@ -445,7 +450,7 @@ export const VerifierStepTypes = ['VerifierThreshold', 'VerifierArgmax'] as cons
  * to EvalSuite.spec and TrainingRun.spec.evaluation (both carry selection and verifier).
  */
 export const VerifierNeeded = {
-  cel: `!self.selection.pipeline.exists(s, s.type in [${VerifierStepTypes.map((t) => `'${t}'`).join(', ')}]) || has(self.verifier)`,
+  cel: `!has(self.selection.pipeline) || !self.selection.pipeline.exists(s, s.type in [${VerifierStepTypes.map((t) => `'${t}'`).join(', ')}]) || has(self.verifier)`,
   message: 'selection.pipeline has a verifier step (VerifierThreshold or VerifierArgmax): set verifier, or remove the step',
   fieldPath: '.verifier',
   check: (o: { selection?: { pipeline?: { type: string }[] }; verifier?: unknown }) =>
@@ -454,14 +459,15 @@ export const VerifierNeeded = {
 
 export const Selection = Type.Object(
   {
-    pipeline: Type.Array(SelectionStep, {
-      minItems: 1,
-      maxItems: 16,
-      default: DefaultSelection,
-      description:
-        'Ordered steps. Default: Finished, Regression (AllPass), Steps (Most): the paper\'s hybrid without its verifier step. ' +
-        'The paper\'s full pipeline inserts {type: VerifierThreshold, threshold: 0.01} before Steps and needs a verifier.',
-    }),
+    pipeline: Type.Optional(
+      Type.Array(SelectionStep, {
+        minItems: 1,
+        maxItems: 16,
+        description:
+          'Ordered steps. When unset: the paper\'s hybrid (Finished; Regression AllPass; VerifierThreshold 0.01; Steps Most) ' +
+          'if a verifier is set, else the same without the verifier step. A verifier step needs a verifier.',
+      }),
+    ),
     seed: Type.Integer({ default: 0, description: 'Seed of the random tie-break.' }),
   },
   { description: 'Hybrid best-trajectory selection among a task\'s N candidates (METHOD.md section 8).', default: {} },

@@ -9,6 +9,7 @@ import { Value } from '@sinclair/typebox/value';
 import { rulesOf } from './schema.ts';
 import { GROUP, VERSION } from './common.ts';
 import type { KindInfo } from './kinds.ts';
+import { headChars } from '../util/text.ts';
 
 type Json = Record<string, unknown>;
 
@@ -82,7 +83,7 @@ export function toOpenApi(schema: TSchema, opts: OpenApiOptions = {}): Json {
   const anyOf = s.anyOf as Json[] | undefined;
   if (anyOf) {
     if (!anyOf.every((b) => typeof b.const === 'string')) {
-      throw new Error(`unsupported union in CRD schema: ${JSON.stringify(s).slice(0, 200)}`);
+      throw new Error(`unsupported union in CRD schema: ${headChars(JSON.stringify(s), 200)}`);
     }
     out.type = 'string';
     out.enum = anyOf.map((b) => b.const);

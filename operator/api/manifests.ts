@@ -13,6 +13,7 @@ import { LineCounter, parseAllDocuments, type Tags } from 'yaml';
 import { GROUP, VERSION } from './common.ts';
 import { KINDS } from './kinds.ts';
 import { parseResource, ValidationError, type FieldError } from './validate.ts';
+import { headChars } from '../util/text.ts';
 
 export interface ManifestResult {
   /** "file:line" of the document (document N when the file has several). */
@@ -59,7 +60,7 @@ const API_VERSION = `${GROUP}/${VERSION}`;
 
 function validateObject(obj: unknown, where: string): ManifestResult {
   if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
-    return { where, status: 'invalid', errors: [{ field: '', message: `must be an object with apiVersion and kind (got ${JSON.stringify(obj)?.slice(0, 60)})` }] };
+    return { where, status: 'invalid', errors: [{ field: '', message: `must be an object with apiVersion and kind (got ${headChars(JSON.stringify(obj) ?? '', 60)})` }] };
   }
   const o = obj as { apiVersion?: unknown; kind?: unknown };
   const group = typeof o.apiVersion === 'string' && o.apiVersion.includes('/') ? o.apiVersion.split('/')[0] : '';

@@ -8,6 +8,7 @@ import { Value } from '@sinclair/typebox/value';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { rulesOf, DNS1123, DNS1123_SUBDOMAIN, QUALIFIED_NAME, LABEL_VALUE } from './schema.ts';
 import { KINDS } from './kinds.ts';
+import { headChars } from '../util/text.ts';
 
 // The formats the CRDs use, checked as the API server does (RFC 3339 date-time).
 if (!FormatRegistry.Has('date-time')) {
@@ -43,7 +44,7 @@ export function fieldOf(pointer: string): string {
 
 function describe(e: ValueError): string {
   const s = e.schema as Record<string, unknown>;
-  const got = e.value === undefined ? 'nothing' : JSON.stringify(e.value)?.slice(0, 80);
+  const got = e.value === undefined ? 'nothing' : headChars(JSON.stringify(e.value) ?? '', 80);
   if (s['x-kubernetes-int-or-string']) {
     return `must be an integer or a quantity string such as 500m, 2Gi or 1.5 (Kubernetes quantity grammar) (got ${got})`;
   }

@@ -9,6 +9,7 @@
 import type { Condition, Phase } from '../api/common.ts';
 import { findCondition, setCondition } from '../runtime/conditions.ts';
 import { rfc3339, type AttemptRecord, type DecisionEvent, type ObservedUnit } from './decision.ts';
+import { headChars } from '../util/text.ts';
 
 /** Condition types of every kind. */
 export const ConditionTypes = { Running: 'Running', Succeeded: 'Succeeded', Failed: 'Failed', Suspended: 'Suspended' } as const;
@@ -120,7 +121,7 @@ export function commonStatus(prev: CommonStatus | undefined, s: RunState, genera
     out.startTime = start;
   }
   if (finished) out.completionTime = prev?.completionTime ?? rfc3339(now);
-  if (s.message) out.message = s.message.slice(0, 4096);
+  if (s.message) out.message = headChars(s.message, 4096);
   return out;
 }
 

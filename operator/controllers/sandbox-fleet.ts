@@ -30,6 +30,7 @@ import {
   type StopAction,
 } from './decision.ts';
 import { Reasons, slotStates, soonest, startDeadline, type SlotState } from './run-policy.ts';
+import { headChars } from '../util/text.ts';
 
 /** Seconds a sandbox unit may live beyond the rollout's own timeout (grading, setup). */
 export const GRADING_MARGIN_SECONDS = 900;
@@ -114,7 +115,7 @@ export function classifySandbox(
     return infra(u.summaryError && u.summaryError !== 'missing' ? 'SummaryMalformed' : 'SummaryMissing', `termination message: ${u.summaryError ?? 'missing'}`);
   }
   const r = check<RolloutSummary>(RolloutSummary, u.summary);
-  if (!r.ok) return infra('SummaryMalformed', `termination message: ${r.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`.slice(0, 1024));
+  if (!r.ok) return infra('SummaryMalformed', headChars(`termination message: ${r.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, 1024));
   const s = r.value;
   if (s.task !== expect.taskId || s.sample !== expect.sample) {
     return infra('SummaryMismatch', `summary is for ${s.task}/${s.sample}, expected ${expect.taskId}/${expect.sample}`);
@@ -193,7 +194,7 @@ export function decideFleet(input: FleetInput): FleetResult {
     events.push({
       type: 'Warning',
       reason: 'SandboxFailed',
-      message: `${r.unit}: ${r.reason}: ${r.message ?? ''} (${s.exhausted ? `no sample after ${s.failures} attempt${s.failures > 1 ? 's' : ''}${s.permanent ? '; not retried' : ''}` : `attempt ${s.failures} of ${spec.backoffLimit + 1}, retrying`})`.slice(0, 1024),
+      message: headChars(`${r.unit}: ${r.reason}: ${r.message ?? ''} (${s.exhausted ? `no sample after ${s.failures} attempt${s.failures > 1 ? 's' : ''}${s.permanent ? '; not retried' : ''}` : `attempt ${s.failures} of ${spec.backoffLimit + 1}, retrying`})`, 1024),
     });
   }
 

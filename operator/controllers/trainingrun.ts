@@ -41,6 +41,7 @@ import {
 import { activeDeadline, commonStatus, finishedPhase, phaseEvent, Reasons, slotStates, soonest, ttlAfterFinished, type RunState } from './run-policy.ts';
 import { ownerOf } from './sandbox-object.ts';
 import { servePolicy, stopServers } from './serving.ts';
+import { headChars } from '../util/text.ts';
 
 type IterationRecord = NonNullable<TrainingRunStatus['history']>[number];
 
@@ -241,7 +242,7 @@ export function decideTrainingRun(run: TrainingRun, observed: Observed): Decisio
     if (ev) s.metrics = ev.evaluation as EvalMetrics;
     const tr = latest((h) => h.training);
     if (tr) s.training = tr.training as TrainMetrics;
-    if (progress) s.progress = progress.slice(0, 256);
+    if (progress) s.progress = headChars(progress, 256);
     return s;
   };
   const decision = (status: TrainingRunStatus): Decision<TrainingRunStatus> => {

@@ -10,6 +10,7 @@ import type { Logger } from '../logging/logger.ts';
 import type { RestClient } from './kube/rest.ts';
 import { isNotFound } from './kube/rest.ts';
 import type { KubeObject } from './kube/types.ts';
+import { headChars } from '../util/text.ts';
 
 export interface EventInput {
   type: 'Normal' | 'Warning';
@@ -32,7 +33,7 @@ export class EventRecorder {
   /** Records an event about `obj` (apiVersion, kind, metadata.name/namespace/uid are used). */
   async record(obj: KubeObject, e: EventInput, now = Date.now()): Promise<void> {
     const ns = obj.metadata.namespace ?? 'default';
-    const message = e.message.slice(0, 1024);
+    const message = headChars(e.message, 1024);
     const id = createHash('sha256').update(`${obj.metadata.uid}|${e.type}|${e.reason}|${message}`).digest('hex').slice(0, 16);
     const stamp = new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z');
     const prior = this.seen.get(id);

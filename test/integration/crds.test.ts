@@ -165,6 +165,6 @@ test('the API server applies the schema defaults (paper values)', async (t) => {
   t.is(got.spec.rollout.sampling.temperature, 0.7);
   t.is(got.spec.rollout.sampling.topK, 20);
   t.is(got.spec.training.lora.rank, 8);
-  t.deepEqual(got.spec.evaluation.selection.pipeline, [{ type: 'Finished' }, { type: 'Regression', mode: 'AllPass' }, { type: 'Steps', order: 'Most' }]);
+  t.deepEqual(got.spec.evaluation.selection, { seed: 0 }, 'an unset pipeline stays unset (resolved by whether a verifier is set)');
   t.is(got.spec.startDeadlineSeconds, 300);
 });

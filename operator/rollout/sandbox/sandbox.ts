@@ -17,6 +17,7 @@ import { killAllGroups } from '../../util/process-groups.ts';
 import { commandArgv, defaultIsolation, extraReadOnlyBinds, SANDBOX_SYSTEM_DIRS, inKubernetes, isolationWorks, SANDBOX_UID_BASE, SANDBOX_UID_RANGE, type Isolation } from './isolation.ts';
 import { DEFAULT_LIMITS, type ResourceLimits } from './limits.ts';
 import { repositoryAtBase } from './history.ts';
+import { headChars } from '../../util/text.ts';
 
 export interface SandboxOptions {
   /** auto (default): none in a Pod, else bwrap, else unshare, else none. */
@@ -261,7 +262,7 @@ export class Sandbox {
       let out = '';
       for (const args of steps) {
         const r = await this.git(['-c', 'core.fileMode=false', ...args], { GIT_INDEX_FILE: index }, args[0] === 'diff', maxBytes);
-        if (r.exitCode !== 0 && !r.truncated) throw new SandboxError(`git ${args.join(' ')} failed (exit ${r.exitCode}): ${r.output.slice(0, 2000)}`);
+        if (r.exitCode !== 0 && !r.truncated) throw new SandboxError(`git ${args.join(' ')} failed (exit ${r.exitCode}): ${headChars(r.output, 2000)}`);
         if (r.truncated) throw new PatchTooLargeError(r.outputBytes, maxBytes);
         out = r.output;
       }
