@@ -21,6 +21,7 @@ interface BuildOptions {
   retry: number;
   wrong: number;
   progress?: boolean;
+  init?: string;
 }
 
 interface MeasureFlags {
@@ -51,6 +52,7 @@ export function registerPolicy(program: Command): void {
     .option('--gold <n>', 'gold demonstrations per task', int, 2)
     .option('--retry <n>', 'error-and-retry demonstrations per task', int, 1)
     .option('--wrong <n>', 'wrong-edit demonstrations per task', int, 5)
+    .option('--init <dir>', 'continue from this checkpoint (its tokenizer and weights) instead of a random model')
     .option('--progress', 'progress line on stderr')
     .action(async (o: BuildOptions) => {
       const { buildPolicy } = await import('../../policy/build.ts');
@@ -66,6 +68,7 @@ export function registerPolicy(program: Command): void {
         batchSize: o.batchSize,
         mix: { gold: o.gold, retry: o.retry, wrong: o.wrong },
         progress: o.progress,
+        init: o.init ? path.resolve(o.init) : undefined,
         command: `entropo ${process.argv.slice(2).join(' ')}`,
       });
       console.log(
