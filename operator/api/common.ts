@@ -3,7 +3,7 @@
  * paper (METHOD.md sections 2, 6, 7, 8). Every field carries a description: `kubectl explain`
  * shows them.
  */
-import { Type, StringEnum, Quantity, Opaque, withRules, DNS1123, type Static } from './schema.ts';
+import { Type, StringEnum, Quantity, withRules, DNS1123, DNS1123_SUBDOMAIN, QUALIFIED_NAME, type Static } from './schema.ts';
 
 export const GROUP = 'entropo.dev';
 export const VERSION = 'v1alpha1';
@@ -12,7 +12,7 @@ export const VERSION = 'v1alpha1';
 
 export const SecretKeyRef = Type.Object(
   {
-    name: Type.String({ minLength: 1, description: 'Secret name, in the object\'s namespace.' }),
+    name: Type.String({ minLength: 1, maxLength: 253, pattern: DNS1123_SUBDOMAIN, description: 'Secret name, in the object\'s namespace.' }),
     key: Type.String({ minLength: 1, description: 'Key within the Secret.' }),
   },
   { description: 'A key of a Secret.' },
@@ -62,19 +62,32 @@ export type ModelRef = Static<typeof ModelRef>;
 
 // ---- tasks ----------------------------------------------------------------------------------
 
+/** Built-in task suites shipped in the image (operator/tasks/suite/<name>/; a test keeps the two in step). */
+export const BuiltinSuites = ['entropo-bugs', 'entropo-bugs-variants'] as const;
+
 export const TaskSource = withRules(
   Type.Object(
     {
       builtin: Type.Optional(
+        withRules(
         Type.Object(
           {
-            suite: Type.String({ default: 'entropo-bugs', description: 'Built-in task suite name.' }),
+            suite: Type.String({ default: 'entropo-bugs', description: `Built-in task suite name: ${BuiltinSuites.join(', ')}.` }),
             split: StringEnum(['Train', 'Eval', 'All'] as const, {
               default: 'Train',
               description: 'Which split of the suite.',
             }),
           },
           { description: 'A task suite shipped with the operator (self-contained tasks).' },
+        ),
+        [
+          {
+            cel: `self.suite in [${BuiltinSuites.map((n) => `'${n}'`).join(', ')}]`,
+            message: `unknown built-in suite: the operator ships ${BuiltinSuites.join(', ')}`,
+            fieldPath: '.suite',
+            check: (b: { suite: string }) => (BuiltinSuites as readonly string[]).includes(b.suite),
+          },
+        ],
         ),
       ),
       jsonl: Type.Optional(
@@ -95,7 +108,7 @@ export const TaskSource = withRules(
       configMapRef: Type.Optional(
         Type.Object(
           {
-            name: Type.String({ minLength: 1, description: 'ConfigMap name.' }),
+            name: Type.String({ minLength: 1, maxLength: 253, pattern: DNS1123_SUBDOMAIN, description: 'ConfigMap name.' }),
             key: Type.String({ default: 'tasks.jsonl', description: 'Key holding JSONL task records.' }),
           },
           { description: 'Tasks stored as JSONL in a ConfigMap.' },
@@ -170,6 +183,42 @@ export const Resources = Type.Object(
   { description: 'Compute resources, as in a container spec.' },
 );
 
+/** core/v1 Toleration, checked as the API server checks a Pod's (validation.ValidateTolerations). */
+export const Toleration = withRules(
+  Type.Object(
+    {
+      key: Type.Optional(Type.String({ maxLength: 317, pattern: QUALIFIED_NAME, description: 'Taint key (a qualified name); empty with operator Exists matches every taint.' })),
+      operator: Type.Optional(StringEnum(['Exists', 'Equal'] as const, { description: 'Exists or Equal (the default when empty).' })),
+      value: Type.Optional(Type.String({ maxLength: 63, description: 'Taint value; must be empty with operator Exists.' })),
+      effect: Type.Optional(
+        StringEnum(['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const, { description: 'Taint effect to match; empty matches every effect.' }),
+      ),
+      tolerationSeconds: Type.Optional(Type.Integer({ description: 'NoExecute only: how long the Pod stays bound after the taint appears.' })),
+    },
+    { description: 'A toleration (core/v1 Toleration).' },
+  ),
+  [
+    {
+      cel: "(has(self.key) && self.key != '') || (has(self.operator) && self.operator == 'Exists')",
+      message: 'operator must be Exists when key is empty',
+      fieldPath: '.operator',
+      check: (t: { key?: string; operator?: string }) => !!t.key || t.operator === 'Exists',
+    },
+    {
+      cel: "!has(self.operator) || self.operator != 'Exists' || !has(self.value) || self.value == ''",
+      message: 'value must be empty when operator is Exists',
+      fieldPath: '.value',
+      check: (t: { operator?: string; value?: string }) => t.operator !== 'Exists' || !t.value,
+    },
+    {
+      cel: "!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
+      message: "effect must be 'NoExecute' when tolerationSeconds is set",
+      fieldPath: '.effect',
+      check: (t: { effect?: string; tolerationSeconds?: number }) => t.tolerationSeconds === undefined || t.effect === 'NoExecute',
+    },
+  ],
+);
+
 export const Sandbox = Type.Object(
   {
     image: Type.Optional(
@@ -181,7 +230,9 @@ export const Sandbox = Type.Object(
     runtimeImage: Type.Optional(
       Type.String({ description: 'Image holding the agent runtime that an init container copies into the sandbox. Default: the operator image.' }),
     ),
-    runtimeClassName: Type.Optional(Type.String({ description: 'RuntimeClass for stronger isolation (gVisor, Kata).' })),
+    runtimeClassName: Type.Optional(
+      Type.String({ maxLength: 253, pattern: DNS1123_SUBDOMAIN, description: 'RuntimeClass for stronger isolation (gVisor, Kata).' }),
+    ),
     resources: Type.Optional(Resources),
     network: StringEnum(['PolicyOnly', 'None', 'Unrestricted'] as const, {
       default: 'PolicyOnly',
@@ -189,11 +240,14 @@ export const Sandbox = Type.Object(
     }),
     runAsNonRoot: Type.Boolean({ default: true, description: 'Run the task container as non-root (when the image allows).' }),
     nodeSelector: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Node selector for sandbox Pods.' })),
-    tolerations: Type.Optional(Type.Array(Opaque('A toleration.'), { description: 'Tolerations for sandbox Pods.' })),
+    tolerations: Type.Optional(Type.Array(Toleration, { maxItems: 64, description: 'Tolerations for sandbox Pods.' })),
     env: Type.Optional(
       Type.Array(
         Type.Object(
-          { name: Type.String({ minLength: 1, description: 'Variable name.' }), value: Type.String({ description: 'Value.' }) },
+          {
+            name: Type.String({ minLength: 1, pattern: '^[-._a-zA-Z][-._a-zA-Z0-9]*$', description: 'Variable name (as a container\'s env: letters, digits, -, _ and ., not starting with a digit).' }),
+            value: Type.String({ description: 'Value.' }),
+          },
           { description: 'An environment variable.' },
         ),
         { description: 'Extra environment for the task container (TZ and PYTHONHASHSEED are pinned).' },
@@ -305,7 +359,7 @@ export const Training = Type.Object(
     image: Type.Optional(Type.String({ description: 'Trainer image. Default: the operator image (GPU variant).' })),
     resources: Type.Optional(Resources),
     nodeSelector: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Node selector for the trainer Pod.' })),
-    tolerations: Type.Optional(Type.Array(Opaque('A toleration.'), { description: 'Tolerations for the trainer Pod.' })),
+    tolerations: Type.Optional(Type.Array(Toleration, { maxItems: 64, description: 'Tolerations for the trainer Pod.' })),
   },
   { description: 'Training hyperparameters and the trainer Pod (paper recipe: LoRA 8/16, lr 1e-5, warm-up 0.1, cosine, 1 epoch).', default: {} },
 );
@@ -324,7 +378,8 @@ export const SelectionStepTypes = [
   'Random',
 ] as const;
 
-export const SelectionStep = Type.Object(
+export const SelectionStep = withRules(
+  Type.Object(
   {
     type: StringEnum(SelectionStepTypes, { description: 'Filter or ranking step.' }),
     threshold: Type.Optional(
@@ -338,9 +393,37 @@ export const SelectionStep = Type.Object(
     order: Type.Optional(StringEnum(['Most', 'Fewest'] as const, { description: 'Steps: prefer the Most or the Fewest steps.' })),
   },
   { description: 'One step of the selection pipeline. A step that would leave no candidate is skipped.' },
+  ),
+  [
+    {
+      cel: "!has(self.threshold) || self.type == 'VerifierThreshold'",
+      message: 'threshold belongs to the VerifierThreshold step only',
+      fieldPath: '.threshold',
+      check: (s: { type: string; threshold?: number }) => s.threshold === undefined || s.type === 'VerifierThreshold',
+    },
+    {
+      cel: "self.type != 'VerifierThreshold' || has(self.threshold)",
+      message: 'a VerifierThreshold step needs a threshold (the paper uses 0.01)',
+      fieldPath: '.threshold',
+      check: (s: { type: string; threshold?: number }) => s.type !== 'VerifierThreshold' || s.threshold !== undefined,
+    },
+    {
+      cel: "!has(self.mode) || self.type == 'Regression'",
+      message: 'mode belongs to the Regression step only',
+      fieldPath: '.mode',
+      check: (s: { type: string; mode?: string }) => s.mode === undefined || s.type === 'Regression',
+    },
+    {
+      cel: "!has(self.order) || self.type == 'Steps'",
+      message: 'order belongs to the Steps step only',
+      fieldPath: '.order',
+      check: (s: { type: string; order?: string }) => s.order === undefined || s.type === 'Steps',
+    },
+  ],
 );
 export type SelectionStep = Static<typeof SelectionStep>;
 
+/** The paper's hybrid pipeline (METHOD.md section 8); its verifier step needs spec.verifier. */
 export const PaperSelection: SelectionStep[] = [
   { type: 'Finished' },
   { type: 'Regression', mode: 'AllPass' },
@@ -348,14 +431,43 @@ export const PaperSelection: SelectionStep[] = [
   { type: 'Steps', order: 'Most' },
 ];
 
+/** The pipeline used without a verifier when none is written: the paper's, minus its verifier step. */
+export const NoVerifierSelection: SelectionStep[] = PaperSelection.filter((s) => s.type !== 'VerifierThreshold');
+
+/**
+ * The pipeline an object runs: the one it writes, else the paper's hybrid when it has a verifier,
+ * else the paper's minus the verifier step (a step that could not run is never implied).
+ */
+export function selectionPipeline(selection: { pipeline?: SelectionStep[] } | undefined, hasVerifier: boolean): SelectionStep[] {
+  return selection?.pipeline ?? (hasVerifier ? PaperSelection : NoVerifierSelection);
+}
+
+/** Step types that read verifier scores. */
+export const VerifierStepTypes = ['VerifierThreshold', 'VerifierArgmax'] as const;
+
+/**
+ * The rule that an object whose selection pipeline has a verifier step names a verifier; attached
+ * to EvalSuite.spec and TrainingRun.spec.evaluation (both carry selection and verifier).
+ */
+export const VerifierNeeded = {
+  cel: `!has(self.selection.pipeline) || !self.selection.pipeline.exists(s, s.type in [${VerifierStepTypes.map((t) => `'${t}'`).join(', ')}]) || has(self.verifier)`,
+  message: 'selection.pipeline has a verifier step (VerifierThreshold or VerifierArgmax): set verifier, or remove the step',
+  fieldPath: '.verifier',
+  check: (o: { selection?: { pipeline?: { type: string }[] }; verifier?: unknown }) =>
+    o.verifier !== undefined || !(o.selection?.pipeline ?? []).some((s) => (VerifierStepTypes as readonly string[]).includes(s.type)),
+};
+
 export const Selection = Type.Object(
   {
-    pipeline: Type.Array(SelectionStep, {
-      minItems: 1,
-      maxItems: 16,
-      default: PaperSelection,
-      description: 'Ordered steps; default is the paper\'s hybrid: finished, regression, verifier >= 0.01, most steps.',
-    }),
+    pipeline: Type.Optional(
+      Type.Array(SelectionStep, {
+        minItems: 1,
+        maxItems: 16,
+        description:
+          'Ordered steps. When unset: the paper\'s hybrid (Finished; Regression AllPass; VerifierThreshold 0.01; Steps Most) ' +
+          'if a verifier is set, else the same without the verifier step. A verifier step needs a verifier.',
+      }),
+    ),
     seed: Type.Integer({ default: 0, description: 'Seed of the random tie-break.' }),
   },
   { description: 'Hybrid best-trajectory selection among a task\'s N candidates (METHOD.md section 8).', default: {} },
@@ -383,7 +495,7 @@ export const Storage = Type.Object(
         {
           endpoint: Type.Optional(Type.String({ description: 'S3-compatible endpoint URL.' })),
           region: Type.Optional(Type.String({ description: 'Region.' })),
-          credentialsSecretRef: Type.Optional(Type.Object({ name: Type.String({ minLength: 1, description: 'Secret name.' }) }, { description: 'Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.' })),
+          credentialsSecretRef: Type.Optional(Type.Object({ name: Type.String({ minLength: 1, maxLength: 253, pattern: DNS1123_SUBDOMAIN, description: 'Secret name.' }) }, { description: 'Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.' })),
         },
         { description: 'Settings for an s3:// store.' },
       ),
@@ -415,7 +527,7 @@ export const RunPolicyFields = {
   queueName: Type.Optional(
     Type.String({ pattern: DNS1123, maxLength: 63, description: 'Kueue LocalQueue; set as the kueue.x-k8s.io/queue-name label on Pods and Jobs.' }),
   ),
-  priorityClassName: Type.Optional(Type.String({ description: 'PriorityClass of the Pods.' })),
+  priorityClassName: Type.Optional(Type.String({ maxLength: 253, pattern: DNS1123_SUBDOMAIN, description: 'PriorityClass of the Pods.' })),
 };
 
 // ---- status ---------------------------------------------------------------------------------

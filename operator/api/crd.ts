@@ -9,6 +9,7 @@ import { Value } from '@sinclair/typebox/value';
 import { rulesOf } from './schema.ts';
 import { GROUP, VERSION } from './common.ts';
 import type { KindInfo } from './kinds.ts';
+import { headChars } from '../util/text.ts';
 
 type Json = Record<string, unknown>;
 
@@ -28,7 +29,43 @@ const COPIED = [
   'x-kubernetes-list-map-keys',
 ] as const;
 
-export function toOpenApi(schema: TSchema): Json {
+const num = (x: unknown) => String(x);
+
+/**
+ * The default and bounds of a field as a sentence ("Default 0.7; 0 to 2."), appended to the
+ * description in the CRDs because `kubectl explain` shows descriptions, not defaults or bounds.
+ * Empty when the field has neither.
+ */
+export function defaultsAndBounds(s: Json): string {
+  const parts: string[] = [];
+  const d = s.default;
+  if (d !== undefined && (typeof d !== 'object' || Array.isArray(d))) {
+    const text = typeof d === 'string' ? d : JSON.stringify(d);
+    if (text.length <= 120) parts.push(`Default ${text === '' ? '""' : text}`);
+  }
+  const lo = s.exclusiveMinimum !== undefined && typeof s.exclusiveMinimum === 'number' ? s.exclusiveMinimum : s.minimum;
+  const loOpen = typeof s.exclusiveMinimum === 'number';
+  const hi = typeof s.exclusiveMaximum === 'number' ? s.exclusiveMaximum : s.maximum;
+  const hiOpen = typeof s.exclusiveMaximum === 'number';
+  if (lo !== undefined && hi !== undefined && !loOpen && !hiOpen) parts.push(`${num(lo)} to ${num(hi)}`);
+  else {
+    const b: string[] = [];
+    if (lo !== undefined) b.push(`${loOpen ? '>' : '>='} ${num(lo)}`);
+    if (hi !== undefined) b.push(`${hiOpen ? '<' : '<='} ${num(hi)}`);
+    if (b.length) parts.push(b.join(' and '));
+  }
+  if (s.minItems !== undefined || s.maxItems !== undefined) {
+    parts.push(s.minItems !== undefined && s.maxItems !== undefined ? `${s.minItems} to ${s.maxItems} items` : s.maxItems !== undefined ? `at most ${s.maxItems} items` : `at least ${s.minItems} items`);
+  }
+  return parts.length ? `${parts.join('; ')}.` : '';
+}
+
+export interface OpenApiOptions {
+  /** Append defaults and bounds to descriptions (the CRDs, for kubectl explain). */
+  explain?: boolean;
+}
+
+export function toOpenApi(schema: TSchema, opts: OpenApiOptions = {}): Json {
   const s = schema as unknown as Json;
   const out: Json = {};
   const rules = rulesOf(schema);
@@ -36,13 +73,17 @@ export function toOpenApi(schema: TSchema): Json {
   if (s['x-kubernetes-int-or-string']) {
     out['x-kubernetes-int-or-string'] = true;
     out.anyOf = [{ type: 'integer' }, { type: 'string' }];
+    // The string member's grammar (a quantity) holds at this level, as controller-gen writes it;
+    // the API server applies a pattern to strings only.
+    const pattern = ((s.anyOf as Json[] | undefined) ?? []).find((b) => b.type === 'string')?.pattern;
+    if (pattern) out.pattern = pattern;
     if (s.description) out.description = s.description;
     return out;
   }
   const anyOf = s.anyOf as Json[] | undefined;
   if (anyOf) {
     if (!anyOf.every((b) => typeof b.const === 'string')) {
-      throw new Error(`unsupported union in CRD schema: ${JSON.stringify(s).slice(0, 200)}`);
+      throw new Error(`unsupported union in CRD schema: ${headChars(JSON.stringify(s), 200)}`);
     }
     out.type = 'string';
     out.enum = anyOf.map((b) => b.const);
@@ -56,10 +97,10 @@ export function toOpenApi(schema: TSchema): Json {
     if (s['x-kubernetes-preserve-unknown-fields']) {
       out['x-kubernetes-preserve-unknown-fields'] = true;
     } else if (pattern) {
-      out.additionalProperties = toOpenApi(Object.values(pattern)[0]);
+      out.additionalProperties = toOpenApi(Object.values(pattern)[0], opts);
     }
     if (props) {
-      out.properties = Object.fromEntries(Object.entries(props).map(([k, v]) => [k, toOpenApi(v)]));
+      out.properties = Object.fromEntries(Object.entries(props).map(([k, v]) => [k, toOpenApi(v, opts)]));
       const required = ((s.required as string[] | undefined) ?? []).filter(
         (k) => (props[k] as unknown as Json).default === undefined,
       );
@@ -67,7 +108,7 @@ export function toOpenApi(schema: TSchema): Json {
     }
   } else if (s.type === 'array') {
     out.type = 'array';
-    out.items = toOpenApi(s.items as TSchema);
+    out.items = toOpenApi(s.items as TSchema, opts);
   } else if (typeof s.type === 'string') {
     out.type = s.type;
   } else {
@@ -89,6 +130,10 @@ export function toOpenApi(schema: TSchema): Json {
     out.maximum = s.exclusiveMaximum;
     out.exclusiveMaximum = true;
   }
+  if (opts.explain && typeof out.description === 'string') {
+    const extra = defaultsAndBounds(s);
+    if (extra) out.description = `${out.description} ${extra}`;
+  }
   if (rules.length) {
     out['x-kubernetes-validations'] = rules.map((r) => ({
       rule: r.cel,
@@ -101,7 +146,7 @@ export function toOpenApi(schema: TSchema): Json {
 
 /** The root schema: apiVersion/kind/metadata as Kubernetes wants them, spec and status converted. */
 function rootSchema(info: KindInfo): Json {
-  const root = toOpenApi(info.schema);
+  const root = toOpenApi(info.schema, { explain: true });
   const props = root.properties as Json;
   props.apiVersion = { type: 'string', description: 'APIVersion of this object: entropo.dev/v1alpha1.' };
   props.kind = { type: 'string', description: `Kind of this object: ${info.kind}.` };

@@ -20,6 +20,8 @@ import {
   Training,
   TrainMetrics,
   Verifier,
+  VerifierNeeded,
+  Resources,
 } from './common.ts';
 
 const Metadata = Type.Object(
@@ -112,7 +114,8 @@ export const TaskSelection = Type.Object(
   { description: 'The selection for one task, with its explanation.' },
 );
 
-export const EvalSuiteSpec = Type.Object(
+export const EvalSuiteSpec = withRules(
+  Type.Object(
   {
     policy: ModelRef,
     tasks: TaskSource,
@@ -127,6 +130,8 @@ export const EvalSuiteSpec = Type.Object(
     ...RunPolicyFields,
   },
   { description: 'Evaluate one policy on a task set with test-time scaling and hybrid selection.' },
+  ),
+  [VerifierNeeded],
 );
 
 export const EvalSuiteStatus = Type.Object(
@@ -187,6 +192,7 @@ export const TrainingRunSpec = withRules(
       preference: Preference,
       training: Training,
       evaluation: Type.Optional(
+        withRules(
         Type.Object(
           {
             tasks: TaskSource,
@@ -197,12 +203,14 @@ export const TrainingRunSpec = withRules(
           },
           { description: 'Evaluation after updates: an EvalSuite per evaluated iteration.' },
         ),
+        [VerifierNeeded],
+        ),
       ),
       serving: Type.Optional(
         Type.Object(
           {
             replicas: Type.Integer({ minimum: 1, maximum: 64, default: 1, description: 'Policy server replicas.' }),
-            resources: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Policy server resources.', 'x-kubernetes-preserve-unknown-fields': true })),
+            resources: Type.Optional(Resources),
           },
           { description: 'The operator\'s policy server (when policy.source is set).' },
         ),
@@ -275,6 +283,7 @@ export const TrainingRun = withRules(
       `!has(oldSelf.status) || !has(oldSelf.status.phase) || oldSelf.status.phase == 'Pending' || ` +
       `(has(self.spec.${f}) == has(oldSelf.spec.${f}) && (!has(self.spec.${f}) || self.spec.${f} == oldSelf.spec.${f}))`,
     message: `spec.${f} is immutable once the run has started`,
+    fieldPath: `.spec.${f}`,
     transition: true,
     check: (self: { spec: Record<string, unknown> }, old?: { spec: Record<string, unknown>; status?: { phase?: string } }) =>
       !old?.status?.phase || old.status.phase === 'Pending' || JSON.stringify(self.spec[f]) === JSON.stringify(old.spec[f]),

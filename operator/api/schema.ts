@@ -45,9 +45,17 @@ export function rulesOf(schema: TSchema): Rule<unknown>[] {
   return ((schema as unknown as Record<symbol, unknown>)[RULES] as Rule<unknown>[] | undefined) ?? [];
 }
 
-/** Kubernetes quantity ("500m", "2Gi", 4). */
+/**
+ * The grammar of a Kubernetes resource.Quantity (apimachinery's quantity.go, the pattern
+ * controller-gen writes): a signed decimal, then a binary suffix (Ki..Ei), a decimal suffix
+ * (n, u, m, k, M..E) or a decimal exponent. "1.5.0" and "512mi" do not match.
+ */
+export const QUANTITY_PATTERN =
+  '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$';
+
+/** Kubernetes quantity ("500m", "2Gi", 4): an integer or a string in the quantity grammar. */
 export const Quantity = (description: string) =>
-  Type.Union([Type.Integer(), Type.String({ pattern: '^[+-]?[0-9.]+([eEinumkKMGTP]*[-+]?[0-9]*)$' })], {
+  Type.Union([Type.Integer(), Type.String({ pattern: QUANTITY_PATTERN })], {
     description,
     'x-kubernetes-int-or-string': true,
   });
@@ -56,4 +64,14 @@ export const Quantity = (description: string) =>
 export const Opaque = (description: string) =>
   Type.Record(Type.String(), Type.Unknown(), { description, 'x-kubernetes-preserve-unknown-fields': true });
 
+/** A DNS-1123 label (Namespace, Kueue queue names): at most 63 characters. */
 export const DNS1123 = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+
+/** A DNS-1123 subdomain (most object names: PriorityClass, RuntimeClass, Secret): at most 253 characters. */
+export const DNS1123_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+
+/** A qualified name (label and annotation keys, taint keys): [DNS-subdomain prefix/]name, name at most 63 characters. */
+export const QUALIFIED_NAME = '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]$';
+
+/** A label value: empty, or at most 63 characters of [-A-Za-z0-9_.] starting and ending alphanumeric. */
+export const LABEL_VALUE = '^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$';

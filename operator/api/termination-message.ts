@@ -1,5 +1,6 @@
 /** The rollout summary a sandbox Pod writes to its termination message (<= 4 KiB): built from a trajectory and encoded. */
 import { TERMINATION_MESSAGE_LIMIT, type RolloutSummary, type TrajectoryRecord } from './records.ts';
+import { headUtf8 } from '../util/text.ts';
 
 export function summarize(t: TrajectoryRecord, key: string): RolloutSummary {
   const s: RolloutSummary = {
@@ -35,7 +36,7 @@ export function encodeSummary(summary: RolloutSummary, limit = TERMINATION_MESSA
   if (s.error !== undefined) {
     const over = Buffer.byteLength(json) - limit;
     const bytes = Buffer.from(s.error);
-    s.error = cutUtf8(bytes, Math.max(0, bytes.length - over - 16)) + '…';
+    s.error = headUtf8(bytes, Math.max(0, bytes.length - over - 16)) + '…';
     json = JSON.stringify(s);
     if (Buffer.byteLength(json) <= limit) return json;
     delete s.error;
@@ -43,16 +44,9 @@ export function encodeSummary(summary: RolloutSummary, limit = TERMINATION_MESSA
   for (const field of ['key', 'trajectory', 'task'] as const) {
     json = JSON.stringify(s);
     if (Buffer.byteLength(json) <= limit) return json;
-    s[field] = cutUtf8(Buffer.from(s[field]), 512) + '…';
+    s[field] = headUtf8(s[field], 512) + '…';
   }
   json = JSON.stringify(s);
   if (Buffer.byteLength(json) > limit) throw new Error(`rollout summary cannot fit in ${limit} bytes`);
   return json;
-}
-
-function cutUtf8(bytes: Buffer, n: number): string {
-  // Back off to a character boundary so the JSON stays valid UTF-8.
-  let end = Math.min(n, bytes.length);
-  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--;
-  return bytes.subarray(0, end).toString('utf8');
 }

@@ -3,11 +3,17 @@
  * schema defaults, checks the schema, rejects unknown fields, then checks the same cross-field
  * rules the CRDs carry as CEL. Every error names the field and what was expected.
  */
-import type { TSchema } from '@sinclair/typebox';
+import { FormatRegistry, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
-import { rulesOf } from './schema.ts';
+import { rulesOf, DNS1123, DNS1123_SUBDOMAIN, QUALIFIED_NAME, LABEL_VALUE } from './schema.ts';
 import { KINDS } from './kinds.ts';
+import { headChars } from '../util/text.ts';
+
+// The formats the CRDs use, checked as the API server does (RFC 3339 date-time).
+if (!FormatRegistry.Has('date-time')) {
+  FormatRegistry.Set('date-time', (v) => /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.test(v) && !Number.isNaN(Date.parse(v)));
+}
 
 export interface FieldError {
   /** Dotted path, e.g. "spec.preference.zeta" or "spec.tasks.instanceIds[3]". */
@@ -38,7 +44,10 @@ export function fieldOf(pointer: string): string {
 
 function describe(e: ValueError): string {
   const s = e.schema as Record<string, unknown>;
-  const got = e.value === undefined ? 'nothing' : JSON.stringify(e.value)?.slice(0, 80);
+  const got = e.value === undefined ? 'nothing' : headChars(JSON.stringify(e.value) ?? '', 80);
+  if (s['x-kubernetes-int-or-string']) {
+    return `must be an integer or a quantity string such as 500m, 2Gi or 1.5 (Kubernetes quantity grammar) (got ${got})`;
+  }
   const anyOf = s.anyOf as Record<string, unknown>[] | undefined;
   if (anyOf && anyOf.every((b) => b.const !== undefined)) {
     return `must be one of ${anyOf.map((b) => JSON.stringify(b.const)).join(', ')} (got ${got})`;
@@ -102,13 +111,49 @@ function unknownFields(schema: TSchema, value: unknown, path: string, out: Field
   }
 }
 
+/**
+ * Whether a schema error stops the CEL rules, as in the API server (apiextensions'
+ * hasBlockingErr): a wrong type, a missing required field, a value outside an enum, a string
+ * or list over its maximum. Other errors (pattern, bounds, unknown fields) leave the rules to run,
+ * and both kinds of error are reported.
+ */
+function isBlocking(e: ValueError): boolean {
+  const s = e.schema as Record<string, unknown>;
+  if (s['x-kubernetes-int-or-string']) return typeof e.value !== 'number' && typeof e.value !== 'string';
+  const anyOf = s.anyOf as Record<string, unknown>[] | undefined;
+  if (anyOf || s.const !== undefined) return true; // enum: NotSupported
+  switch (e.type) {
+    case ValueErrorType.ObjectRequiredProperty:
+    case ValueErrorType.StringMaxLength:
+    case ValueErrorType.ArrayMaxItems:
+    case ValueErrorType.Integer:
+    case ValueErrorType.Number:
+    case ValueErrorType.String:
+    case ValueErrorType.Boolean:
+    case ValueErrorType.Object:
+    case ValueErrorType.Array:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** The API server's note when schema errors kept the CEL rules from running. */
+export const RULES_NOT_CHECKED = 'some validation rules were not checked because the object was invalid; correct the existing errors to complete validation';
+
 /** Checks the cross-field rules attached anywhere in the schema, at the places they are attached. */
 function ruleErrors(schema: TSchema, value: unknown, old: unknown, path: string, out: FieldError[]): void {
   const s = schema as unknown as Record<string, unknown>;
   if (value === null || typeof value !== 'object') return;
   for (const r of rulesOf(schema)) {
     if (r.transition && old === undefined) continue;
-    if (!r.check(value as never, old as never)) {
+    let ok: boolean;
+    try {
+      ok = r.check(value as never, old as never);
+    } catch {
+      continue; // a value the schema already rejects; the schema error names it
+    }
+    if (!ok) {
       const field = r.fieldPath ? `${path}${r.fieldPath}`.replace(/^\./, '') : path;
       out.push({ field, message: r.message });
     }
@@ -131,19 +176,27 @@ function ruleErrors(schema: TSchema, value: unknown, old: unknown, path: string,
  * old: the stored object, for transition rules (immutability).
  */
 export function check<T>(schema: TSchema, input: unknown, old?: unknown): Result<T> {
+  const { value, errors } = checkAll(schema, input, old);
+  return errors.length ? { ok: false, errors } : { ok: true, value: value as T };
+}
+
+/** check() with the API server's note when schema errors kept the rules from running. */
+function checkAll(schema: TSchema, input: unknown, old?: unknown): { value: unknown; errors: FieldError[]; rulesSkipped: boolean } {
   const value = Value.Default(schema, structuredClone(input));
   const errors: FieldError[] = [];
   unknownFields(schema, value, '', errors);
   const seen = new Set<string>();
+  let blocking = false;
   for (const e of Value.Errors(schema, value)) {
     const field = fieldOf(e.path);
     // A union reports once for itself and once per branch: keep the first message per field.
     if (seen.has(field)) continue;
     seen.add(field);
     errors.push({ field, message: describe(e) });
+    if (isBlocking(e)) blocking = true;
   }
-  if (errors.length === 0) ruleErrors(schema, value, old, '', errors);
-  return errors.length ? { ok: false, errors } : { ok: true, value: value as T };
+  if (!blocking) ruleErrors(schema, value, old, '', errors);
+  return { value, errors, rulesSkipped: blocking };
 }
 
 /** Like check(), but throws a ValidationError naming `what` (a file, a line, an object). */
@@ -153,10 +206,70 @@ export function parse<T>(schema: TSchema, input: unknown, what: string, old?: un
   return r.value;
 }
 
-/** Validates a custom resource by its kind (apiVersion and kind are checked first). */
+const re = (p: string) => new RegExp(p);
+const SUBDOMAIN = re(DNS1123_SUBDOMAIN);
+const LABEL = re(DNS1123);
+const QNAME = re(QUALIFIED_NAME);
+const LVALUE = re(LABEL_VALUE);
+
+/** A qualified-name key's problem (label and annotation keys), or undefined. */
+function keyProblem(k: string): string | undefined {
+  const slash = k.lastIndexOf('/');
+  const prefix = slash >= 0 ? k.slice(0, slash) : '';
+  if (slash >= 0 && prefix.length > 253) return 'prefix must be no more than 253 characters';
+  if (!QNAME.test(k)) {
+    return "must be a qualified name: an optional DNS subdomain prefix and '/', then at most 63 characters of [-A-Za-z0-9_.] starting and ending alphanumeric";
+  }
+  return undefined;
+}
+
+/**
+ * ObjectMeta as the API server checks it for a namespaced custom resource
+ * (apimachinery ValidateObjectMeta): name required and a DNS-1123 subdomain, namespace a DNS-1123
+ * label, label keys qualified names and values label values, annotation keys qualified names and
+ * annotations at most 256 KiB in all.
+ */
+export function metadataErrors(meta: unknown): FieldError[] {
+  const out: FieldError[] = [];
+  if (meta === undefined || meta === null) return [{ field: 'metadata.name', message: 'name or generateName is required' }];
+  if (typeof meta !== 'object' || Array.isArray(meta)) return [{ field: 'metadata', message: 'must be an object' }];
+  const m = meta as Record<string, unknown>;
+  const str = (v: unknown) => typeof v === 'string';
+  if (m.name === undefined || m.name === '') {
+    if (!str(m.generateName) || m.generateName === '') out.push({ field: 'metadata.name', message: 'name or generateName is required' });
+  } else if (!str(m.name)) out.push({ field: 'metadata.name', message: 'must be a string' });
+  else if ((m.name as string).length > 253 || !SUBDOMAIN.test(m.name as string)) {
+    out.push({ field: 'metadata.name', message: `must be a lowercase RFC 1123 subdomain: at most 253 characters of a-z, 0-9, '-' and '.', starting and ending alphanumeric (got ${JSON.stringify(m.name)})` });
+  }
+  if (m.namespace !== undefined && (!str(m.namespace) || (m.namespace as string).length > 63 || !LABEL.test(m.namespace as string))) {
+    out.push({ field: 'metadata.namespace', message: `must be a lowercase RFC 1123 label: at most 63 characters of a-z, 0-9 and '-' (got ${JSON.stringify(m.namespace)})` });
+  }
+  for (const [which, isLabels] of [['labels', true], ['annotations', false]] as const) {
+    const map = m[which];
+    if (map === undefined || map === null) continue;
+    if (typeof map !== 'object' || Array.isArray(map)) {
+      out.push({ field: `metadata.${which}`, message: 'must be a map of strings' });
+      continue;
+    }
+    let size = 0;
+    for (const [k, v] of Object.entries(map)) {
+      const problem = keyProblem(k);
+      if (problem) out.push({ field: `metadata.${which}`, message: `key ${JSON.stringify(k)}: ${problem}` });
+      if (!str(v)) out.push({ field: `metadata.${which}.${k}`, message: `must be a string (got ${JSON.stringify(v)})` });
+      else if (isLabels && ((v as string).length > 63 || !LVALUE.test(v as string))) {
+        out.push({ field: `metadata.${which}`, message: `value ${JSON.stringify(v)} of ${k}: must be empty or at most 63 characters of [-A-Za-z0-9_.] starting and ending alphanumeric` });
+      }
+      size += k.length + (str(v) ? (v as string).length : 0);
+    }
+    if (!isLabels && size > 256 * 1024) out.push({ field: 'metadata.annotations', message: 'must have at most 262144 bytes in all' });
+  }
+  return out;
+}
+
+/** Validates a custom resource by its kind (apiVersion and kind are checked first, then metadata, spec and the rules). */
 export function parseResource(input: unknown, what = 'resource'): { kind: string; value: unknown } {
   const obj = input as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: string; namespace?: string } };
-  if (!obj || typeof obj !== 'object') throw new ValidationError(what, [{ field: '', message: 'must be an object' }]);
+  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new ValidationError(what, [{ field: '', message: 'must be an object' }]);
   if (obj.apiVersion !== 'entropo.dev/v1alpha1') {
     throw new ValidationError(what, [{ field: 'apiVersion', message: `must be "entropo.dev/v1alpha1" (got ${JSON.stringify(obj.apiVersion)})` }]);
   }
@@ -165,5 +278,9 @@ export function parseResource(input: unknown, what = 'resource'): { kind: string
     throw new ValidationError(what, [{ field: 'kind', message: `must be one of ${KINDS.map((k) => k.kind).join(', ')} (got ${JSON.stringify(obj.kind)})` }]);
   }
   const name = obj.metadata?.name ? `${info.kind} ${obj.metadata.namespace ?? 'default'}/${obj.metadata.name}` : what;
-  return { kind: info.kind, value: parse(info.schema, input, name) };
+  const r = checkAll(info.schema, input);
+  const errors = [...metadataErrors(obj.metadata), ...r.errors];
+  if (r.rulesSkipped) errors.push({ field: '', message: RULES_NOT_CHECKED });
+  if (errors.length) throw new ValidationError(name, errors);
+  return { kind: info.kind, value: r.value };
 }

@@ -16,6 +16,8 @@ import { registerTrain } from './commands/train.ts';
 import { registerPolicy } from './commands/policy.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerBuildSuite } from './commands/build-suite.ts';
+import { registerRun } from './commands/run.ts';
+import { registerTrainJob } from './commands/train-job.ts';
 
 /** The package's own package.json: two levels up from the sources, three from dist/. */
 function packageJson(): { version: string } {
@@ -41,6 +43,8 @@ export function buildProgram(): Command {
   registerPolicy(program);
   registerServe(program);
   registerBuildSuite(program);
+  registerRun(program);
+  registerTrainJob(program);
   return program;
 }
 

@@ -33,7 +33,8 @@
  *   - units: every live unit the object owns (found by owner reference / labels), each with
  *     its identity (role, index, attempt, iteration, checkpoint: from labels), phase
  *     (Pending / Running / Succeeded / Failed), reason (CamelCase, e.g. ImagePullBackOff,
- *     Evicted, OOMKilled, DeadlineExceeded), whether a failure is infrastructure, creation /
+ *     Evicted, OOMKilled, DeadlineExceeded), whether a failure is infrastructure, exit code (2 = a
+ *     wrong assignment or input: not retried), creation /
  *     start time, terminating flag, exit code, and the parsed termination message (`summary`),
  *     or `summaryError` when it is missing or not JSON; policy servers: ready + endpoint URL;
  *     trainers: progress; child objects: their status;
@@ -272,6 +273,11 @@ export interface AttemptRecord {
   outcome: AttemptOutcome;
   reason: string;
   message?: string;
+  /**
+   * The failure is the input's (exit code 2: a wrong assignment, data that cannot train), not
+   * the infrastructure's: retrying cannot help, so the slot gives up at once.
+   */
+  permanent?: boolean;
   /** RFC 3339. */
   at: string;
   /** Sandbox: RolloutSummary; Trainer: TrainerSummary; Verifier: VerifierSummary. */

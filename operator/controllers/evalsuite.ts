@@ -8,6 +8,7 @@
  * distinct patches), decidedBy counts, the first 100 selections, and store keys of the full
  * selections, selected predictions, trajectories and scores (never thousands of rows).
  */
+import { selectionPipeline } from '../api/common.ts';
 import type { EvalSuite, EvalSuiteStatus } from '../api/kinds.ts';
 import type { RolloutSummary } from '../api/records.ts';
 import { computeEvalMetrics, groupByTask, type GradedTrajectory } from '../selection/metrics.ts';
@@ -46,7 +47,7 @@ export function gradedFromSummary(s: RolloutSummary): GradedTrajectory {
 export function evaluate(suite: EvalSuite, samples: readonly RolloutSummary[], scores: Readonly<Record<string, number>> | undefined) {
   const graded = samples.map(gradedFromSummary);
   const report = computeEvalMetrics(groupByTask(graded), {
-    selection: suite.spec.selection,
+    selection: { ...suite.spec.selection, pipeline: selectionPipeline(suite.spec.selection, !!suite.spec.verifier) },
     ...(scores ? { verifierScores: new Map(Object.entries(scores)) } : {}),
   });
   const decidedBy: Record<string, number> = {};
@@ -68,7 +69,7 @@ export function decideEvalSuite(suite: EvalSuite, observed: Observed): Decision<
   return decideSandboxObject<EvalSuiteStatus>(suite, observed, (fleet, prefix): Completion<EvalSuiteStatus> => {
     const keys = artifactKeys(prefix);
     const samples = fleet.samples.map((r) => r.summary as RolloutSummary);
-    const needsVerifier = !!suite.spec.verifier && suite.spec.selection.pipeline.some((s) => VERIFIER_STEPS.has(s.type));
+    const needsVerifier = !!suite.spec.verifier && selectionPipeline(suite.spec.selection, true).some((s) => VERIFIER_STEPS.has(s.type));
     const events: DecisionEvent[] = [];
     const records: AttemptRecord[] = [];
     const stop: StopAction[] = [];

@@ -9,6 +9,7 @@
 import type { Condition, Phase } from '../api/common.ts';
 import { findCondition, setCondition } from '../runtime/conditions.ts';
 import { rfc3339, type AttemptRecord, type DecisionEvent, type ObservedUnit } from './decision.ts';
+import { headChars } from '../util/text.ts';
 
 /** Condition types of every kind. */
 export const ConditionTypes = { Running: 'Running', Succeeded: 'Succeeded', Failed: 'Failed', Suspended: 'Suspended' } as const;
@@ -120,7 +121,7 @@ export function commonStatus(prev: CommonStatus | undefined, s: RunState, genera
     out.startTime = start;
   }
   if (finished) out.completionTime = prev?.completionTime ?? rfc3339(now);
-  if (s.message) out.message = s.message.slice(0, 4096);
+  if (s.message) out.message = headChars(s.message, 4096);
   return out;
 }
 
@@ -183,11 +184,14 @@ export interface SlotState {
   exhausted: boolean;
   /** Reason of the last failure. */
   lastReason?: string;
+  /** A failure that retrying cannot fix (exit code 2) ended the slot. */
+  permanent?: boolean;
 }
 
 /**
  * Slot states keyed by `slotOf(record)`. A slot is retried while failures <= backoffLimit
- * (backoffLimit retries after the first attempt); a success ends it.
+ * (backoffLimit retries after the first attempt); a success ends it; a permanent failure (the
+ * input's, exit code 2) ends it at once.
  */
 export function slotStates<K>(records: readonly AttemptRecord[], backoffLimit: number, slotOf: (r: AttemptRecord) => K | undefined): Map<K, SlotState> {
   const out = new Map<K, SlotState>();
@@ -201,8 +205,9 @@ export function slotStates<K>(records: readonly AttemptRecord[], backoffLimit: n
     else if (r.outcome === 'Failed') {
       s.failures++;
       s.lastReason = r.reason;
+      if (r.permanent) s.permanent = true;
     } else s.stopped++;
-    s.exhausted = !s.succeeded && s.failures > backoffLimit;
+    s.exhausted = !s.succeeded && (s.failures > backoffLimit || !!s.permanent);
     out.set(k, s);
   }
   return out;

@@ -16,9 +16,8 @@
  *   a function of the records, so a crash in between cannot lose or double a result.
  */
 import type { RolloutLimits, Sampling, Sandbox } from '../api/common.ts';
-import { RolloutSummary } from '../api/records.ts';
+import { isSample, RolloutSummary } from '../api/records.ts';
 import { check } from '../api/validate.ts';
-import { isSample } from '../rollout/trajectory.ts';
 import {
   rfc3339,
   unitName,
@@ -31,6 +30,7 @@ import {
   type StopAction,
 } from './decision.ts';
 import { Reasons, slotStates, soonest, startDeadline, type SlotState } from './run-policy.ts';
+import { headChars } from '../util/text.ts';
 
 /** Seconds a sandbox unit may live beyond the rollout's own timeout (grading, setup). */
 export const GRADING_MARGIN_SECONDS = 900;
@@ -102,8 +102,11 @@ export const sandboxUnitName = (base: string, index: number, attempt: number): s
 export function classifySandbox(
   u: ObservedUnit,
   expect: { taskId: string; sample: number },
-): { outcome: 'Succeeded' | 'Failed'; reason: string; message: string; summary?: RolloutSummary } {
+): { outcome: 'Succeeded' | 'Failed'; reason: string; message: string; summary?: RolloutSummary; permanent?: boolean } {
   const infra = (reason: string, message: string) => ({ outcome: 'Failed' as const, reason, message });
+  if (u.phase === 'Failed' && u.exitCode === 2) {
+    return { ...infra('InvalidAssignment', u.message ?? 'the sandbox rejected its assignment (exit 2)'), permanent: true };
+  }
   if (u.phase === 'Failed' && u.exitCode !== 3) {
     return infra(u.reason ?? 'Error', u.message ?? `sandbox failed${u.exitCode !== undefined ? ` with exit code ${u.exitCode}` : ''}`);
   }
@@ -112,7 +115,7 @@ export function classifySandbox(
     return infra(u.summaryError && u.summaryError !== 'missing' ? 'SummaryMalformed' : 'SummaryMissing', `termination message: ${u.summaryError ?? 'missing'}`);
   }
   const r = check<RolloutSummary>(RolloutSummary, u.summary);
-  if (!r.ok) return infra('SummaryMalformed', `termination message: ${r.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`.slice(0, 1024));
+  if (!r.ok) return infra('SummaryMalformed', headChars(`termination message: ${r.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, 1024));
   const s = r.value;
   if (s.task !== expect.taskId || s.sample !== expect.sample) {
     return infra('SummaryMismatch', `summary is for ${s.task}/${s.sample}, expected ${expect.taskId}/${expect.sample}`);
@@ -158,7 +161,7 @@ export function decideFleet(input: FleetInput): FleetResult {
       record(u, { outcome: 'Stopped', reason: 'NotInSpec', message: `index ${u.index} is beyond ${total} slots` });
     } else if (u.phase === 'Succeeded' || u.phase === 'Failed') {
       const c = classifySandbox(u, expect);
-      record(u, { outcome: c.outcome, reason: c.reason, message: c.message, ...(c.summary ? { summary: c.summary } : {}) });
+      record(u, { outcome: c.outcome, reason: c.reason, message: c.message, ...(c.summary ? { summary: c.summary } : {}), ...(c.permanent ? { permanent: true } : {}) });
     } else if (u.terminating) {
       // deleted by someone else (eviction, node drain, a user): no sample
       record(u, { outcome: 'Failed', reason: u.reason ?? 'Deleted', message: u.message ?? 'sandbox deleted before it finished' });
@@ -191,7 +194,7 @@ export function decideFleet(input: FleetInput): FleetResult {
     events.push({
       type: 'Warning',
       reason: 'SandboxFailed',
-      message: `${r.unit}: ${r.reason}: ${r.message ?? ''} (${s.exhausted ? `no sample after ${s.failures} attempts` : `attempt ${s.failures} of ${spec.backoffLimit + 1}, retrying`})`.slice(0, 1024),
+      message: headChars(`${r.unit}: ${r.reason}: ${r.message ?? ''} (${s.exhausted ? `no sample after ${s.failures} attempt${s.failures > 1 ? 's' : ''}${s.permanent ? '; not retried' : ''}` : `attempt ${s.failures} of ${spec.backoffLimit + 1}, retrying`})`, 1024),
     });
   }
 

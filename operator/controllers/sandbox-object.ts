@@ -187,8 +187,8 @@ export function decideSandboxObject<S extends SandboxObjectStatus>(
     const status = { ...commonStatus(prev, state, gen, now), records: recordPrefix(prefix) } as S;
     if (fleet) {
       status.counts = fleet.counts;
-      status.completedIndexes = formatIndexes(fleet.completedIndexes);
-      status.failedIndexes = formatIndexes(fleet.failedIndexes);
+      if (fleet.completedIndexes.length) status.completedIndexes = formatIndexes(fleet.completedIndexes);
+      if (fleet.failedIndexes.length) status.failedIndexes = formatIndexes(fleet.failedIndexes);
     } else if (prev?.counts) {
       status.counts = prev.counts;
       if (prev.completedIndexes !== undefined) status.completedIndexes = prev.completedIndexes;

@@ -41,6 +41,7 @@ import {
 import { activeDeadline, commonStatus, finishedPhase, phaseEvent, Reasons, slotStates, soonest, ttlAfterFinished, type RunState } from './run-policy.ts';
 import { ownerOf } from './sandbox-object.ts';
 import { servePolicy, stopServers } from './serving.ts';
+import { headChars } from '../util/text.ts';
 
 type IterationRecord = NonNullable<TrainingRunStatus['history']>[number];
 
@@ -146,6 +147,7 @@ export function decideTrainingRun(run: TrainingRun, observed: Observed): Decisio
     if (u.phase !== 'Succeeded' && u.phase !== 'Failed') continue;
     const summary = u.phase === 'Succeeded' ? trainerSummaryOf(u) : undefined;
     const ok = !!summary;
+    const permanent = u.phase === 'Failed' && u.exitCode === 2;
     const r: AttemptRecord = {
       unit: u.name,
       role: 'Trainer',
@@ -154,6 +156,7 @@ export function decideTrainingRun(run: TrainingRun, observed: Observed): Decisio
       outcome: ok ? 'Succeeded' : 'Failed',
       reason: ok ? Reasons.Completed : u.phase === 'Succeeded' ? (u.summaryError && u.summaryError !== 'missing' ? 'SummaryMalformed' : 'SummaryMissing') : (u.reason ?? 'Error'),
       ...(u.message ? { message: u.message } : {}),
+      ...(permanent ? { permanent } : {}),
       at,
       ...(summary ? { summary } : {}),
     };
@@ -201,7 +204,15 @@ export function decideTrainingRun(run: TrainingRun, observed: Observed): Decisio
       h.checkpoint = s.checkpoint;
       h.training = trainMetrics(s);
     }
-    if (slot?.exhausted) failure ??= { reason: 'TrainerFailed', message: `iteration ${k}: trainer failed ${slot.failures} times (last: ${slot.lastReason})` };
+    if (slot?.exhausted) {
+      const last = allTrainer.filter((r) => r.iteration === k && r.outcome === 'Failed').pop();
+      failure ??= {
+        reason: 'TrainerFailed',
+        message: slot.permanent
+          ? `iteration ${k}: the trainer cannot train on this data (${slot.lastReason}): ${last?.message ?? ''}`.slice(0, 2000)
+          : `iteration ${k}: trainer failed ${slot.failures} times (last: ${slot.lastReason}${last?.message ? `: ${last.message}` : ''})`.slice(0, 2000),
+      };
+    }
     let done = batchDone && trained;
     if (done && evaluationDue(run, k)) {
       h.phase = 'Evaluating';
@@ -231,7 +242,7 @@ export function decideTrainingRun(run: TrainingRun, observed: Observed): Decisio
     if (ev) s.metrics = ev.evaluation as EvalMetrics;
     const tr = latest((h) => h.training);
     if (tr) s.training = tr.training as TrainMetrics;
-    if (progress) s.progress = progress.slice(0, 256);
+    if (progress) s.progress = headChars(progress, 256);
     return s;
   };
   const decision = (status: TrainingRunStatus): Decision<TrainingRunStatus> => {

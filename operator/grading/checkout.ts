@@ -8,10 +8,10 @@
  * evaluatePatch (grading/) covers self-contained tasks; this covers checkouts it cannot make.
  */
 import type { SweBenchTask } from '../api/records.ts';
-import { gradingEnv, runShell } from './exec.ts';
-import { failedGrade, frameworkOf, gradeLog, isTestPath, testFilesOfIds } from './grade.ts';
+import { failedGrade, frameworkOf, isTestPath, testFilesOfIds, type GradingSemantics } from './grade.ts';
 import type { PatchEvaluation } from './evaluate.ts';
-import { applyPatch, filesInBase, filesOfPatch, git, resetFilesToBase } from './worktree.ts';
+import { describeRun, runGradedTests } from './run.ts';
+import { applyPatch, changedFiles, filesInBase, filesOfPatch, git, resetFilesToBase } from './worktree.ts';
 
 async function gitOk(dir: string, args: string[]): Promise<void> {
   const r = await git(dir, args);
@@ -27,7 +27,7 @@ export async function resetCheckout(dir: string, base: string): Promise<void> {
 export async function evaluateInCheckout(
   task: SweBenchTask,
   patch: string,
-  opts: { dir: string; base: string; timeoutSeconds: number },
+  opts: { dir: string; base: string; timeoutSeconds: number; semantics?: GradingSemantics },
 ): Promise<PatchEvaluation> {
   const t0 = process.hrtime.bigint();
   const seconds = () => Number(process.hrtime.bigint() - t0) / 1e9;
@@ -46,12 +46,22 @@ export async function evaluateInCheckout(
     // name, and test files the candidate touched go back to base before the hidden tests go in.
     const testFiles = filesOfPatch(task.test_patch);
     const existingTests = await filesInBase(opts.dir, testFilesOfIds(frameworkOf(task), [...task.PASS_TO_PASS, ...task.FAIL_TO_PASS]), opts.base);
-    const candidateTests = filesOfPatch(patch).filter(isTestPath);
+    const candidateTests = [...new Set([...(await changedFiles(opts.dir, opts.base)), ...filesOfPatch(patch)])].filter(isTestPath);
     await resetFilesToBase(opts.dir, [...new Set([...testFiles, ...existingTests, ...candidateTests])], opts.base);
     const hidden = await applyPatch(opts.dir, task.test_patch);
     if (!hidden.applied) throw new Error(`the task's test_patch does not apply on ${opts.base}: ${hidden.error}`);
-    const run = await runShell(task.test_command, { cwd: opts.dir, timeoutSeconds: opts.timeoutSeconds, env: gradingEnv() });
-    const g = gradeLog(task, run.output);
+    const graded = await runGradedTests({
+      framework: frameworkOf(task),
+      command: task.test_command,
+      dir: opts.dir,
+      timeoutSeconds: opts.timeoutSeconds,
+      hiddenFiles: testFiles,
+      task,
+      ...(opts.semantics ? { semantics: opts.semantics } : {}),
+    });
+    const run = graded.exec;
+    const g = graded.grade;
+    notes.push(...describeRun(graded));
     notes.push(`exit ${run.code ?? run.signal}${run.timedOut ? ' (timed out)' : ''}; FAIL_TO_PASS ${g.hidden.passed.length}/${task.FAIL_TO_PASS.length}, PASS_TO_PASS ${g.regression.passed.length}/${task.PASS_TO_PASS.length}`);
     return {
       applied: true,
@@ -61,6 +71,7 @@ export async function evaluateInCheckout(
       seconds: seconds(),
       timedOut: run.timedOut,
       exitCode: run.code,
+      ...(graded.tampering.length ? { tampering: graded.tampering } : {}),
     };
   } finally {
     await resetCheckout(opts.dir, opts.base);

@@ -14,10 +14,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { isSelfContained, type SelfContainedTask, type TaskRecord, type TestOutcome } from '../api/records.ts';
-import { gradingEnv, runShell, type ExecResult } from './exec.ts';
-import { failedGrade, gradeOutcome, isTestPath, testFilesOfIds, type Grade } from './grade.ts';
-import { parseTestLog, type ParsedLog } from './parse.ts';
-import { applyPatch, filesInBase, filesOfPatch, materialiseWorkTree, resetFilesToBase, type ApplyMethod } from './worktree.ts';
+import { failedGrade, isTestPath, testFilesOfIds, type GradingSemantics } from './grade.ts';
+import { describeRun, runGradedTests, type GradedRun } from './run.ts';
+import { applyPatch, changedFiles, filesInBase, filesOfPatch, materialiseWorkTree, resetFilesToBase, type ApplyMethod } from './worktree.ts';
 
 export interface PatchEvaluation {
   applied: boolean;
@@ -49,6 +48,8 @@ export interface EvaluateOptions {
   timeoutSeconds?: number;
   /** Directory under which the throw-away work tree is created (default: the OS temp dir). */
   workDir?: string;
+  /** How SKIPPED / XPASS count (default 'swebench', the harness's rules). */
+  semantics?: GradingSemantics;
 }
 
 /** Thrown for tasks whose environment this process cannot provide (SWE-bench per-instance images). */
@@ -61,24 +62,28 @@ export class EnvironmentUnavailableError extends Error {
 
 export const DEFAULT_TEST_TIMEOUT_SECONDS = 300;
 
-export interface TestRun {
-  exec: ExecResult;
-  parsed: ParsedLog;
-  grade: Grade;
-}
+export type TestRun = GradedRun;
 
 /**
- * Runs a self-contained task's test command in dir (as it is) and grades the log. unittest
- * reports its results on stderr while the code under test prints to stdout, so for unittest
- * only stderr is parsed (unless it is empty): printed text cannot fake a result line.
+ * Runs a self-contained task's test command in dir (as it is) and grades the log, with the
+ * defences of run.ts (hardened command, canaries in `hiddenFiles`, read-only / unchanged hidden
+ * files, the run judged whole). Without hidden files (the suite builder's runs) no canary is added.
  */
-export async function runTaskTests(task: SelfContainedTask, dir: string, timeoutSeconds = DEFAULT_TEST_TIMEOUT_SECONDS): Promise<TestRun> {
-  const unittest = task.test_framework === 'unittest';
-  const exec = await runShell(task.test_command, { cwd: dir, timeoutSeconds, env: gradingEnv(), captureStderr: unittest });
-  // A command that sends unittest's report to stdout (2>&1) leaves stderr empty: parse all.
-  const onlyStderr = unittest && (exec.stderrOutput ?? '').trim() !== '';
-  const parsed = parseTestLog(task.test_framework, onlyStderr ? (exec.stderrOutput ?? '') : exec.output);
-  return { exec, parsed, grade: gradeOutcome(parsed, task) };
+export async function runTaskTests(
+  task: SelfContainedTask,
+  dir: string,
+  timeoutSeconds = DEFAULT_TEST_TIMEOUT_SECONDS,
+  opts: { hiddenFiles?: readonly string[]; semantics?: GradingSemantics } = {},
+): Promise<TestRun> {
+  return runGradedTests({
+    framework: task.test_framework,
+    command: task.test_command,
+    dir,
+    timeoutSeconds,
+    task,
+    ...(opts.hiddenFiles ? { hiddenFiles: opts.hiddenFiles } : {}),
+    ...(opts.semantics ? { semantics: opts.semantics } : {}),
+  });
 }
 
 export async function evaluatePatch(task: TaskRecord, patch: string, opts: EvaluateOptions = {}): Promise<PatchEvaluation> {
@@ -110,7 +115,8 @@ export async function evaluatePatch(task: TaskRecord, patch: string, opts: Evalu
     // PASS_TO_PASS tests into passing.
     const testFiles = filesOfPatch(task.test_patch);
     const existingTests = await filesInBase(dir, testFilesOfIds(task.test_framework, [...task.PASS_TO_PASS, ...task.FAIL_TO_PASS]));
-    const candidateTests = filesOfPatch(patch).filter(isTestPath);
+    // What the candidate changed, as git sees the tree (whatever form its diff had), and as its diff says.
+    const candidateTests = [...new Set([...(await changedFiles(dir)), ...filesOfPatch(patch)])].filter(isTestPath);
     await resetFilesToBase(dir, [...new Set([...testFiles, ...existingTests, ...candidateTests])]);
     const guarded = [...new Set([...existingTests, ...candidateTests])].filter((f) => !testFiles.includes(f));
     if (guarded.length) notes.push(`test files reset to base (or removed when new): ${guarded.join(', ')}`);
@@ -123,8 +129,9 @@ export async function evaluatePatch(task: TaskRecord, patch: string, opts: Evalu
       return { applied: true, applyError: error, applyMethod: candidate.method, ...g, log: notes.join('\n'), seconds: elapsed() };
     }
     notes.push(`hidden tests applied to ${testFiles.length} file(s); running: ${task.test_command} (timeout ${timeoutSeconds} s)`);
-    const run = await runTaskTests(task, dir, timeoutSeconds);
+    const run = await runTaskTests(task, dir, timeoutSeconds, { hiddenFiles: testFiles, ...(opts.semantics ? { semantics: opts.semantics } : {}) });
     if (run.exec.timedOut) notes.push(`test command timed out after ${timeoutSeconds} s; its process group was killed`);
+    notes.push(...describeRun(run));
     const g = run.grade;
     notes.push(
       `exit ${run.exec.code ?? run.exec.signal}; ${run.parsed.size} test result(s) parsed; ` +
@@ -139,6 +146,7 @@ export async function evaluatePatch(task: TaskRecord, patch: string, opts: Evalu
       seconds: elapsed(),
       timedOut: run.exec.timedOut,
       exitCode: run.exec.code,
+      ...(run.tampering.length ? { tampering: run.tampering } : {}),
     };
   } finally {
     await rm(dir, { recursive: true, force: true });

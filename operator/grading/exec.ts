@@ -3,7 +3,8 @@
  * NODE_OPTIONS / PYTEST_ADDOPTS / GIT_DIR), a wall-clock timeout that kills the whole process
  * group, combined stdout+stderr capped in size.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { HeadTail } from '../util/output.ts';
 import { killGroup as killProcessGroup, trackGroup, untrackGroup } from '../util/process-groups.ts';
 
@@ -124,4 +125,43 @@ export function runProcess(file: string, args: readonly string[], opts: ExecOpti
     });
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
+}
+
+let bwrapWorks: boolean | undefined;
+
+/** Whether bubblewrap can make a sandbox here (probed once). Outside a Pod only: there the container is the sandbox. */
+export function gradingSandboxWorks(): boolean {
+  if (process.env.KUBERNETES_SERVICE_HOST) return false;
+  bwrapWorks ??= spawnSync('bwrap', ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--unshare-net', '--unshare-pid', '--die-with-parent', 'true'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
+  return bwrapWorks;
+}
+
+/**
+ * The argv that runs a grading test command in dir under bubblewrap: the whole file system
+ * read-only, a private /tmp, dir (the grading copy) writable but the `readOnly` paths inside it
+ * (hidden test files, .git) bound read-only over themselves, no network, a PID namespace of its own
+ * (nothing the tests start outlives them). Pure.
+ */
+export function sandboxedGradingArgv(command: string, dir: string, readOnly: readonly string[]): string[] {
+  const ro = readOnly.flatMap((f) => {
+    const abs = path.resolve(dir, f);
+    return ['--ro-bind', abs, abs];
+  });
+  return [
+    'bwrap',
+    '--ro-bind', '/', '/',
+    '--dev', '/dev',
+    '--proc', '/proc',
+    '--tmpfs', '/tmp',
+    '--bind', dir, dir,
+    ...ro,
+    '--chdir', dir,
+    '--unshare-net',
+    '--unshare-pid',
+    '--unshare-ipc',
+    '--die-with-parent',
+    '--new-session',
+    '--',
+    '/bin/sh', '-c', command,
+  ];
 }

@@ -1,10 +1,14 @@
 /**
- * The resolved rule (SWE-bench semantics), pure: a task is resolved only when every
- * FAIL_TO_PASS test and every PASS_TO_PASS test passes; a test missing from the log counts
- * as failed. Reward is binary (1 resolved, 0 otherwise), as in the paper's outcome reward.
+ * The resolved rule, pure. Default: the SWE-bench harness's semantics (swebench/harness/grading.py:
+ * test_passed = PASSED or XFAIL; test_failed = missing, FAILED or ERROR; a SKIPPED or XPASS test is
+ * neither and is left out of both rates; resolved = no FAIL_TO_PASS and no PASS_TO_PASS failure).
+ * One deliberate departure: at least one FAIL_TO_PASS test must pass (the harness counts an empty
+ * rate as 1, so a run whose hidden tests are all skipped would be resolved). The option
+ * `semantics: 'strict'` (off by default) also fails SKIPPED and XPASS tests. Reward is binary
+ * (1 resolved, 0 otherwise), as in the paper's outcome reward.
  */
 import type { TaskRecord, TestOutcome } from '../api/records.ts';
-import { canonicalTestId, isPassing, parseTestLog, type Framework, type ParsedLog } from './parse.ts';
+import { canonicalTestId, parseTestLog, type Framework, type ParsedLog, type TestStatus } from './parse.ts';
 
 export interface Grade {
   /** Outcome of the PASS_TO_PASS tests. */
@@ -15,24 +19,37 @@ export interface Grade {
   reward: number;
 }
 
+/** 'swebench' (default): the harness's rules; 'strict': SKIPPED and XPASS fail too. */
+export type GradingSemantics = 'swebench' | 'strict';
+
+/** How one test's status counts: pass, fail, or neither (left out, as the harness does). Pure. */
+export function verdictOf(status: TestStatus | undefined, semantics: GradingSemantics = 'swebench'): 'pass' | 'fail' | 'neither' {
+  if (status === 'PASSED' || status === 'XFAIL') return 'pass';
+  if (status === undefined || status === 'FAILED' || status === 'ERROR') return 'fail';
+  return semantics === 'strict' ? 'fail' : 'neither';
+}
+
 /**
- * Splits ids into passed and failed (failed = failed, errored, skipped or missing from the
- * log). Ids keep the task's spelling; Django-style unittest ids are looked up by their
- * dotted form as well.
+ * Splits ids into passed and failed by verdictOf (tests that count as neither are in no list).
+ * Ids keep the task's spelling; Django-style unittest ids are looked up by their dotted form as well.
  */
-export function outcomeOf(parsed: ParsedLog, ids: readonly string[]): TestOutcome {
+export function outcomeOf(parsed: ParsedLog, ids: readonly string[], semantics: GradingSemantics = 'swebench'): TestOutcome {
   const passed: string[] = [];
   const failed: string[] = [];
-  for (const id of ids) (isPassing(parsed.get(id) ?? parsed.get(canonicalTestId(id))) ? passed : failed).push(id);
+  for (const id of ids) {
+    const v = verdictOf(parsed.get(id) ?? parsed.get(canonicalTestId(id)), semantics);
+    if (v === 'pass') passed.push(id);
+    else if (v === 'fail') failed.push(id);
+  }
   return { passed, failed };
 }
 
 /** Grades a parsed log against a task's FAIL_TO_PASS and PASS_TO_PASS lists. */
-export function gradeOutcome(parsed: ParsedLog, task: Pick<TaskRecord, 'FAIL_TO_PASS' | 'PASS_TO_PASS'>): Grade {
-  const hidden = outcomeOf(parsed, task.FAIL_TO_PASS);
-  const regression = outcomeOf(parsed, task.PASS_TO_PASS);
-  // A task without hidden tests cannot be proven resolved.
-  const resolved = task.FAIL_TO_PASS.length > 0 && hidden.failed.length === 0 && regression.failed.length === 0;
+export function gradeOutcome(parsed: ParsedLog, task: Pick<TaskRecord, 'FAIL_TO_PASS' | 'PASS_TO_PASS'>, semantics: GradingSemantics = 'swebench'): Grade {
+  const hidden = outcomeOf(parsed, task.FAIL_TO_PASS, semantics);
+  const regression = outcomeOf(parsed, task.PASS_TO_PASS, semantics);
+  // Nothing proves a fix unless a hidden test passed (also: a task without hidden tests is never resolved).
+  const resolved = hidden.passed.length > 0 && hidden.failed.length === 0 && regression.failed.length === 0;
   return { regression, hidden, resolved, reward: resolved ? 1 : 0 };
 }
 
@@ -52,8 +69,8 @@ export function frameworkOf(task: TaskRecord): Framework {
 }
 
 /** Parses a test log by the task's framework and grades it (e.g. a log from a SWE-bench image). */
-export function gradeLog(task: TaskRecord, log: string): Grade {
-  return gradeOutcome(parseTestLog(frameworkOf(task), log), task);
+export function gradeLog(task: TaskRecord, log: string, semantics: GradingSemantics = 'swebench'): Grade {
+  return gradeOutcome(parseTestLog(frameworkOf(task), log), task, semantics);
 }
 
 /**
@@ -76,14 +93,22 @@ export function testFilesOfIds(framework: Framework, ids: readonly string[]): st
   return [...out];
 }
 
-/** Test files and test-runner configuration, by path (pure). */
+/**
+ * Test files, and every file through which a test runner reads options, plugins or start-up code
+ * (pytest: pytest.ini, .pytest.ini, pytest.toml, .pytest.toml, pyproject.toml, tox.ini, setup.cfg,
+ * conftest.py; Python start-up: sitecustomize/usercustomize, *.pth; node's runner: its default
+ * test-file patterns; git: .gitattributes), by path (pure).
+ */
 const TEST_PATH = [
   /(^|\/)(tests?|__tests__)\//, // files under test/, tests/, __tests__/
   /(^|\/)test_[^/]*\.py$/,
   /_test\.py$/,
   /\.(test|spec)\.[cm]?[jt]s$/,
+  /(^|\/)(test|test-[^/]*|[^/]*[-_]test)\.[cm]?[jt]s$/, // node --test's default file patterns
   /(^|\/)(conftest|sitecustomize|usercustomize)\.py$/,
-  /(^|\/)(pytest\.ini|tox\.ini|setup\.cfg)$/,
+  /\.pth$/,
+  /(^|\/)(\.?pytest\.ini|\.?pytest\.toml|pyproject\.toml|tox\.ini|setup\.cfg)$/,
+  /(^|\/)\.gitattributes$/,
 ];
 
 /**

@@ -5,3 +5,6 @@ export * from './exec.ts';
 export * from './worktree.ts';
 export * from './evaluate.ts';
 export * from './checkout.ts';
+export * from './patch-paths.ts';
+export * from './integrity.ts';
+export * from './run.ts';

@@ -28,11 +28,10 @@ export type TestStatus = (typeof TestStatuses)[number];
 export type ParsedLog = Map<string, TestStatus>;
 
 /**
- * Whether a status counts as a pass. As in SWE-bench, an expected failure (XFAIL) passes;
- * an unexpected pass of a non-strict xfail (XPASS) is a pass in pytest's own terms (a strict
- * one is reported FAILED by pytest). SKIPPED does not pass: a skipped hidden test proves nothing.
+ * Whether a status counts as a pass, as the SWE-bench harness's test_passed: PASSED or XFAIL.
+ * (XPASS and SKIPPED are not passes; grade.ts's verdictOf says how they count.)
  */
-export const isPassing = (s: TestStatus | undefined): boolean => s === 'PASSED' || s === 'XFAIL' || s === 'XPASS';
+export const isPassing = (s: TestStatus | undefined): boolean => s === 'PASSED' || s === 'XFAIL';
 
 const SEVERITY: Record<TestStatus, number> = { PASSED: 0, XPASS: 1, XFAIL: 1, SKIPPED: 2, FAILED: 3, ERROR: 4 };
 
@@ -86,29 +85,92 @@ function pytestNodeId(rest: string): string | undefined {
  */
 export function parsePytestLog(log: string): ParsedLog {
   const out: ParsedLog = new Map();
-  // The section a line is in: progress lines are read before any report section (or in the
-  // "test session starts" one), summary lines only in "short test summary info". Captured
-  // output (FAILURES, ERRORS, PASSES, ...) is never read as results.
-  let section = '';
-  for (const raw of linesOf(log)) {
-    const line = raw.trimEnd();
+  const lines = linesOf(log).map((l) => l.trimEnd());
+  // The real short summary is the last one (a banner printed by code under test, shown inside a
+  // captured-output section, comes before it); lines after the run's final counts line are not pytest's.
+  const final = lastIndex(lines, (l) => PYTEST_FINAL.test(l));
+  const end = final >= 0 ? final : lines.length;
+  const summaryAt = lastIndex(lines.slice(0, end), (l) => SECTION.exec(l)?.[1] === 'short test summary info');
+  let progress = true; // progress lines: only before the first report section
+  for (let i = 0; i < end; i++) {
+    const line = lines[i];
     const sec = SECTION.exec(line);
     if (sec) {
-      section = sec[1];
+      if (sec[1] !== 'test session starts') progress = false;
       continue;
     }
-    if (section === '' || section === 'test session starts') {
+    if (progress) {
       const v = PYTEST_VERBOSE.exec(line);
       if (v) record(out, v[1], v[2] as TestStatus);
+      const sub = PYTEST_SUB_VERBOSE.exec(line);
+      if (sub?.[2] === 'SUBFAILED') record(out, sub[1], 'FAILED');
       continue;
     }
-    if (section !== 'short test summary info') continue;
+    if (summaryAt < 0 || i <= summaryAt) continue;
     const s = PYTEST_SUMMARY.exec(line);
-    if (!s) continue;
-    const id = pytestNodeId(s[2]);
-    if (id) record(out, id, s[1] as TestStatus);
+    if (s) {
+      const id = pytestNodeId(s[2]);
+      if (id) record(out, id, s[1] as TestStatus);
+      continue;
+    }
+    // pytest >= 9: a failed subtest ("SUBFAILED(i=2) tests/x.py::C::test - ...") fails its test,
+    // whose own line may still say PASSED.
+    const sub = PYTEST_SUB_SUMMARY.exec(line);
+    if (sub) {
+      const id = pytestNodeId(sub[2]);
+      if (id && sub[1] === 'SUBFAILED') record(out, id, 'FAILED');
+    }
   }
   return out;
+}
+
+const lastIndex = <T>(xs: readonly T[], f: (x: T) => boolean): number => {
+  for (let i = xs.length - 1; i >= 0; i--) if (f(xs[i])) return i;
+  return -1;
+};
+
+/** pytest's last line: "==== 1 failed, 2 passed, 3 subtests passed in 0.15s ====" (or "no tests ran in ..."). */
+const PYTEST_FINAL = /^=+ (?:(?:\d+ [\w ]+?(?:, )?)+|no tests ran) in [\d.]+s(?: \([^)]*\))? =+$/;
+const PYTEST_SUB_VERBOSE = /^(\S.*?::.+?) (SUBFAILED|SUBPASSED|SUBSKIPPED)\(.*\)\s+\[\s*\d+%\]$/;
+const PYTEST_SUB_SUMMARY = /^(SUBFAILED|SUBPASSED|SUBSKIPPED)(?:\(.*?\))? (.+)$/;
+
+/** What a run's own closing lines say: whether the runner finished and its counts. */
+export interface RunSummary {
+  /** The runner printed its closing summary (it was not cut short). */
+  complete: boolean;
+  /** Counts by outcome as the runner states them (pytest: passed, failed, error, skipped, xfailed, xpassed; unittest: ran, failures, errors; node: tests, pass, fail). */
+  counts: Record<string, number>;
+  /** unittest: "OK" or "FAILED"; node: whether "# fail 0". */
+  ok?: boolean;
+}
+
+/** The closing summary of a pytest, unittest or node TAP run (pure). */
+export function runSummary(framework: Framework, log: string): RunSummary {
+  const lines = linesOf(log).map((l) => l.trimEnd());
+  const counts: Record<string, number> = {};
+  if (framework === 'pytest') {
+    const i = lastIndex(lines, (l) => PYTEST_FINAL.test(l));
+    if (i < 0) return { complete: false, counts };
+    for (const m of lines[i].matchAll(/(\d+) (passed|failed|errors?|skipped|xfailed|xpassed|deselected|warnings?|subtests passed|subtests failed)/g)) {
+      counts[m[2].replace(/s$/, '').replace(/^error$/, 'error')] = Number(m[1]);
+    }
+    return { complete: true, counts };
+  }
+  if (framework === 'unittest') {
+    const ran = lastIndex(lines, (l) => /^Ran \d+ tests? in [\d.]+s$/.test(l));
+    if (ran < 0) return { complete: false, counts };
+    counts.ran = Number(/^Ran (\d+)/.exec(lines[ran])![1]);
+    const verdict = lines.slice(ran + 1).find((l) => /^(OK|FAILED)\b/.test(l));
+    if (!verdict) return { complete: false, counts };
+    for (const m of verdict.matchAll(/(failures|errors|skipped|expected failures|unexpected successes)=(\d+)/g)) counts[m[1]] = Number(m[2]);
+    return { complete: true, counts, ok: verdict.startsWith('OK') };
+  }
+  for (const l of lines) {
+    const m = /^# (tests|suites|pass|fail|cancelled|skipped|todo) (\d+)$/.exec(l);
+    if (m) counts[m[1]] = Number(m[2]);
+  }
+  const complete = counts.tests !== undefined && counts.pass !== undefined && counts.fail !== undefined;
+  return { complete, counts, ...(complete ? { ok: counts.fail === 0 } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -187,6 +249,12 @@ export function parseUnittestLog(log: string): ParsedLog {
     const status = alone ?? (tail ? unittestStatus(tail[1]) : undefined);
     if (status) {
       record(out, pending, status);
+      // Django's verbose runner puts a test's docstring (first line) before " ... ok"; SWE-bench's
+      // Django instances name such tests by that line: the result is keyed both ways.
+      if (alone === undefined && tail) {
+        const doc = line.slice(0, tail.index).trim();
+        if (doc) record(out, doc, status);
+      }
       pending = undefined;
     }
   }

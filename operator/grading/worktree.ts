@@ -2,10 +2,11 @@
  * Work trees and patches: materialise a self-contained task's files as a git repository whose
  * first commit is the base state, and apply unified diffs to it with fall-backs.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { SelfContainedTask } from '../api/records.ts';
 import { gradingEnv, runProcess, type ExecResult } from './exec.ts';
+import { patchSafetyProblems } from './patch-paths.ts';
 
 /** Runs git in dir with the pinned environment; never reads the user's or system git config. */
 export function git(dir: string, args: readonly string[], input?: string, stdoutOnly = false): Promise<ExecResult> {
@@ -67,34 +68,41 @@ export interface ApplyResult {
   error?: string;
 }
 
-/** Paths a unified diff touches (both sides of renames), without the a/ b/ prefixes. Pure. */
-export function filesOfPatch(patch: string): string[] {
-  const out = new Set<string>();
-  const strip = (p: string) => {
-    const t = p.trim().replace(/\t.*$/, '').replace(/^"(.*)"$/, '$1');
-    if (t === '/dev/null') return;
-    out.add(t.replace(/^[ab]\//, ''));
-  };
-  for (const line of patch.split('\n')) {
-    const g = /^diff --git a\/(\S+) b\/(\S+)$/.exec(line);
-    if (g) {
-      strip(g[1]);
-      strip(g[2]);
-      continue;
-    }
-    const f = /^(?:---|\+\+\+) (.+)$/.exec(line);
-    if (f) strip(f[1]);
+export { filesOfPatch } from './patch-paths.ts';
+
+/** The files through which a patch could reach git itself (config, attributes, hooks): snapshot to compare. */
+async function gitControlState(dir: string): Promise<string> {
+  const parts: string[] = [];
+  for (const f of ['config', 'info/attributes', 'info/exclude', 'HEAD', 'hooks', 'modules']) {
+    const st = await lstat(path.join(dir, '.git', f)).catch(() => undefined);
+    const body = st?.isFile() ? await readFile(path.join(dir, '.git', f), 'utf8').catch(() => '?') : st ? `${st.mode}:${st.mtimeMs}` : '-';
+    parts.push(`${f}\0${body}`);
   }
-  return [...out];
+  return parts.join('\0\0');
 }
 
 /**
- * Applies a unified diff in dir. Attempts, in order: `git apply` (atomic), `git apply --recount`
- * (hand-written hunks with wrong line counts), then GNU `patch -p1 --fuzz=3` (dry run first, so a
- * failed attempt leaves the tree untouched). An empty or whitespace-only patch applies trivially.
+ * Applies a unified diff in dir. The patch is refused (not applied) when any path on any side of
+ * any file is absolute, leaves the tree or lies inside .git, when it makes a symbolic link that
+ * points outside the tree, or when it is not a unified diff (patchSafetyProblems); and undone
+ * (refused) if git's own files changed all the same. Attempts, in order: `git apply` (atomic),
+ * `git apply --recount` (hand-written hunks with wrong line counts), then GNU `patch -p1 --fuzz=3
+ * --unified` (dry run first, so a failed attempt leaves the tree untouched; unified diffs only, never
+ * ed scripts). An empty or whitespace-only patch applies trivially.
  */
 export async function applyPatch(dir: string, patch: string): Promise<ApplyResult> {
   if (patch.trim() === '') return { applied: true, method: 'empty' };
+  const unsafe = patchSafetyProblems(patch);
+  if (unsafe.length) return { applied: false, error: `patch refused: ${unsafe.join('; ')}` };
+  const before = await gitControlState(dir);
+  const r = await applyPatchUnchecked(dir, patch);
+  if (r.applied && (await gitControlState(dir)) !== before) {
+    return { applied: false, error: 'patch refused: it changed files inside .git' };
+  }
+  return r;
+}
+
+async function applyPatchUnchecked(dir: string, patch: string): Promise<ApplyResult> {
   const text = patch.endsWith('\n') ? patch : `${patch}\n`;
   const errors: string[] = [];
   const attempts: [ApplyMethod, string[]][] = [
@@ -106,7 +114,7 @@ export async function applyPatch(dir: string, patch: string): Promise<ApplyResul
     if (r.code === 0) return { applied: true, method };
     errors.push(`${method}: ${r.output.trim()}`);
   }
-  const patchArgs = ['-p1', '--batch', '--forward', '--fuzz=3', '--no-backup-if-mismatch', '--reject-file=-', '--silent'];
+  const patchArgs = ['-p1', '--unified', '--batch', '--forward', '--fuzz=3', '--no-backup-if-mismatch', '--reject-file=-', '--silent'];
   const dry = await runProcess('patch', [...patchArgs, '--dry-run'], { cwd: dir, env: gradingEnv(), input: text, timeoutSeconds: 60 });
   if (dry.code === 0) {
     const real = await runProcess('patch', patchArgs, { cwd: dir, env: gradingEnv(), input: text, timeoutSeconds: 60 });
@@ -145,6 +153,28 @@ export async function filesInBase(dir: string, files: readonly string[], base = 
     if ((await git(dir, ['cat-file', '-e', `${base}:${rel}`])).code === 0) out.push(rel);
   }
   return out;
+}
+
+/**
+ * Paths that differ between the work tree and `base` (tracked changes, deletions and untracked
+ * files; renames as delete + add), as git sees them: whatever form the patch that made them had.
+ */
+export async function changedFiles(dir: string, base = 'HEAD'): Promise<string[]> {
+  const env = gradingEnv({ GIT_CONFIG_GLOBAL: '/dev/null', GIT_INDEX_FILE: path.join(dir, '.git', 'entropo-changed-index') });
+  const run = (args: string[]) =>
+    runProcess('git', ['-c', 'core.hooksPath=/dev/null', '-c', 'core.quotePath=false', ...args], { cwd: dir, env, timeoutSeconds: 120, stderr: 'ignore' });
+  try {
+    // --force: files a .gitignore of the candidate's would hide are changes all the same.
+    for (const args of [['read-tree', base], ['add', '-A', '--force', '.']]) {
+      const r = await run(args);
+      if (r.code !== 0) throw new Error(`git ${args.join(' ')} failed in ${dir} (exit ${r.code}): ${r.output.trim()}`);
+    }
+    const r = await run(['diff', '--cached', '--no-renames', '--name-only', '-z', base]);
+    if (r.code !== 0) throw new Error(`git diff --name-only failed in ${dir} (exit ${r.code})`);
+    return r.output.split('\0').filter(Boolean);
+  } finally {
+    await rm(path.join(dir, '.git', 'entropo-changed-index'), { force: true });
+  }
 }
 
 /** `git diff` of the work tree (tracked and untracked files) against the base commit. */

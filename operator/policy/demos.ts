@@ -20,6 +20,7 @@ import { Toolbox } from '../rollout/tools/toolbox.ts';
 import { applyEdits, readLibraries, type Library, type TaskDefinition } from '../tasks/suite.ts';
 import { mulberry32 } from '../util/random.ts';
 import { goldEdit, mistypedOldStr, wrongEdits, type GoldEdit, type WrongEdit, type WrongKind } from './edits.ts';
+import { headChars } from '../util/text.ts';
 
 export type DemoKind = 'gold' | 'retry' | WrongKind;
 
@@ -88,7 +89,7 @@ async function playSteps(task: SelfContainedTask, steps: Step[], shownDir: strin
       messages.push({ role: 'assistant', content: null, tool_calls: [{ id, type: 'function', function: { name: s.name, arguments: args } }] });
       const r = await toolbox.call(s.name, args);
       if (r.error !== (s.expectError ?? false)) {
-        throw new Error(`${task.instance_id}: demonstration step ${i} (${s.name} ${args.slice(0, 120)}): ${r.error ? 'unexpected error' : 'expected an error'}: ${r.content.slice(0, 300)}`);
+        throw new Error(`${task.instance_id}: demonstration step ${i} (${s.name} ${headChars(args, 120)}): ${r.error ? 'unexpected error' : 'expected an error'}: ${headChars(r.content, 300)}`);
       }
       if (s.name === 'finish') break;
       messages.push({ role: 'tool', tool_call_id: id, name: s.name, content: r.content });

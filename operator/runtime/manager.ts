@@ -18,6 +18,7 @@
  * (no renew within the renew deadline), everything in flight is aborted at once.
  */
 import { hostname } from 'node:os';
+import { setMaxListeners } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { Configuration, KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
@@ -74,8 +75,11 @@ export interface ControllerSpec {
   name: string;
   /** The kind this controller reconciles. */
   for: Resource;
-  /** Kinds whose objects carry a controller ownerReference to a `for` object (Pods, Jobs, ...). */
-  owns?: Resource[];
+  /**
+   * Kinds whose objects carry a controller ownerReference to a `for` object (Pods, Jobs, ...);
+   * an entry with its own labelSelector overrides ownedLabelSelector for that kind.
+   */
+  owns?: (Resource | { resource: Resource; labelSelector?: string })[];
   /** Label selector for the owned kinds' caches (cache only what we create). */
   ownedLabelSelector?: string;
   reconciler: Reconciler;
@@ -131,6 +135,8 @@ export class Manager {
     this.registry = registry;
     this.metrics = runtimeMetrics(registry);
     this.log = opts.log ?? rootLogger.child({ component: 'manager' });
+    // Every cache's sync wait listens on these signals: one listener per informer is expected.
+    for (const c of [this.lifetime, this.renewal, this.runnablesSignal]) setMaxListeners(0, c.signal);
     const le = opts.leaderElection;
     this.identity = (le && le.identity) || `${hostname()}_${randomUUID()}`;
     this.metricsServer = new HttpEndpoints({ registry });
@@ -177,7 +183,10 @@ export class Manager {
       log: this.log,
     });
     ctl.watchFor(this.cache(spec.for));
-    for (const owned of spec.owns ?? []) ctl.watchOwned(this.cache(owned, spec.ownedLabelSelector), spec.for);
+    for (const owned of spec.owns ?? []) {
+      const [resource, selector] = 'resource' in owned ? [owned.resource, owned.labelSelector] : [owned, spec.ownedLabelSelector];
+      ctl.watchOwned(this.cache(resource, selector), spec.for);
+    }
     this.controllers.push(ctl);
     if (this.controllersStarted) ctl.start();
     return ctl;

@@ -4,6 +4,7 @@
  * our tfjs model and scoring through an OpenAI-compatible endpoint, so all three see the same text.
  */
 import type { ChatMessage, TrajectoryRecord } from '../api/records.ts';
+import { headChars, tailChars } from '../util/text.ts';
 
 export const VERIFIER_ANSWERS = { yes: 'YES', no: 'NO' } as const;
 
@@ -29,9 +30,9 @@ export type VerifierInput = Pick<TrajectoryRecord, 'messages' | 'patch'>;
 /** Keeps the head and the tail of a long text, saying how much was cut. */
 export function clip(text: string, max: number): string {
   if (text.length <= max) return text;
-  const head = Math.ceil(max / 2);
-  const tail = Math.floor(max / 2);
-  return `${text.slice(0, head)}\n[... ${text.length - head - tail} characters omitted ...]\n${text.slice(text.length - tail)}`;
+  const head = headChars(text, Math.ceil(max / 2));
+  const tail = tailChars(text, Math.floor(max / 2));
+  return `${head}\n[... ${text.length - head.length - tail.length} characters omitted ...]\n${tail}`;
 }
 
 /** The trajectory as text: the issue, every assistant turn with its tool calls, every observation. */

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ChatMessage, ToolCall } from '../api/records.ts';
 import type { ChatTokenizer } from '../training/chat.ts';
-import { parseTextToolCalls } from '../rollout/agent/text-format.ts';
+import { toolCallBlocks } from '../rollout/agent/text-format.ts';
 import { ApiError, type ChatCompletionRequest, type RequestMessage } from './protocol.ts';
 
 /** A message's content as the template sees it: text parts joined, null kept for assistant turns with tool calls. */
@@ -50,8 +50,6 @@ export function renderPrompt(tok: ChatTokenizer, req: Pick<ChatCompletionRequest
   }
 }
 
-const TOOL_CALL_BLOCK = /<tool_call>([\s\S]*?)(?:<\/tool_call>|$)/g;
-
 /** A fresh tool call id in OpenAI's form. */
 export const toolCallId = (): string => `call_${randomBytes(12).toString('hex')}`;
 
@@ -63,12 +61,16 @@ export const toolCallId = (): string => `call_${randomBytes(12).toString('hex')}
 export function assistantMessage(text: string, parseTools: boolean, newId: () => string = toolCallId): { content: string | null; tool_calls?: ToolCall[] } {
   if (!parseTools || !text.includes('<tool_call>')) return { content: text };
   const calls: ToolCall[] = [];
-  const content = text.replace(TOOL_CALL_BLOCK, (block) => {
-    const [parsed] = parseTextToolCalls(block);
-    if (!parsed?.ok) return block;
-    calls.push({ id: newId(), type: 'function', function: { name: parsed.name, arguments: parsed.arguments } });
-    return '';
-  });
+  // Blocks are found by their JSON (arguments may contain "</tool_call>"), not by the closing tag.
+  let content = '';
+  let pos = 0;
+  for (const b of toolCallBlocks(text)) {
+    content += text.slice(pos, b.start);
+    if (b.call.ok) calls.push({ id: newId(), type: 'function', function: { name: b.call.name, arguments: b.call.arguments } });
+    else content += text.slice(b.start, b.end);
+    pos = b.end;
+  }
+  content += text.slice(pos);
   if (calls.length === 0) return { content: text };
   const rest = content.trim();
   return { content: rest === '' ? null : rest, tool_calls: calls };

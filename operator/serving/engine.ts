@@ -13,7 +13,8 @@
 import type { CausalLM } from '../training/model.ts';
 import { sampleToken } from '../training/generate.ts';
 import { Rng } from '../training/rng.ts';
-import { BatchCache, disposeCache, prefill } from './batch-cache.ts';
+import { BatchCache, cloneCache, disposeCache, prefill } from './batch-cache.ts';
+import { PrefixCache } from './prefix-cache.ts';
 import { ApiError, type EngineStats } from './protocol.ts';
 
 /** A generation job: token ids in, token ids out. */
@@ -60,6 +61,8 @@ export interface EngineOptions {
   decode?: (ids: number[]) => string;
   /** Called when the counters change. */
   onStats?: (s: EngineStats) => void;
+  /** Tokens of KV cache kept for prefix reuse (prefix-cache.ts); 0 or absent: off. */
+  prefixCacheTokens?: number;
 }
 
 interface Pending {
@@ -110,21 +113,23 @@ export class Engine {
   private running: Sequence[] = [];
   private readonly requests = new Map<number, Running>();
   private readonly batch: BatchCache;
+  private readonly prefixes: PrefixCache;
   private loop?: Promise<void>;
   private nextId = 1;
   private closed = false;
-  private readonly stats: EngineStats = { running: 0, waiting: 0, steps: 0, generatedTokens: 0, promptTokens: 0, batchRows: 0, decodeSeconds: 0, prefillSeconds: 0 };
+  private readonly stats: EngineStats = { running: 0, waiting: 0, steps: 0, generatedTokens: 0, promptTokens: 0, batchRows: 0, decodeSeconds: 0, prefillSeconds: 0, prefixHits: 0, prefixTokens: 0 };
 
   constructor(
     private readonly model: CausalLM,
     private readonly opts: EngineOptions,
   ) {
     this.batch = new BatchCache(model);
+    this.prefixes = new PrefixCache(opts.prefixCacheTokens ?? 0);
   }
 
   /** Counters so far. */
   counters(): EngineStats {
-    return { ...this.stats, running: this.running.length, waiting: this.waiting.length };
+    return { ...this.stats, running: this.running.length, waiting: this.waiting.length, prefixHits: this.prefixes.hits, prefixTokens: this.prefixes.reusedTokens };
   }
 
   /**
@@ -172,6 +177,7 @@ export class Engine {
     for (const r of this.requests.values()) r.cancelled = true;
     await this.loop;
     this.batch.clear();
+    this.prefixes.clear();
   }
 
   private publish(): void {
@@ -207,7 +213,15 @@ export class Engine {
   private start(p: Pending): void {
     const t0 = now();
     const job = p.job;
-    const { cache, logits } = prefill(this.model, job.prompt);
+    const prefix = this.prefixes.lookup(job.prompt);
+    let out;
+    try {
+      out = prefill(this.model, job.prompt, prefix);
+    } finally {
+      if (prefix) disposeCache(prefix);
+    }
+    const { cache, logits } = out;
+    this.prefixes.insert(job.prompt, cloneCache(cache));
     this.stats.prefillSeconds += now() - t0;
     this.stats.promptTokens += job.prompt.length;
     const r: Running = { ...p, sequences: [], queueSeconds: t0 - p.arrived, firstTokenSeconds: now() - p.arrived };
@@ -277,6 +291,14 @@ export class Engine {
       else keep.push(i);
     });
     if (keep.length === this.running.length) return;
+    // The first choice of each finished request leaves its prompt + completion for prefix reuse
+    // (an agent's next turn starts with them).
+    this.running.forEach((s, i) => {
+      if (s.done && s.index === 0 && !s.owner.cancelled) {
+        const row = this.batch.row(i);
+        this.prefixes.insert([...s.owner.job.prompt, ...s.tokens].slice(0, row.length), row);
+      }
+    });
     this.batch.keep(keep);
     this.running = keep.map((i) => this.running[i]);
     for (const r of owners) this.finishIfDone(r);

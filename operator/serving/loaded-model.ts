@@ -50,6 +50,8 @@ export async function loadServedModel(o: { modelDir: string; adapterDir?: string
     if (!existsSync(path.join(o.adapterDir, 'adapter_config.json'))) throw new Error(`${o.adapterDir}: no adapter_config.json (expected a PEFT LoRA adapter)`);
     loadAdapters(model, o.adapterDir);
   }
+  // Weights never change while serving: multiply by pre-transposed copies (much faster on wasm / cpu).
+  model.transposeFrozenWeights();
   const tokDir = existsSync(path.join(o.modelDir, 'tokenizer.json')) || !o.adapterDir ? o.modelDir : o.adapterDir;
   const tok = loadChatTokenizer(tokDir);
   const contextLength = Math.min(model.config.maxPositionEmbeddings, o.maxModelLen ?? Infinity);

@@ -18,6 +18,11 @@ export class ServingMetrics {
   private readonly promptTokens: Counter;
   private readonly generatedTokens: Counter;
   private readonly steps: Counter;
+  private readonly batchRows: Counter;
+  private readonly decodeSeconds: Counter;
+  private readonly prefillSeconds: Counter;
+  private readonly prefixHits: Counter;
+  private readonly prefixTokens: Counter;
   private readonly running: Gauge;
   private readonly waiting: Gauge;
   private readonly tokensPerSecond: Gauge;
@@ -39,6 +44,11 @@ export class ServingMetrics {
     this.promptTokens = new Counter({ name: 'entropo_serving_prompt_tokens_total', help: 'Prompt tokens prefilled.', registers });
     this.generatedTokens = new Counter({ name: 'entropo_serving_generation_tokens_total', help: 'Tokens generated.', registers });
     this.steps = new Counter({ name: 'entropo_serving_decode_steps_total', help: 'Batched decode steps run.', registers });
+    this.batchRows = new Counter({ name: 'entropo_serving_decode_rows_total', help: 'Sequences summed over decode steps (tokens produced by decode steps).', registers });
+    this.decodeSeconds = new Counter({ name: 'entropo_serving_decode_seconds_total', help: 'Time spent in batched decode steps (sampling included).', registers });
+    this.prefillSeconds = new Counter({ name: 'entropo_serving_prefill_seconds_total', help: 'Time spent prefilling prompts.', registers });
+    this.prefixHits = new Counter({ name: 'entropo_serving_prefix_cache_hits_total', help: 'Prefills that reused the KV cache of a cached prefix.', registers });
+    this.prefixTokens = new Counter({ name: 'entropo_serving_prefix_cache_reused_tokens_total', help: 'Prompt tokens not prefilled thanks to the prefix cache.', registers });
     this.running = new Gauge({ name: 'entropo_serving_running_sequences', help: 'Sequences in the running batch.', registers });
     this.waiting = new Gauge({ name: 'entropo_serving_waiting_requests', help: 'Requests queued for the batch.', registers });
     // eslint-disable-next-line @typescript-eslint/no-this-alias
@@ -60,6 +70,11 @@ export class ServingMetrics {
     this.promptTokens.inc(s.promptTokens - (prev?.promptTokens ?? 0));
     this.generatedTokens.inc(s.generatedTokens - (prev?.generatedTokens ?? 0));
     this.steps.inc(s.steps - (prev?.steps ?? 0));
+    this.batchRows.inc(s.batchRows - (prev?.batchRows ?? 0));
+    this.decodeSeconds.inc(s.decodeSeconds - (prev?.decodeSeconds ?? 0));
+    this.prefillSeconds.inc(s.prefillSeconds - (prev?.prefillSeconds ?? 0));
+    this.prefixHits.inc(s.prefixHits - (prev?.prefixHits ?? 0));
+    this.prefixTokens.inc(s.prefixTokens - (prev?.prefixTokens ?? 0));
     this.running.set(s.running);
     this.waiting.set(s.waiting);
     if (s.steps > 0) this.meanBatch.set(s.batchRows / s.steps);

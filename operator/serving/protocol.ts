@@ -158,6 +158,8 @@ export interface WorkerInit {
   maxBatch: number;
   /** Cap on the context (prompt + completion); default the model's max_position_embeddings. */
   maxModelLen?: number;
+  /** MiB of KV cache kept for prefix reuse; 0 turns prefix caching off. Default 256. */
+  prefixCacheMiB?: number;
 }
 
 export type ToWorker =
@@ -178,6 +180,9 @@ export interface EngineStats {
   /** Seconds spent in decode steps and prefills. */
   decodeSeconds: number;
   prefillSeconds: number;
+  /** Prefills that reused a cached prefix, and the prompt tokens they did not run. */
+  prefixHits: number;
+  prefixTokens: number;
 }
 
 export type FromWorker =

@@ -32,6 +32,8 @@ export interface PolicyServerOptions {
   backend?: string;
   /** Cap on prompt + completion tokens; default the model's max_position_embeddings. */
   maxModelLen?: number;
+  /** MiB of KV cache kept for prefix reuse across requests (an agent's turns); 0: off. Default 256. */
+  prefixCacheMiB?: number;
   /** Seconds in-flight requests get to finish on close before they are failed. Default 30. */
   drainSeconds?: number;
   log?: Logger;
@@ -79,9 +81,10 @@ export function toApiError(e: FastifyError | ApiError | Error): ApiError {
 export async function startPolicyServer(o: PolicyServerOptions): Promise<PolicyServer> {
   const log = (o.log ?? rootLogger).child({ component: 'serve', model: o.servedModelName });
   const metrics = new ServingMetrics({ model: o.servedModelName });
-  const engine = new EngineClient({ modelDir: o.modelDir, adapterDir: o.adapterDir, backend: o.backend ?? 'auto', maxBatch: o.maxBatch ?? 8, maxModelLen: o.maxModelLen });
+  const engine = new EngineClient({ modelDir: o.modelDir, adapterDir: o.adapterDir, backend: o.backend ?? 'auto', maxBatch: o.maxBatch ?? 8, maxModelLen: o.maxModelLen, prefixCacheMiB: o.prefixCacheMiB });
   engine.onStats = (s) => metrics.engine(s);
   let info: ModelInfo | undefined;
+  let draining = false;
   let loadError: string | undefined;
   const created = Math.floor(Date.now() / 1000);
 
@@ -94,6 +97,11 @@ export async function startPolicyServer(o: PolicyServerOptions): Promise<PolicyS
     metrics,
     serveMetrics: o.metrics !== false,
     log,
+  });
+  // While draining, every response asks the client to close its connection.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (draining) void reply.header('connection', 'close');
+    return payload;
   });
 
   engine.ready.then(
@@ -119,9 +127,14 @@ export async function startPolicyServer(o: PolicyServerOptions): Promise<PolicyS
     metrics,
     close: () =>
       (closing ??= (async () => {
+        draining = true;
         const drain = setTimeout(() => void engine.close(), (o.drainSeconds ?? 30) * 1000);
+        // Keep-alive connections that go idle after their last response are closed at once
+        // (server.close() only closes those idle when it is called).
+        const idle = setInterval(() => app.server.closeIdleConnections(), 100);
         await app.close();
         clearTimeout(drain);
+        clearInterval(idle);
         await engine.close();
       })()),
   };

@@ -35,6 +35,8 @@ const flushStats = () => {
 const engine = new Engine(model, {
   maxBatch: init.maxBatch,
   contextLength,
+  // f32 keys and values of every layer: bytes per cached token.
+  prefixCacheTokens: Math.floor(((init.prefixCacheMiB ?? 256) * 2 ** 20) / (model.config.numLayers * 2 * model.config.numKvHeads * model.config.headDim * 4)),
   decode: (ids) => tok.decode(ids, true),
   onStats: (s) => {
     pendingStats = s;

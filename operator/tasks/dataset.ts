@@ -13,6 +13,7 @@ import { SelfContainedTask, SweBenchTask, type TaskRecord } from '../api/records
 import { check } from '../api/validate.ts';
 import type { ArtifactStore } from '../store/store.ts';
 import { mulberry32 } from '../util/random.ts';
+import { headChars } from '../util/text.ts';
 
 /** The split of a built-in suite as the API names it (TaskSource.builtin.split). */
 export type BuiltinSplit = NonNullable<TaskSource['builtin']>['split'];
@@ -61,7 +62,7 @@ export function normaliseRecord(raw: Record<string, unknown>): { record: Record<
       if (!Array.isArray(parsed)) throw new Error('not a list');
       record[f] = parsed;
     } catch {
-      errors.push({ field: f, message: `must be a list of test ids or a JSON-encoded list (got ${JSON.stringify(v).slice(0, 80)})` });
+      errors.push({ field: f, message: `must be a list of test ids or a JSON-encoded list (got ${headChars(JSON.stringify(v), 80)})` });
     }
   }
   if (typeof record.version === 'number') record.version = String(record.version);

@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import type { SelfContainedTask, TestFramework } from '../api/records.ts';
 import { unifiedDiff } from './diff.ts';
+import { headChars } from '../util/text.ts';
 
 export const DEFAULT_SUITE = 'entropo-bugs';
 export const TASKS_FILE = 'entropo-tasks.yaml';
@@ -162,7 +163,7 @@ export function applyEdits(files: Record<string, string>, edits: readonly BugEdi
     const text = out[e.file];
     if (text === undefined) throw new Error(`${what}: edit ${i} names missing file ${e.file}`);
     const hits = locate(text, e.find, e.replace);
-    if (hits.length === 0) throw new Error(`${what}: edit ${i}: text to find not in ${e.file}: ${JSON.stringify(e.find.slice(0, 60))}`);
+    if (hits.length === 0) throw new Error(`${what}: edit ${i}: text to find not in ${e.file}: ${JSON.stringify(headChars(e.find, 60))}`);
     if (hits.length > 1) throw new Error(`${what}: edit ${i}: text to find occurs ${hits.length} times in ${e.file}`);
     const [start, end, repl] = hits[0];
     out[e.file] = text.slice(0, start) + repl + text.slice(end);

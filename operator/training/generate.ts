@@ -25,6 +25,23 @@ export interface GenerateResult {
   finishReason: 'stop' | 'length';
 }
 
+/**
+ * The k largest logits' indices, largest first, equal logits in index order: the first k of a
+ * stable descending sort, in one pass (O(V k) worst case, ~O(V) for peaked logits).
+ */
+export function topKIndices(logits: Float32Array, k: number): number[] {
+  const idx: number[] = [];
+  for (let i = 0; i < logits.length; i++) {
+    const v = logits[i];
+    if (idx.length === k && !(v > logits[idx[k - 1]])) continue;
+    let p = idx.length;
+    while (p > 0 && logits[idx[p - 1]] < v) p--;
+    idx.splice(p, 0, i);
+    if (idx.length > k) idx.pop();
+  }
+  return idx;
+}
+
 /** Picks a token from logits (pure given the rng). */
 export function sampleToken(logits: Float32Array, o: { temperature?: number; topK?: number; topP?: number }, rng: Rng): number {
   const temp = o.temperature ?? 1;
@@ -33,8 +50,7 @@ export function sampleToken(logits: Float32Array, o: { temperature?: number; top
     for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
     return best;
   }
-  let idx = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a]);
-  if (o.topK && o.topK > 0) idx = idx.slice(0, o.topK);
+  let idx = o.topK && o.topK > 0 && o.topK < logits.length ? topKIndices(logits, o.topK) : Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a]);
   const max = logits[idx[0]];
   let probs = idx.map((i) => Math.exp((logits[i] - max) / temp));
   let z = probs.reduce((a, b) => a + b, 0);

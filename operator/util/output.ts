@@ -2,6 +2,8 @@
  * Bounded capture of a command's output: the first `headBytes` and the last `tailBytes` are kept,
  * the middle is counted and dropped. 100 MB of output costs a few KiB of memory.
  */
+import { headChars, tailChars, utf8HeadEnd, utf8TailStart } from './text.ts';
+
 export class HeadTail {
   private head: Buffer[] = [];
   private headLen = 0;
@@ -47,21 +49,26 @@ export class HeadTail {
     return this.omitted > 0;
   }
 
-  /** The kept text; a marker stands where bytes were dropped. */
+  /**
+   * The kept text; a marker stands where bytes were dropped. Cuts fall on character boundaries:
+   * a character split by the head or tail limit is dropped whole and counted in the marker.
+   */
   text(): string {
-    const head = Buffer.concat(this.head).toString('utf8');
+    const head = Buffer.concat(this.head);
     const allTail = Buffer.concat(this.tail);
-    const tail = allTail.subarray(Math.max(0, allTail.length - this.tailBytes)).toString('utf8');
-    if (!this.truncated) return head + tail;
-    return `${head}\n[... ${this.omitted} bytes of output ${this.markerVerb} ...]\n${tail}`;
+    const tail = allTail.subarray(Math.max(0, allTail.length - this.tailBytes));
+    if (!this.truncated) return Buffer.concat([head, tail]).toString('utf8');
+    const h = head.subarray(0, utf8HeadEnd(head, head.length));
+    const t = tail.subarray(utf8TailStart(tail, 0));
+    return `${h.toString('utf8')}\n[... ${this.total - h.length - t.length} bytes of output ${this.markerVerb} ...]\n${t.toString('utf8')}`;
   }
 }
 
-/** Shortens a string to at most `max` characters, keeping its head and tail. */
+/** Shortens a string to at most about `max` characters, keeping its head and tail whole (no split surrogate pairs). */
 export function truncateMiddle(text: string, max: number): string {
   if (text.length <= max) return text;
   const keep = Math.max(0, max - 64);
-  const head = Math.ceil(keep / 2);
-  const tail = keep - head;
-  return `${text.slice(0, head)}\n[... ${text.length - keep} characters omitted ...]\n${tail ? text.slice(-tail) : ''}`;
+  const head = headChars(text, Math.ceil(keep / 2));
+  const tail = tailChars(text, keep - Math.ceil(keep / 2));
+  return `${head}\n[... ${text.length - head.length - tail.length} characters omitted ...]\n${tail}`;
 }

@@ -17,6 +17,7 @@
  * Times are ms since the epoch.
  */
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+import { headChars } from '../util/text.ts';
 
 export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed';
 
@@ -84,7 +85,7 @@ export function observeSandboxPod(pod: V1Pod): PodObservation {
       ...base,
       phase: 'Failed',
       reason,
-      message: message.slice(0, 1024),
+      message: headChars(message, 1024),
       infrastructure,
       ...at(term?.finishedAt),
       ...(term ? { exitCode: term.exitCode } : {}),
@@ -109,9 +110,9 @@ export function observeSandboxPod(pod: V1Pod): PodObservation {
 
   // Not started: say why when Kubernetes says so.
   const waiting = statuses.find((s) => s.state?.waiting?.reason && (START_FAILURES as readonly string[]).includes(s.state.waiting.reason));
-  if (waiting) return { ...base, phase: 'Pending', reason: waiting.state!.waiting!.reason, message: `container ${waiting.name}: ${waiting.state!.waiting!.message ?? waiting.state!.waiting!.reason}`.slice(0, 1024) };
+  if (waiting) return { ...base, phase: 'Pending', reason: waiting.state!.waiting!.reason, message: headChars(`container ${waiting.name}: ${waiting.state!.waiting!.message ?? waiting.state!.waiting!.reason}`, 1024) };
   const unschedulable = status.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable');
-  if (unschedulable) return { ...base, phase: 'Pending', reason: 'Unschedulable', message: (unschedulable.message ?? 'no node fits the Pod').slice(0, 1024) };
+  if (unschedulable) return { ...base, phase: 'Pending', reason: 'Unschedulable', message: headChars(unschedulable.message ?? 'no node fits the Pod', 1024) };
   return { ...base, phase: 'Pending' };
 }
 
@@ -122,5 +123,5 @@ function at(t: Date | string | undefined): { finishedAt?: number } {
 
 function lastLine(s: string | undefined): string | undefined {
   const line = s?.trim().split('\n').pop()?.trim();
-  return line ? line.slice(0, 300) : undefined;
+  return line ? headChars(line, 300) : undefined;
 }

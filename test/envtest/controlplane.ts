@@ -5,7 +5,7 @@
  * else from test/envtest/provision.sh (built once, cached under ~/.cache).
  */
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync, existsSync, createWriteStream } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, existsSync, createWriteStream, readFileSync } from 'node:fs';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { get as httpsGet } from 'node:https';
@@ -63,11 +63,27 @@ export interface ControlPlaneOptions {
   apiServerFlags?: string[];
   /** Keep logs in the work dir (apiserver.log, etcd.log). */
   verbose?: boolean;
+  /**
+   * Address kube-apiserver binds, advertises and the kubeconfigs name (default 127.0.0.1). The
+   * real node (test/e2e/cluster.ts) uses the host's address so that Pods reach the API server
+   * through the `kubernetes` Service.
+   */
+  address?: string;
+  /**
+   * A real cluster's settings instead of envtest's: ServiceAccount admission on (Pods get token
+   * volumes), the `kubernetes` Service endpoints kept by the lease reconciler, and the Node
+   * authorizer in front of RBAC.
+   */
+  clusterMode?: boolean;
+  /** Extra users with static bearer tokens (name and groups), e.g. system:node:<node>. */
+  users?: Array<{ name: string; groups?: string[] }>;
 }
 
 export class ControlPlane {
   readonly dir: string;
   readonly token = randomBytes(16).toString('hex');
+  /** Bearer tokens of the extra users (options.users), by user name. */
+  readonly tokens = new Map<string, string>();
   etcdPort = 0;
   apiPort = 0;
   private etcd?: ChildProcess;
@@ -80,8 +96,15 @@ export class ControlPlane {
     this.dir = mkdtempSync(join(tmpdir(), 'entropo-envtest-'));
   }
 
+  get address(): string {
+    return this.options.address ?? '127.0.0.1';
+  }
   get server(): string {
-    return `https://127.0.0.1:${this.apiPort}`;
+    return `https://${this.address}:${this.apiPort}`;
+  }
+  /** The API server's serving certificate chain (self-signed CA included), for kubeconfigs and Pods. */
+  get caFile(): string {
+    return join(this.dir, 'certs', 'apiserver.crt');
   }
   get etcdUrl(): string {
     return `http://127.0.0.1:${this.etcdPort}`;
@@ -90,14 +113,31 @@ export class ControlPlane {
     return join(this.dir, 'kubeconfig');
   }
 
+  /** Starts etcd and kube-apiserver; on any failure stops whatever it started, then throws. */
   async start(): Promise<this> {
+    try {
+      await this.startProcesses();
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+    return this;
+  }
+
+  private async startProcesses(): Promise<void> {
     this.etcdPort = await freePort();
     const peerPort = await freePort();
     this.apiPort = await freePort();
     const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     writeFileSync(join(this.dir, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
     writeFileSync(join(this.dir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
-    writeFileSync(join(this.dir, 'tokens.csv'), `${this.token},admin,admin,system:masters\n`);
+    const lines = [`${this.token},admin,admin,system:masters`];
+    for (const u of this.options.users ?? []) {
+      const token = randomBytes(16).toString('hex');
+      this.tokens.set(u.name, token);
+      lines.push(`${token},${u.name},${u.name}${u.groups?.length ? `,"${u.groups.join(',')}"` : ''}`);
+    }
+    writeFileSync(join(this.dir, 'tokens.csv'), lines.join('\n') + '\n');
     this.etcd = this.spawnLogged('etcd', this.assets.etcd, [
       `--data-dir=${join(this.dir, 'etcd')}`,
       `--listen-client-urls=${this.etcdUrl}`,
@@ -110,26 +150,27 @@ export class ControlPlane {
     ]);
     await this.startApiServer();
     this.writeKubeconfig();
-    return this;
   }
 
   /** (Re)starts kube-apiserver on the same port against the same etcd. */
   async startApiServer(): Promise<void> {
+    const cluster = this.options.clusterMode ?? false;
     this.api = this.spawnLogged('apiserver', this.assets.kubeApiserver, [
-      '--advertise-address=127.0.0.1',
-      '--bind-address=127.0.0.1',
+      `--advertise-address=${this.address}`,
+      `--bind-address=${this.address}`,
       `--secure-port=${this.apiPort}`,
       `--etcd-servers=${this.etcdUrl}`,
       `--cert-dir=${join(this.dir, 'certs')}`,
       '--service-cluster-ip-range=10.0.0.0/24',
       '--allow-privileged=true',
-      '--authorization-mode=RBAC',
+      `--authorization-mode=${cluster ? 'Node,RBAC' : 'RBAC'}`,
       `--token-auth-file=${join(this.dir, 'tokens.csv')}`,
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
       `--service-account-key-file=${join(this.dir, 'sa.pub')}`,
       `--service-account-signing-key-file=${join(this.dir, 'sa.key')}`,
-      '--disable-admission-plugins=ServiceAccount',
-      '--endpoint-reconciler-type=none',
+      ...(cluster
+        ? ['--enable-admission-plugins=NodeRestriction', '--endpoint-reconciler-type=lease', '--kubelet-preferred-address-types=InternalIP,Hostname']
+        : ['--disable-admission-plugins=ServiceAccount', '--endpoint-reconciler-type=none']),
       ...(this.options.apiServerFlags ?? []),
     ]);
     await this.waitReady(90_000);
@@ -160,7 +201,7 @@ export class ControlPlane {
     let last = '';
     while (Date.now() < deadline) {
       if (this.api?.exitCode !== null && this.api?.exitCode !== undefined) {
-        throw new Error(`kube-apiserver exited with ${this.api.exitCode}; see ${join(this.dir, 'apiserver.log')}`);
+        throw new Error(`kube-apiserver exited with ${this.api.exitCode}: ${logTail(join(this.dir, 'apiserver.log'))}`);
       }
       try {
         const res = await probe(`${this.server}/readyz`, this.token);
@@ -171,13 +212,28 @@ export class ControlPlane {
       }
       await new Promise((r) => setTimeout(r, 250));
     }
-    throw new Error(`kube-apiserver not ready after ${timeoutMs} ms: ${last}`);
+    throw new Error(`kube-apiserver not ready after ${timeoutMs} ms: ${last}; log: ${logTail(join(this.dir, 'apiserver.log'))}`);
   }
 
   private writeKubeconfig(): void {
-    const ca = join(this.dir, 'certs', 'apiserver.crt');
+    this.writeKubeconfigFor(this.kubeconfigPath, 'admin', this.token);
+  }
+
+  /**
+   * Writes a kubeconfig for `user` (admin, or one of options.users) to `path` and returns the
+   * path. Throws when the user has no token.
+   */
+  kubeconfigFor(user: string, path = join(this.dir, `kubeconfig-${user.replace(/[^a-z0-9-]/gi, '_')}`)): string {
+    const token = user === 'admin' ? this.token : this.tokens.get(user);
+    if (!token) throw new Error(`kubeconfigFor: no token for user ${user} (add it to ControlPlaneOptions.users)`);
+    this.writeKubeconfigFor(path, user, token);
+    return path;
+  }
+
+  private writeKubeconfigFor(path: string, user: string, token: string): void {
+    const ca = this.caFile;
     writeFileSync(
-      this.kubeconfigPath,
+      path,
       [
         'apiVersion: v1',
         'kind: Config',
@@ -187,12 +243,12 @@ export class ControlPlane {
         `    server: ${this.server}`,
         existsSync(ca) ? `    certificate-authority: ${ca}` : '    insecure-skip-tls-verify: true',
         'users:',
-        '- name: admin',
+        `- name: ${JSON.stringify(user)}`,
         '  user:',
-        `    token: ${this.token}`,
+        `    token: ${token}`,
         'contexts:',
         '- name: envtest',
-        '  context: {cluster: envtest, user: admin, namespace: default}',
+        `  context: {cluster: envtest, user: ${JSON.stringify(user)}, namespace: default}`,
         'current-context: envtest',
         '',
       ].join('\n'),
@@ -202,6 +258,16 @@ export class ControlPlane {
   /** Runs the real kubectl against this control plane. */
   kubectl(args: string[], input?: string): { status: number; stdout: string; stderr: string } {
     return runTool(this.assets.kubectl, ['--kubeconfig', this.kubeconfigPath, ...args], input);
+  }
+}
+
+/** The last `bytes` of a log file (for error messages: the work dir is removed on failure). */
+export function logTail(path: string, bytes = 1500): string {
+  try {
+    const text = readFileSync(path, 'utf8');
+    return text.slice(-bytes);
+  } catch {
+    return `(no log at ${path})`;
   }
 }
 

@@ -20,7 +20,12 @@ const t0 = Date.now();
 const assets = resolveAssets();
 const t1 = Date.now();
 const cp = await new ControlPlane(assets).start();
-installCrds(cp);
+try {
+  installCrds(cp);
+} catch (e) {
+  await cp.stop(); // a failed CRD install leaves nothing running
+  throw e;
+}
 console.error(`[envtest] control plane at ${cp.server} (provision ${t1 - t0} ms, start + CRDs ${Date.now() - t1} ms)`);
 
 const child = spawn(cmd, args, {

@@ -35,7 +35,12 @@ async function connect(): Promise<TestCluster> {
   if (!kubeconfigPath || !kubectlBin) {
     const assets = resolveAssets();
     own = await new ControlPlane(assets).start();
-    installCrds(own);
+    try {
+      installCrds(own);
+    } catch (e) {
+      await own.stop(); // a failed CRD install leaves nothing running
+      throw e;
+    }
     kubeconfigPath = own.kubeconfigPath;
     kubectlBin = assets.kubectl;
     helmBin = assets.helm;

@@ -44,7 +44,11 @@ export interface ScriptedLLM {
 
 const tokens = (s: string) => Math.ceil(s.length / 4);
 
-export async function startScriptedLLM(script: Script): Promise<ScriptedLLM> {
+/**
+ * Starts the server. `options.host` (default 127.0.0.1) and `options.port` (default: any free
+ * port) choose where it listens; a Pod serving other Pods listens on 0.0.0.0.
+ */
+export async function startScriptedLLM(script: Script, options: { host?: string; port?: number } = {}): Promise<ScriptedLLM> {
   const requests: RecordedRequest[] = [];
   let next = 0;
   const sockets = new Set<Socket>();
@@ -107,10 +111,11 @@ export async function startScriptedLLM(script: Script): Promise<ScriptedLLM> {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, host, resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/v1`,
+    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}/v1`,
     requests,
     close: () =>
       new Promise<void>((resolve) => {

@@ -27,6 +27,8 @@ export interface TinyModelOptions {
   hiddenSize?: number;
   layers?: number;
   contextLength?: number;
+  /** Rows of the embedding and LM head (>= the tokenizer's 320; extra rows are never produced by it). */
+  vocabSize?: number;
   /** Standard deviation of the random weights (larger: peakier next-token distributions). */
   std?: number;
 }
@@ -48,7 +50,7 @@ export function writeTinyModel(dir: string, o: TinyModelOptions = {}): string {
     rms_norm_eps: 1e-6,
     rope_theta: 10000,
     tie_word_embeddings: false,
-    vocab_size: 320,
+    vocab_size: o.vocabSize ?? 320,
     eos_token_id: 2,
     pad_token_id: 0,
     _name_or_path: dir,

@@ -7,7 +7,7 @@ import test from 'ava';
 import { readdirSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import { testCluster } from '../helpers/cluster.ts';
-import { INVALID_CASES, baseTrainingRun } from '../fixtures/api/invalid-cases.ts';
+import { INVALID_CASES, PARITY_CASES, baseTrainingRun } from '../fixtures/api/invalid-cases.ts';
 
 const GROUP = 'entropo.dev';
 const VERSION = 'v1alpha1';
@@ -42,6 +42,20 @@ for (const c of INVALID_CASES) {
   });
 }
 
+// The same table runs through entropo validate's decision in test/unit/api/manifests.test.ts.
+for (const c of PARITY_CASES) {
+  test(`the API server decides as entropo validate: ${c.name}`, async (t) => {
+    const cluster = await testCluster();
+    const ns = await cluster.namespace('parity');
+    const r = cluster.kubectl(['apply', '--server-side', '--dry-run=server', '-n', ns, '-f', '-'], c.yaml);
+    if (c.valid) t.is(r.status, 0, r.stderr);
+    else {
+      t.not(r.status, 0, `accepted: ${c.yaml}`);
+      t.true(r.stderr.includes(c.field!), `message does not name ${c.field}: ${r.stderr}`);
+    }
+  });
+}
+
 test('kubectl explain documents the API', async (t) => {
   const c = await testCluster();
   const zeta = c.kubectl(['explain', 'trainingrun.spec.preference.zeta']);
@@ -51,6 +65,11 @@ test('kubectl explain documents the API', async (t) => {
   t.regex(sel.stdout, /VerifierThreshold/);
   const rb = c.kubectl(['explain', 'rb.spec.sandbox.runtimeClassName']);
   t.regex(rb.stdout, /gVisor/);
+  // defaults and bounds are in the descriptions, which is what explain shows
+  const temp = c.kubectl(['explain', 'evs.spec.sampling.temperature']);
+  t.regex(temp.stdout, /Default 0\.7; 0 to 2\./);
+  const topP = c.kubectl(['explain', 'trun.spec.rollout.sampling.topP']);
+  t.regex(topP.stdout, /Default 0\.8; > 0 and <= 1\./);
 });
 
 test('kubectl get shows the printer columns; short names and the category work', async (t) => {
@@ -126,6 +145,8 @@ test('experiment fields are immutable once the run has started; suspend is not',
   const change = c.kubectl(['patch', 'trun', 'imm', '-n', ns, '--type=merge', '-p', json({ spec: { preference: { zeta: 0.2 } } })]);
   t.not(change.status, 0);
   t.regex(change.stderr, /spec\.preference is immutable once the run has started/);
+  t.regex(change.stderr, /spec\.preference: Invalid value/, 'the error names the field, not <nil>');
+  t.notRegex(change.stderr, /<nil>/);
   const suspend = c.kubectl(['patch', 'trun', 'imm', '-n', ns, '--type=merge', '-p', json({ spec: { suspend: true } })]);
   t.is(suspend.status, 0, suspend.stderr);
   const zeta = c.kubectl(['get', 'trun', 'imm', '-n', ns, '-o', 'jsonpath={.spec.preference.zeta} {.spec.suspend}']);
@@ -144,6 +165,6 @@ test('the API server applies the schema defaults (paper values)', async (t) => {
   t.is(got.spec.rollout.sampling.temperature, 0.7);
   t.is(got.spec.rollout.sampling.topK, 20);
   t.is(got.spec.training.lora.rank, 8);
-  t.is(got.spec.evaluation.selection.pipeline[2].threshold, 0.01);
+  t.deepEqual(got.spec.evaluation.selection, { seed: 0 }, 'an unset pipeline stays unset (resolved by whether a verifier is set)');
   t.is(got.spec.startDeadlineSeconds, 300);
 });

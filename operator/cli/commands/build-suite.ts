@@ -17,6 +17,7 @@ import { isPassing, type ParsedLog } from '../../grading/parse.ts';
 import { runTaskTests } from '../../grading/evaluate.ts';
 import { applyPatch, materialiseWorkTree } from '../../grading/worktree.ts';
 import { buildTask, DEFAULT_SUITE, MANIFEST_FILE, readLibraries, readManifest, suiteRoot, type ManifestEntry } from '../../tasks/suite.ts';
+import { tailChars } from '../../util/text.ts';
 
 async function runAt(task: SelfContainedTask, patches: string[]): Promise<{ parsed: ParsedLog; output: string }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `entropo-suite-${task.instance_id}-`));
@@ -49,7 +50,7 @@ export async function computeLists(task: SelfContainedTask): Promise<{ entry?: M
   for (const id of F2P) if (existing.has(id)) problems.push(`existing test ${id} already catches the bug`);
   for (const [id, s] of visible.parsed) if (!isPassing(s) && !F2P.includes(id)) problems.push(`existing test ${id} fails at base (${s})`);
   if (F2P.length === 0) problems.push('no hidden test fails at base and passes with the gold patch');
-  if (problems.length) problems.push(`--- gold run output ---\n${gold.output.slice(-3000)}`);
+  if (problems.length) problems.push(`--- gold run output ---\n${tailChars(gold.output, 3000)}`);
   return { entry: problems.length ? undefined : { FAIL_TO_PASS: F2P.sort(), PASS_TO_PASS: P2P.sort() }, problems };
 }
 

@@ -11,6 +11,7 @@ import { InvalidArgumentError } from 'commander';
 import { logger } from '../../logging/logger.ts';
 import { Manager } from '../../runtime/manager.ts';
 import { registerControllers } from '../../controllers/index.ts';
+import { openStore, PVC_MOUNT } from '../../store/fs-store.ts';
 
 const SA_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
@@ -42,6 +43,9 @@ interface Flags {
   readinessRequiresLeadership: boolean;
   syncPeriodSeconds: number;
   gracefulShutdownTimeoutSeconds: number;
+  operatorImage?: string;
+  sandboxBaseImage?: string;
+  storeMount: string;
 }
 
 export function loadKubeConfig(path?: string): KubeConfig {
@@ -55,6 +59,25 @@ function defaultLeaseNamespace(kc: KubeConfig): string {
   if (existsSync(SA_NAMESPACE)) return readFileSync(SA_NAMESPACE, 'utf8').trim();
   const ctx = kc.getContextObject(kc.getCurrentContext());
   return ctx?.namespace || 'default';
+}
+
+/**
+ * The image this operator Pod runs (its `operator` container, else its first one), read from its
+ * own Pod (POD_NAME or HOSTNAME, in the service account's namespace): sandbox set-up containers,
+ * trainers and policy servers use the same image unless --operator-image says otherwise.
+ * undefined outside a cluster.
+ */
+async function ownImage(mgr: Manager): Promise<string | undefined> {
+  const name = process.env.POD_NAME ?? process.env.HOSTNAME;
+  if (!existsSync(SA_NAMESPACE) || !name) return undefined;
+  try {
+    const ns = readFileSync(SA_NAMESPACE, 'utf8').trim();
+    const pod = await mgr.client.request<{ spec: { containers: { name: string; image: string }[] } }>('GET', `/api/v1/namespaces/${ns}/pods/${name}`);
+    return (pod.spec.containers.find((c) => c.name === 'operator') ?? pod.spec.containers[0])?.image;
+  } catch (e) {
+    logger.warn('cannot read the operator image from its own Pod; pass --operator-image', { component: 'operator', error: (e as Error).message });
+    return undefined;
+  }
 }
 
 export function registerOperator(program: Command): void {
@@ -73,6 +96,9 @@ export function registerOperator(program: Command): void {
     .option('--readiness-requires-leadership [bool]', '/readyz is 200 only on the leader (false: also on a synced standby)', bool, true)
     .option('--sync-period-seconds <s>', 'periodic resync of every object (0 = off)', nonNegative, 36_000)
     .option('--graceful-shutdown-timeout-seconds <s>', 'bound on finishing in-flight reconciles at shutdown', nonNegative, 30)
+    .option('--operator-image <image>', 'image of sandbox set-up containers and policy servers (default: ENTROPO_OPERATOR_IMAGE)')
+    .option('--store-mount <dir>', 'where the pvc:// artifact store is mounted in the operator Pod', PVC_MOUNT)
+    .option('--sandbox-base-image <image>', 'task image of self-contained tasks (default: ENTROPO_SANDBOX_BASE_IMAGE, else the operator image)')
     .action(async (flags: Flags) => {
       const kc = loadKubeConfig(flags.kubeconfig);
       const namespaces = flags.namespace.includes('all') ? [] : flags.namespace;
@@ -89,7 +115,12 @@ export function registerOperator(program: Command): void {
         gracefulShutdownMs: flags.gracefulShutdownTimeoutSeconds * 1000,
         log: logger.child({ component: 'operator' }),
       });
-      registerControllers(mgr, { workers: flags.workers });
+      registerControllers(mgr, {
+        workers: flags.workers,
+        operatorImage: flags.operatorImage ?? process.env.ENTROPO_OPERATOR_IMAGE ?? (await ownImage(mgr)),
+        sandboxBaseImage: flags.sandboxBaseImage,
+        openStore: (uri) => openStore(uri, { pvcMount: flags.storeMount }),
+      });
       const onSignal = (sig: NodeJS.Signals) => {
         logger.info('signal received, shutting down', { component: 'operator', signal: sig });
         void mgr.stop();

@@ -38,6 +38,7 @@ interface ServeFlags {
   metrics: boolean;
   backend: string;
   drainSeconds: number;
+  prefixCacheMib: number;
 }
 
 export function registerServe(program: Command): void {
@@ -54,6 +55,7 @@ export function registerServe(program: Command): void {
     .option('--max-model-len <n>', 'cap on prompt + completion tokens (default: the model\'s max_position_embeddings)', positiveInt)
     .option('--no-metrics', 'do not serve /metrics (served on the same port by default)')
     .option('--backend <name>', 'tfjs backend: auto, tfjs-node-gpu, tfjs-node, wasm, cpu', 'auto')
+    .option('--prefix-cache-mib <n>', 'KV cache kept to reuse prompt prefixes across requests (an agent\'s turns); 0: off', nonNegative, 256)
     .option('--drain-seconds <s>', 'on SIGTERM, how long in-flight requests may finish', nonNegative, 30)
     .action(async (flags: ServeFlags) => {
       // Loaded here, not at start-up: other subcommands do not pay for fastify and the model code.
@@ -75,6 +77,7 @@ export function registerServe(program: Command): void {
         metrics: flags.metrics,
         backend: flags.backend,
         drainSeconds: flags.drainSeconds,
+        prefixCacheMiB: flags.prefixCacheMib,
         log,
       });
       log.info('policy server listening', { url: server.url, ...server.info, maxBatch: flags.maxBatch });

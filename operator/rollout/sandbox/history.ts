@@ -9,6 +9,7 @@
 import { mkdtemp, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { execCapture } from './exec.ts';
+import { headChars } from '../../util/text.ts';
 
 const GIT_ENV = (): NodeJS.ProcessEnv => ({
   PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -27,7 +28,7 @@ async function gitIn(dir: string, args: string[]): Promise<string> {
     headBytes: 1024 * 1024,
     tailBytes: 0,
   });
-  if (r.exitCode !== 0) throw new Error(`git ${args.join(' ')} failed in ${dir} (exit ${r.exitCode ?? r.signal}): ${r.output.trim().slice(0, 2000)}`);
+  if (r.exitCode !== 0) throw new Error(`git ${args.join(' ')} failed in ${dir} (exit ${r.exitCode ?? r.signal}): ${headChars(r.output.trim(), 2000)}`);
   return r.output;
 }
 

@@ -3,6 +3,7 @@
  * isolation and limits, the final patch as `git diff` against the base, and the work tree always
  * removed (or, in place, put back to its base state).
  */
+import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { appendFile, chown, lstat, mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -16,6 +17,7 @@ import { killAllGroups } from '../../util/process-groups.ts';
 import { commandArgv, defaultIsolation, extraReadOnlyBinds, SANDBOX_SYSTEM_DIRS, inKubernetes, isolationWorks, SANDBOX_UID_BASE, SANDBOX_UID_RANGE, type Isolation } from './isolation.ts';
 import { DEFAULT_LIMITS, type ResourceLimits } from './limits.ts';
 import { repositoryAtBase } from './history.ts';
+import { headChars } from '../../util/text.ts';
 
 export interface SandboxOptions {
   /** auto (default): none in a Pod, else bwrap, else unshare, else none. */
@@ -258,7 +260,7 @@ export class Sandbox {
       let out = '';
       for (const args of steps) {
         const r = await this.git(['-c', 'core.fileMode=false', ...args], { GIT_INDEX_FILE: index }, args[0] === 'diff', maxBytes);
-        if (r.exitCode !== 0 && !r.truncated) throw new SandboxError(`git ${args.join(' ')} failed (exit ${r.exitCode}): ${r.output.slice(0, 2000)}`);
+        if (r.exitCode !== 0 && !r.truncated) throw new SandboxError(`git ${args.join(' ')} failed (exit ${r.exitCode}): ${headChars(r.output, 2000)}`);
         if (r.truncated) throw new PatchTooLargeError(r.outputBytes, maxBytes);
         out = r.output;
       }
@@ -268,10 +270,22 @@ export class Sandbox {
     }
   }
 
-  /** Removes the work tree; in place, puts it back to its base state. Safe to call twice. */
+  /**
+   * Kills every process of the sandbox's own user (kill -9 -1 as that user): what the agent left
+   * running, even what escaped its process group (setsid, nohup, daemons), is dead before grading.
+   * A no-op without a user of its own (then the PID namespace of bwrap/unshare, or the Pod's
+   * container, ends them).
+   */
+  killLeftovers(): void {
+    if (this.uid === undefined) return;
+    spawnSync('/bin/sh', ['-c', 'kill -9 -1 2>/dev/null; true'], { uid: this.uid, gid: this.uid, stdio: 'ignore', timeout: 10_000 });
+  }
+
+  /** Kills what the agent left running, then removes the work tree (in place: puts it back to base). Safe to call twice. */
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    this.killLeftovers();
     if (this.home) await rm(this.home, { recursive: true, force: true, maxRetries: 3 });
     if (this.home) liveDirs.delete(this.home);
     if (this.inPlace) {

@@ -127,9 +127,11 @@ export class FileEditor {
       }
       r = [range[0] as number, range[1] as number];
     }
-    const shown = numbered(await this.readText(abs), r);
+    const text = await this.readText(abs);
+    const shown = numbered(text, r);
     if (!shown.ok) throw new ToolError(shown.error);
-    return `Here is the result of running \`cat -n\` on ${this.rel(abs)}:\n${shown.text}`;
+    const crlf = text.includes('\r\n') ? ' (the file has CRLF line endings, not shown; edits keep them)' : '';
+    return `Here is the result of running \`cat -n\` on ${this.rel(abs)}${crlf}:\n${shown.text}`;
   }
 
   private async create(abs: string, text: unknown): Promise<string> {

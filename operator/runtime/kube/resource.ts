@@ -35,3 +35,7 @@ export const ENTROPO_VERSION = VERSION;
 export const EntropoResources: Record<string, Resource> = Object.fromEntries(
   KINDS.map((k) => [k.kind, { group: ENTROPO_GROUP, version: ENTROPO_VERSION, kind: k.kind, plural: k.plural, namespaced: true }]),
 );
+export const Deployments: Resource = { group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments', namespaced: true };
+export const Services: Resource = { group: '', version: 'v1', kind: 'Service', plural: 'services', namespaced: true };
+export const NetworkPolicies: Resource = { group: 'networking.k8s.io', version: 'v1', kind: 'NetworkPolicy', plural: 'networkpolicies', namespaced: true };
+export const Secrets: Resource = { group: '', version: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true };

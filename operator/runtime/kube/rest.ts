@@ -20,6 +20,7 @@ import type { RequestOptions as HttpsRequestOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { RuntimeMetrics } from '../../metrics/registry.ts';
 import type { KubeObject, WatchEvent } from './types.ts';
+import { headChars } from '../../util/text.ts';
 
 export class ApiError extends Error {
   constructor(
@@ -322,5 +323,5 @@ export function toApiError(code: number, text: string, what: string, retryAfter?
   } catch {
     /* not JSON */
   }
-  return new ApiError(code, '', `${what}: HTTP ${code} ${text.slice(0, 200)}`, undefined, retryAfter);
+  return new ApiError(code, '', `${what}: HTTP ${code} ${headChars(text, 200)}`, undefined, retryAfter);
 }

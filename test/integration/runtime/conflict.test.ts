@@ -91,9 +91,10 @@ test('spec writers racing the operator: every object ends reconciled at its last
       return o.metadata.generation === 16 && isAccepted(o) && o;
     });
     t.is(o.status?.observedGeneration, 16);
-    const accepted = o.status!.conditions.filter((c: { type: string }) => c.type === 'Accepted');
-    t.is(accepted.length, 1);
-    t.is(accepted[0].observedGeneration, 16);
+    const suspended = o.status!.conditions.filter((c: { type: string }) => c.type === 'Suspended');
+    t.is(suspended.length, 1, 'one condition per type');
+    t.is(suspended[0].observedGeneration, 16);
+    t.is(o.status!.phase, 'Suspended');
   }
   const conflicts = await sumCounter(registry, 'rest_client_requests_total', (l) => l.code === '409');
   t.log(`409 answers during the race: ${conflicts}`);

@@ -1,9 +1,11 @@
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { renderCrds, renderAll } from '../../../operator/api/generate.ts';
 import { KINDS } from '../../../operator/api/kinds.ts';
+import { BuiltinSuites } from '../../../operator/api/common.ts';
+import { defaultsAndBounds } from '../../../operator/api/crd.ts';
 
 test('committed CRDs and API reference match the schemas (run `npm run generate` after changing operator/api)', (t) => {
   for (const [name, text] of renderAll()) {
@@ -70,4 +72,20 @@ test('condition types carry metav1.Condition\'s validation pattern', (t) => {
   const re = new RegExp(type.pattern);
   for (const ok of ['Succeeded', 'Running', 'example.com/Custom', 'a.b-c_d']) t.true(re.test(ok), ok);
   for (const no of ['not a type', 'Bad/', '-x', 'x-', 'UPPER.com/X']) t.false(re.test(no), no);
+});
+
+test('the built-in suite names the API accepts are the suites shipped in operator/tasks/suite/', (t) => {
+  const dirs = readdirSync(join(process.cwd(), 'operator/tasks/suite'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  t.deepEqual([...BuiltinSuites].sort(), dirs);
+});
+
+test('kubectl explain shows defaults and bounds: they are written into the CRD descriptions', (t) => {
+  const crd = parseYaml(renderCrds().get('entropo.dev_evalsuites.yaml')!);
+  const spec = crd.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties;
+  t.regex(spec.sampling.properties.temperature.description, /Default 0\.7; 0 to 2\.$/);
+  t.regex(spec.sampling.properties.topP.description, /Default 0\.8; > 0 and <= 1\.$/);
+  t.regex(spec.samplesPerTask.description, /Default 16; 1 to 256\.$/);
+  t.regex(spec.selection.properties.pipeline.description, /1 to 16 items\.$/);
+  t.is(defaultsAndBounds({ minimum: 1 }), '>= 1.');
+  t.is(defaultsAndBounds({}), '');
 });

@@ -3,6 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { check, parseResource, ValidationError } from '../../../operator/api/validate.ts';
 import { TrainingRun } from '../../../operator/api/kinds.ts';
+import { selectionPipeline } from '../../../operator/api/common.ts';
 import { INVALID_CASES, baseTrainingRun, setPath } from '../../fixtures/api/invalid-cases.ts';
 
 test('every example manifest validates locally', (t) => {
@@ -30,10 +31,11 @@ test('defaults follow the paper', (t) => {
   t.is(s.training.lora.alpha, 16);
   t.is(s.training.learningRate, 1e-5);
   t.is(s.training.warmupRatio, 0.1);
-  t.deepEqual(
-    s.evaluation.selection.pipeline.map((p: { type: string }) => p.type),
-    ['Finished', 'Regression', 'VerifierThreshold', 'Steps'],
-  );
+  // An unset pipeline runs the paper's hybrid with a verifier, and without one the same minus the
+  // verifier step (a verifier step requires a verifier).
+  t.is(s.evaluation.selection.pipeline, undefined);
+  t.deepEqual(selectionPipeline(s.evaluation.selection, true).map((p) => p.type), ['Finished', 'Regression', 'VerifierThreshold', 'Steps']);
+  t.deepEqual(selectionPipeline(s.evaluation.selection, false).map((p) => p.type), ['Finished', 'Regression', 'Steps']);
 });
 
 test('validation does not modify its input', (t) => {
@@ -66,6 +68,7 @@ test('immutability rule: preference cannot change once the run has started', (t)
   const r = check(TrainingRun, changed, defaultedOld.value);
   t.false(r.ok);
   if (!r.ok) t.regex(r.errors.map((e) => e.message).join(), /spec\.preference is immutable/);
+  if (!r.ok) t.deepEqual(r.errors.map((e) => e.field), ['spec.preference'], 'the rule names its field');
   // suspend may change at any time, and anything may change while Pending.
   t.true(check(TrainingRun, setPath(baseTrainingRun(), 'spec.suspend', true), defaultedOld.value).ok);
   const pending = check(TrainingRun, { ...baseTrainingRun(), status: { phase: 'Pending' } });

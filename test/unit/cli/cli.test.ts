@@ -1,6 +1,6 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -19,7 +19,7 @@ test('entropo --help lists the commands and exits 0', (t) => {
 test('entropo validate accepts the examples and rejects a bad manifest naming the field', (t) => {
   const ok = entropo('validate', 'manifests/examples/quickstart.yaml', 'manifests/examples/evalsuite.yaml');
   t.is(ok.status, 0, ok.stderr);
-  t.regex(ok.stdout, /quickstart\.yaml: TrainingRun is valid/);
+  t.regex(ok.stdout, /quickstart\.yaml:3: TrainingRun is valid/);
 
   const dir = mkdtempSync(join(tmpdir(), 'entropo-cli-'));
   const bad = join(dir, 'bad.yaml');
@@ -32,7 +32,22 @@ test('entropo validate accepts the examples and rejects a bad manifest naming th
   writeFileSync(broken, 'spec: [unclosed\n');
   const y = entropo('validate', broken);
   t.is(y.status, 1);
-  t.regex(y.stderr, /broken\.yaml: YAML error/);
+  t.regex(y.stderr, /broken\.yaml:\d+: document is invalid:\n {2}- \(root\): YAML: /);
+});
+
+test('entropo validate: -o is an output format (xml fails), -f - and - read stdin, other kinds are skipped with a note', (t) => {
+  const rb = readFileSync('manifests/examples/rolloutbatch.yaml', 'utf8');
+  const xml = entropo('validate', '-o', 'xml', 'manifests/examples/rolloutbatch.yaml');
+  t.is(xml.status, 1);
+  t.regex(xml.stderr, /unknown output format "xml"/);
+  t.is(xml.stdout, '');
+  const stdin = spawnSync('node', ['bin/entropo.js', 'validate', '-f', '-', '-o', 'json'], { encoding: 'utf8', input: `apiVersion: v1\nkind: Namespace\nmetadata: {name: ml}\n---\n${rb}\n  suspend: yes\n---\n` });
+  t.is(stdin.status, 0, stdin.stderr);
+  t.regex(stdin.stderr, /<stdin>:1 \(document 1\): Namespace \(v1\) is not an entropo\.dev kind: skipped/);
+  t.is(JSON.parse(stdin.stdout).spec.suspend, true);
+  const dash = spawnSync('node', ['bin/entropo.js', 'validate', '-'], { encoding: 'utf8', input: rb });
+  t.is(dash.status, 0, dash.stderr);
+  t.regex(dash.stdout, /<stdin>:\d+: RolloutBatch is valid/);
 });
 
 test('entropo crds prints the three CRDs', (t) => {

@@ -107,7 +107,11 @@ test('a verifier step: a Verifier unit scores the trajectories (input written fi
 });
 
 test('a verifier that keeps failing is retried up to backoffLimit, then selection goes on without scores', (t) => {
-  const s = suite({ backoffLimit: 1, verifier: { model: { name: 'v', source: 'builtin:tiny-verifier' } } });
+  const s = suite({
+    backoffLimit: 1,
+    verifier: { model: { name: 'v', source: 'builtin:tiny-verifier' } },
+    selection: { pipeline: [{ type: 'Finished' }, { type: 'VerifierThreshold', threshold: 0.01 }, { type: 'Steps', order: 'Most' }] },
+  });
   const { d, seen } = drive(s, (u) => (u.role === 'Verifier' ? { phase: 'Failed', reason: 'OOMKilled' } : end(u)));
   t.deepEqual(
     seen.flatMap((x) => x.start).filter((u) => u.role === 'Verifier').map((u) => u.name),

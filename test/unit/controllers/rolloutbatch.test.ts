@@ -253,3 +253,13 @@ test('record keys and index lists', (t) => {
   t.throws(() => parseIndexes('1-x'));
   t.is(T0, Date.UTC(2026, 0, 1, 12));
 });
+
+test('exit 2 (the sandbox rejected its assignment) is not retried: the slot gives up at once', (t) => {
+  const b = batch({ parallelism: 1, backoffLimit: 3 });
+  const d1 = decideRolloutBatch(b, observed());
+  const d2 = decideRolloutBatch({ ...b, status: d1.status }, observed({ now: sec(5), units: [live(d1.start[0] as SandboxUnit, { phase: 'Failed', exitCode: 2, message: 'no task calc-x' })] }));
+  t.like(d2.records[0], { outcome: 'Failed', reason: 'InvalidAssignment', permanent: true });
+  t.deepEqual(ids(d2), ['rb-1-a0'], 'the next slot, not a retry');
+  t.is(d2.status.failedIndexes, '0');
+  t.regex(d2.events[0].message, /not retried/);
+});

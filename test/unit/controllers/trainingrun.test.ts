@@ -171,3 +171,12 @@ test('progress text', (t) => {
   t.is(formatTrainerProgress({ step: 40, totalSteps: 120, loss: 0.6123, elapsedSeconds: 80 }), 'step 40/120 loss 0.612 ETA 3m');
   t.is(formatTrainerProgress({ step: 0, totalSteps: 10 }), 'step 0/10');
 });
+
+test('a trainer that cannot train on the data (exit 2) fails the run at once, with the trainer\'s words', (t) => {
+  const { status, trace } = drive(run({ backoffLimit: 3 }), (u) =>
+    u.role === 'Trainer' ? { phase: 'Failed', exitCode: 2, reason: 'InvalidTrainingData', message: 'no training examples (4 trajectories, 0 finished)' } : finishAll(u),
+  );
+  t.is(trace.flatMap((x) => x.d.start).filter((u) => u.role === 'Trainer').length, 1);
+  t.is(status.phase, 'Failed');
+  t.regex(status.conditions!.find((c) => c.type === 'Failed')!.message, /cannot train on this data.*0 finished/);
+});

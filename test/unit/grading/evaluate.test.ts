@@ -189,26 +189,28 @@ test('node task graded from TAP, unittest task graded from -v output', async (t)
 test('a test command past its timeout is killed with its whole process group; the work dir is removed', async (t) => {
   const parent = await mkdtemp(path.join(os.tmpdir(), 'entropo-parent-'));
   t.teardown(() => rm(parent, { recursive: true, force: true }));
-  const pidFile = path.join(parent, 'bg.pid');
-  const slow: SelfContainedTask = { ...pyTask, test_command: `sleep 60 & echo $! > ${pidFile}; sleep 60` };
+  // A background process known by a unique argument (the run may be in a PID namespace of its own).
+  const marker = `61.${process.pid}${Date.now() % 100000}`;
+  const slow: SelfContainedTask = { ...pyTask, test_command: `sleep ${marker} & sleep 60` };
   const r = await evaluatePatch(slow, pyTask.patch, { timeoutSeconds: 1, workDir: parent });
   t.true(r.timedOut);
   t.true(r.seconds < 15, `took ${r.seconds}`);
   t.false(r.resolved);
   t.regex(r.log, /timed out after 1 s/);
-  const pid = Number((await readFile(pidFile, 'utf8')).trim());
   // Gone, or a zombie waiting for its new parent to reap it (killed, not running).
   const alive = async () => {
-    try {
-      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-      return !/^\d+ \(.*\) Z/.test(stat);
-    } catch {
-      return false;
+    for (const pid of await readdir('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      if (cmd !== `sleep\0${marker}\0`) continue;
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+      if (stat && !/^\d+ \(.*\) Z/.test(stat)) return true;
     }
+    return false;
   };
   for (let i = 0; i < 30 && (await alive()); i++) await new Promise((res) => setTimeout(res, 100));
   t.false(await alive(), 'background process of the test command survived');
-  t.deepEqual(await readdir(parent), ['bg.pid']);
+  t.deepEqual(await readdir(parent), []);
 });
 
 test('a SWE-bench task cannot be evaluated without its per-instance environment', async (t) => {

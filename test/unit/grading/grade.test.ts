@@ -19,7 +19,7 @@ test('resolved only when every FAIL_TO_PASS and every PASS_TO_PASS test passes',
   t.deepEqual(g.hidden, { passed: ['t::hidden1', 't::hidden2'], failed: [] });
   t.deepEqual(g.regression, { passed: ['t::old1', 't::old2'], failed: [] });
 
-  for (const [id, status] of [['t::hidden2', 'FAILED'], ['t::old1', 'ERROR'], ['t::old2', 'SKIPPED']] as const) {
+  for (const [id, status] of [['t::hidden2', 'FAILED'], ['t::old1', 'ERROR'], ['t::hidden1', 'ERROR']] as const) {
     const m = new Map(all);
     m.set(id, status);
     const r = gradeOutcome(m, task);
@@ -86,4 +86,52 @@ test('isTestPath: test files and runner configuration, not sources', (t) => {
     t.true(isTestPath(p), p);
   }
   for (const p of ['src/lru.js', 'ini.py', 'contest.py', 'latest.py', 'src/testing_utils.js', 'package.json']) t.false(isTestPath(p), p);
+});
+
+/**
+ * The SWE-bench harness's rules (swebench/harness/grading.py): test_passed = status in (PASSED,
+ * XFAIL); test_failed = missing or status in (FAILED, ERROR); other statuses count in neither list;
+ * resolved = FAIL_TO_PASS rate 1 and PASS_TO_PASS rate 1, a rate over an empty list being 1.
+ */
+function harnessResolved(statuses: Map<string, TestStatus>, f2p: string[], p2p: string[]): boolean {
+  const passed = (id: string) => statuses.has(id) && ['PASSED', 'XFAIL'].includes(statuses.get(id)!);
+  const failed = (id: string) => !statuses.has(id) || ['FAILED', 'ERROR'].includes(statuses.get(id)!);
+  const rate = (ids: string[]) => {
+    const s = ids.filter(passed).length;
+    const f = ids.filter((id) => !passed(id) && failed(id)).length;
+    return s + f === 0 ? 1 : s / (s + f);
+  };
+  return rate(f2p) === 1 && rate(p2p) === 1;
+}
+
+test('SWE-bench semantics by default: a table of every status for a FAIL_TO_PASS and a PASS_TO_PASS test against the harness rules', (t) => {
+  const statuses: (TestStatus | undefined)[] = ['PASSED', 'FAILED', 'ERROR', 'SKIPPED', 'XFAIL', 'XPASS', undefined];
+  let rows = 0;
+  for (const f of statuses) {
+    for (const p of statuses) {
+      const m = new Map<string, TestStatus>([['f0', 'PASSED']]);
+      if (f) m.set('f1', f);
+      if (p) m.set('p1', p);
+      const task = { FAIL_TO_PASS: ['f0', 'f1'], PASS_TO_PASS: ['p1'] };
+      t.is(gradeOutcome(m, task).resolved, harnessResolved(m, task.FAIL_TO_PASS, task.PASS_TO_PASS), `F2P ${f} P2P ${p}`);
+      rows++;
+    }
+  }
+  t.is(rows, 49);
+  // Spelled out: a SKIPPED PASS_TO_PASS test does not fail the task; an XPASS is no pass but no failure either.
+  t.true(gradeOutcome(new Map([['f0', 'PASSED'], ['p1', 'SKIPPED']]), { FAIL_TO_PASS: ['f0'], PASS_TO_PASS: ['p1'] }).resolved);
+  t.deepEqual(outcomeOf(new Map([['x', 'XPASS']]), ['x']), { passed: [], failed: [] });
+  // The one departure: the harness resolves a run whose hidden tests were all skipped (empty rate = 1); we do not.
+  const allSkipped = new Map<string, TestStatus>([['f0', 'SKIPPED']]);
+  t.true(harnessResolved(allSkipped, ['f0'], []));
+  t.false(gradeOutcome(allSkipped, { FAIL_TO_PASS: ['f0'], PASS_TO_PASS: [] }).resolved);
+});
+
+test('strict semantics (an option, off by default): SKIPPED and XPASS fail', (t) => {
+  const m = new Map<string, TestStatus>([['f0', 'PASSED'], ['p1', 'SKIPPED'], ['p2', 'XPASS']]);
+  const task = { FAIL_TO_PASS: ['f0'], PASS_TO_PASS: ['p1', 'p2'] };
+  t.true(gradeOutcome(m, task).resolved);
+  const strict = gradeOutcome(m, task, 'strict');
+  t.false(strict.resolved);
+  t.deepEqual(strict.regression, { passed: [], failed: ['p1', 'p2'] });
 });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { parseTextToolCalls, toolResponses, toolsPrompt } from '../../../operator/rollout/agent/text-format.ts';
+import { parseTextToolCalls, toolCallBlocks, toolResponses, toolsPrompt } from '../../../operator/rollout/agent/text-format.ts';
 import { TOOLS } from '../../../operator/rollout/tools/schemas.ts';
 
 test('toolsPrompt lists every tool schema as one JSON line inside <tools>', (t) => {
@@ -40,4 +40,34 @@ test('no tool call in plain text', (t) => {
 
 test('toolResponses wraps each result in order', (t) => {
   t.is(toolResponses(['a', 'b']), '<tool_response>\na\n</tool_response>\n<tool_response>\nb\n</tool_response>');
+});
+
+test('a JSON argument holding the text </tool_call> is one valid call (the JSON is parsed, not the tags)', (t) => {
+  const args = { command: 'str_replace', path: 'x.py', old_str: 'END = None', new_str: "END = '</tool_call>'" };
+  const text = `I will edit.\n<tool_call>\n${JSON.stringify({ name: 'file_editor', arguments: args })}\n</tool_call>`;
+  t.deepEqual(parseTextToolCalls(text), [{ ok: true, name: 'file_editor', arguments: JSON.stringify(args) }]);
+  // two blocks, the first with the tag inside a string, keep their order and bounds
+  const two = `${text}\n<tool_call>{"name": "finish", "arguments": {}}</tool_call>`;
+  const blocks = toolCallBlocks(two);
+  t.deepEqual(blocks.map((b) => b.call.ok && b.call.name), ['file_editor', 'finish']);
+  t.is(two.slice(blocks[0].end, blocks[1].start), '\n');
+  // unterminated (cut off) after a string with the tag in it
+  t.deepEqual(parseTextToolCalls(`<tool_call>{"name": "execute_bash", "arguments": {"command": "echo '</tool_call>'"}}`), [
+    { ok: true, name: 'execute_bash', arguments: JSON.stringify({ command: "echo '</tool_call>'" }) },
+  ]);
+});
+
+test('arguments that are not a JSON object are an error observation', (t) => {
+  for (const args of ['[1, 2]', '"ls"', '3', 'null', '"[1]"', '"not json"']) {
+    const [c] = parseTextToolCalls(`<tool_call>{"name": "execute_bash", "arguments": ${args}}</tool_call>`);
+    t.false(c.ok, args);
+    if (!c.ok) t.regex(c.error, /arguments of execute_bash (must be a JSON object|are not valid JSON)/, args);
+  }
+  // a JSON string holding an object is accepted (some templates double-encode)
+  t.deepEqual(parseTextToolCalls('<tool_call>{"name": "search", "arguments": "{\\"search_term\\": \\"x\\"}"}</tool_call>'), [
+    { ok: true, name: 'search', arguments: '{"search_term":"x"}' },
+  ]);
+  // text after the JSON object inside the block is an error, not silently dropped
+  const [extra] = parseTextToolCalls('<tool_call>{"name": "finish", "arguments": {}}} </tool_call>');
+  t.false(extra.ok);
 });

@@ -100,3 +100,55 @@ test.serial('stop tokens and stop strings end a sequence; the context limit caps
   t.regex(err!.message, /maximum context length is 40 tokens/);
   await engine.close();
 });
+
+test('topKIndices is the first k of a stable descending sort (ties in index order)', async (t) => {
+  const { topKIndices } = await import('../../../operator/training/generate.ts');
+  const { Rng } = await import('../../../operator/training/rng.ts');
+  const rng = new Rng(9);
+  for (let trial = 0; trial < 200; trial++) {
+    const V = 1 + Math.floor(rng.next() * 60);
+    // Few distinct values: many ties.
+    const logits = Float32Array.from({ length: V }, () => Math.floor(rng.next() * 6) - 3);
+    const k = 1 + Math.floor(rng.next() * V);
+    const sorted = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a]);
+    t.deepEqual(topKIndices(logits, k), sorted.slice(0, k));
+  }
+});
+
+test('transposeFrozenWeights: the same logits as the transposeB matmuls, to float rounding', async (t) => {
+  const { loadModel } = await import('../../../operator/training/model-io.ts');
+  const plain = loadModel(path.join(tmp, 'tiny'));
+  const fast = loadModel(path.join(tmp, 'tiny'));
+  fast.transposeFrozenWeights();
+  const ids = [prompts[1], prompts[1].map((x) => x + 1)];
+  const a = plain.forward(ids).logits.dataSync();
+  const b = fast.forward(ids).logits.dataSync();
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  t.true(worst < 1e-4, `max |diff| ${worst}`);
+  plain.dispose();
+  fast.dispose();
+});
+
+test.serial('prefix caching: a next turn (prompt = last prompt + completion + more) prefills only its new tokens and samples exactly as generate()', async (t) => {
+  const engine = new Engine(m.model, { maxBatch: 4, contextLength: m.contextLength, prefixCacheTokens: 4096 });
+  const turn1 = job(prompts[1], { seed: 3, maxTokens: 20 });
+  const a = await engine.submit(turn1);
+  const turn2Prompt = [...prompts[1], ...a.sequences[0].tokens, 2, 1, 77, 78, 79, 2, 1, 80];
+  const before = engine.counters();
+  // Two requests sharing the new prompt, at once, and an unrelated one.
+  const [b, c, d] = await Promise.all([engine.submit(job(turn2Prompt, { seed: 4 })), engine.submit(job(turn2Prompt, { seed: 5 })), engine.submit(job([1, 250, 251], { seed: 6 }))]);
+  const after = engine.counters();
+  t.is(after.prefixHits - before.prefixHits, 2);
+  // The first reuses turn 1's prompt + completion (all but its last sampled token); the second the whole new prompt but its last token.
+  t.is(after.prefixTokens - before.prefixTokens, prompts[1].length + 20 - 1 + turn2Prompt.length - 1);
+  for (const [out, prompt, seed] of [
+    [b, turn2Prompt, 4],
+    [c, turn2Prompt, 5],
+    [d, [1, 250, 251], 6],
+  ] as const) {
+    const alone = generate(m.model, [...prompt], { maxNewTokens: 12, temperature: 0.8, topP: 0.9, topK: 20, seed });
+    t.deepEqual(out.sequences[0].tokens, alone.tokens);
+  }
+  await engine.close();
+});

@@ -106,7 +106,10 @@ for (const task of [...tasks, ...variants]) {
     t.is(gold.reward, 1);
     // PASS_TO_PASS is complete: every test that passes with the gold patch is listed.
     const output = gold.log.slice(gold.log.indexOf('----- test output -----'));
-    const passing = [...parseTestLog(task.test_framework, output)].filter(([, s]) => isPassing(s)).map(([id]) => id);
+    // (The canary tests grading adds to the hidden test file are not the task's.)
+    const canary = /entropo[ _]canary|EntropoCanary/i;
+    const passing = [...parseTestLog(task.test_framework, output)].filter(([id, s]) => isPassing(s) && !canary.test(id)).map(([id]) => id);
+    t.regex(gold.log, /canary tests \(nonce [0-9a-f]+\) in /);
     t.deepEqual(passing.sort(), [...task.FAIL_TO_PASS, ...task.PASS_TO_PASS].sort());
   });
 }

@@ -35,3 +35,24 @@ test('truncateMiddle keeps short text and cuts long text to the limit', (t) => {
   t.regex(cut, /\[\.\.\. 864 characters omitted \.\.\.\]/);
   t.true(cut.length <= 200 + 40);
 });
+
+test('HeadTail cuts on character boundaries: 21 x "é" with 5-byte head and tail is "éé … éé"', (t) => {
+  const h = new HeadTail(5, 5);
+  h.push(Buffer.from('é'.repeat(21)));
+  t.is(h.text(), 'éé\n[... 34 bytes of output omitted ...]\néé');
+  t.false(h.text().includes('\uFFFD'));
+  // a character split across two chunks and across the head/tail seam, nothing dropped
+  const whole = new HeadTail(3, 10);
+  const bytes = Buffer.from('aé😀b');
+  for (const b of bytes) whole.push(Buffer.from([b]));
+  t.is(whole.text(), 'aé😀b');
+});
+
+test('truncateMiddle never splits a surrogate pair', (t) => {
+  const s = '😀'.repeat(300);
+  for (const max of [100, 101, 150, 151]) {
+    const cut = truncateMiddle(s, max);
+    t.false(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(cut), `max ${max}`);
+    t.true(cut.startsWith('😀') && cut.endsWith('😀'));
+  }
+});

@@ -1,0 +1,111 @@
+/**
+ * Manifest files as kubectl reads them, validated as the API server would: the decision of
+ * `entropo validate`. Pure apart from nothing: text in, one result per document out.
+ *
+ * Reading follows kubectl (sigs.k8s.io/yaml over go-yaml v2, i.e. YAML 1.1): `yes`/`no`/`on`/
+ * `off`/`y`/`n` are booleans, `0777` is octal, `1_000` is 1000; timestamps and sexagesimal
+ * numbers stay strings (go-yaml gives strings for them into untyped values). Empty documents (a
+ * trailing `---`, a comment-only document) are skipped as kubectl skips them; a `kind: List` is
+ * expanded into its items; objects of other API groups (Namespace, RBAC, ...) are skipped with a
+ * note, since only the entropo.dev kinds are ours to check.
+ */
+import { LineCounter, parseAllDocuments, type Tags } from 'yaml';
+import { GROUP, VERSION } from './common.ts';
+import { KINDS } from './kinds.ts';
+import { parseResource, ValidationError, type FieldError } from './validate.ts';
+import { headChars } from '../util/text.ts';
+
+export interface ManifestResult {
+  /** "file:line" of the document (document N when the file has several). */
+  where: string;
+  status: 'valid' | 'invalid' | 'skipped';
+  /** Kind of the object, when it has one. */
+  kind?: string;
+  /** The object with the schema defaults applied (valid documents). */
+  value?: unknown;
+  /** What is wrong (invalid documents): field and message, schema and rule errors together. */
+  errors?: FieldError[];
+  /** Why a document was skipped. */
+  note?: string;
+}
+
+/** YAML 1.1 as go-yaml v2 reads it into untyped values: no timestamp or base-60 types. */
+const kubectlTags = (tags: Tags): Tags =>
+  tags.filter((t) => {
+    const tag = t as { tag?: string; format?: string };
+    return tag.tag !== 'tag:yaml.org,2002:timestamp' && tag.format !== 'TIME';
+  });
+
+/** Parses YAML text as kubectl does; returns each non-empty document with its 1-based line, or its error. */
+export function readManifestDocuments(text: string): { line: number; index: number; value?: unknown; error?: string }[] {
+  const lineCounter = new LineCounter();
+  const docs = parseAllDocuments(text, { version: '1.1', customTags: kubectlTags, lineCounter, uniqueKeys: true });
+  const out: { line: number; index: number; value?: unknown; error?: string }[] = [];
+  docs.forEach((doc, index) => {
+    const start = doc.contents?.range?.[0] ?? doc.range[0];
+    const line = lineCounter.linePos(start).line;
+    if (doc.errors.length) {
+      const e = doc.errors[0];
+      out.push({ line: e.linePos?.[0].line ?? line, index, error: e.message.split('\n')[0] });
+      return;
+    }
+    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    if (value === null || value === undefined) return; // an empty document: kubectl skips it
+    out.push({ line, index, value });
+  });
+  return out;
+}
+
+const API_VERSION = `${GROUP}/${VERSION}`;
+
+function validateObject(obj: unknown, where: string): ManifestResult {
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+    return { where, status: 'invalid', errors: [{ field: '', message: `must be an object with apiVersion and kind (got ${headChars(JSON.stringify(obj) ?? '', 60)})` }] };
+  }
+  const o = obj as { apiVersion?: unknown; kind?: unknown };
+  const group = typeof o.apiVersion === 'string' && o.apiVersion.includes('/') ? o.apiVersion.split('/')[0] : '';
+  if (group !== GROUP) {
+    if (typeof o.apiVersion !== 'string' || typeof o.kind !== 'string' || !o.kind) {
+      return { where, status: 'invalid', errors: [{ field: typeof o.apiVersion !== 'string' ? 'apiVersion' : 'kind', message: 'is required (kubectl cannot send an object without apiVersion and kind)' }] };
+    }
+    return { where, status: 'skipped', kind: o.kind, note: `${o.kind} (${o.apiVersion}) is not an ${GROUP} kind: skipped` };
+  }
+  if (o.apiVersion !== API_VERSION || !KINDS.some((k) => k.kind === o.kind)) {
+    return {
+      where,
+      status: 'invalid',
+      errors: [{ field: 'kind', message: `no kind ${JSON.stringify(o.kind)} in version ${JSON.stringify(o.apiVersion)} (expected ${API_VERSION} ${KINDS.map((k) => k.kind).join(', ')})` }],
+    };
+  }
+  try {
+    const { kind, value } = parseResource(obj, where);
+    return { where, status: 'valid', kind, value };
+  } catch (e) {
+    if (!(e instanceof ValidationError)) throw e;
+    return { where, status: 'invalid', kind: String(o.kind), errors: e.errors };
+  }
+}
+
+/**
+ * Validates every document of a manifest file (source names it in the results). A document
+ * that is a `kind: List` is checked item by item.
+ */
+export function validateManifests(text: string, source: string): ManifestResult[] {
+  const docs = readManifestDocuments(text);
+  const many = docs.length > 1;
+  const results: ManifestResult[] = [];
+  for (const d of docs) {
+    const where = `${source}:${d.line}${many ? ` (document ${d.index + 1})` : ''}`;
+    if (d.error !== undefined) {
+      results.push({ where, status: 'invalid', errors: [{ field: '', message: `YAML: ${d.error}` }] });
+      continue;
+    }
+    const v = d.value as { kind?: unknown; items?: unknown };
+    if (v && typeof v === 'object' && v.kind === 'List' && Array.isArray(v.items)) {
+      v.items.forEach((item, i) => results.push(validateObject(item, `${where} items[${i}]`)));
+      continue;
+    }
+    results.push(validateObject(d.value, where));
+  }
+  return results;
+}

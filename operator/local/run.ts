@@ -1,0 +1,208 @@
+/**
+ * `entropo run FILE --local`: one TrainingRun, RolloutBatch or EvalSuite on this machine, with
+ * the operator's decisions (controllers/) through the local executor. Validation is the API
+ * server's (api/validate.ts); the store is a directory (default ./.entropo); progress on stderr;
+ * /metrics on 127.0.0.1 while it runs; the final status as a table on stdout and as YAML (as
+ * `kubectl get -o yaml` shows it) in the store; Ctrl-C stops cleanly and `--resume` continues.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { readFileSync } from 'node:fs';
+import type { EvalSuite, RolloutBatch, TrainingRun } from '../api/kinds.ts';
+import { parseResource, ValidationError } from '../api/validate.ts';
+import { logger, type Logger } from '../logging/logger.ts';
+import { pipelineMetrics, observeRecord, observeStatus } from '../metrics/pipeline.ts';
+import { createRegistry } from '../metrics/registry.ts';
+import { FsStore } from '../store/fs-store.ts';
+import { killAllGroups } from '../util/process-groups.ts';
+import { admit, ObjectRunner, stateKey, toKubeYaml, type AnyObject } from './executor.ts';
+import { Progress } from './progress.ts';
+import { evalSuiteTable, rolloutBatchTable, trainingRunTable } from './report.ts';
+import type { UnitContext } from './units.ts';
+
+export interface RunOptions {
+  file: string;
+  /** Store directory (default ./.entropo). */
+  store: string;
+  resume: boolean;
+  /** Start over even if an unfinished run of this name is in the store. */
+  fresh?: boolean;
+  /** Port of /metrics on 127.0.0.1 (0: any free port; -1: none). */
+  metricsPort: number;
+  progress: boolean;
+  isolation: UnitContext['isolation'];
+  log?: Logger;
+  /** Aborts the run (tests; Ctrl-C is wired by the CLI). */
+  signal?: AbortSignal;
+  /** Called once /metrics listens. */
+  onMetrics?: (url: string) => void;
+  out?: (text: string) => void;
+}
+
+export interface RunResult {
+  object: AnyObject;
+  /** Store key of the saved object (YAML with status). */
+  statusKey: string;
+  interrupted: boolean;
+  storeRoot: string;
+}
+
+export class RunInputError extends Error {
+  override name = 'RunInputError';
+}
+
+/** Reads and validates the manifest; errors name the file, the document and the field. */
+export function readManifest(file: string): AnyObject {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new RunInputError(`${file}: cannot read (${(e as Error).message})`);
+  }
+  const docs = parseAllDocuments(text).filter((d) => d.contents !== null);
+  if (docs.length === 0) throw new RunInputError(`${file}: no document`);
+  if (docs.length > 1) throw new RunInputError(`${file}: holds ${docs.length} documents; entropo run takes one TrainingRun, RolloutBatch or EvalSuite per file`);
+  const doc = docs[0];
+  if (doc.errors.length) throw new RunInputError(`${file} (document 1): YAML error: ${doc.errors[0].message}`);
+  try {
+    return parseResource(doc.toJS(), `${file} (document 1)`).value as AnyObject;
+  } catch (e) {
+    if (e instanceof ValidationError) throw new RunInputError(`${file} (document 1): ${e.message}`);
+    throw e;
+  }
+}
+
+/** Local mode's store: spec.storage.uri when it is file://, else the --store directory. */
+function localStorage(o: AnyObject, storeRoot: string): AnyObject {
+  const uri = o.spec.storage.uri;
+  if (uri.startsWith('file://')) return o;
+  return { ...o, spec: { ...o.spec, storage: { ...o.spec.storage, uri: `file://${storeRoot}` } } } as AnyObject;
+}
+
+async function serveMetrics(port: number, registry: ReturnType<typeof createRegistry>): Promise<Server | undefined> {
+  if (port < 0) return undefined;
+  const server = createServer((req, res) => {
+    if (req.url?.startsWith('/metrics')) {
+      registry.metrics().then(
+        (body) => {
+          res.writeHead(200, { 'content-type': registry.contentType });
+          res.end(body);
+        },
+        (e: Error) => {
+          res.writeHead(500);
+          res.end(e.message);
+        },
+      );
+      return;
+    }
+    res.writeHead(req.url === '/healthz' ? 200 : 404);
+    res.end(req.url === '/healthz' ? 'ok' : 'not found');
+  });
+  const listen = (p: number) =>
+    new Promise<void>((res, rej) => {
+      server.once('error', rej);
+      server.listen(p, '127.0.0.1', () => res());
+    });
+  try {
+    await listen(port);
+  } catch {
+    await listen(0); // the port is taken: any free one
+  }
+  return server;
+}
+
+/** Runs the manifest to the end (or until aborted). */
+export async function runLocal(o: RunOptions): Promise<RunResult> {
+  const log = o.log ?? logger;
+  const out = o.out ?? ((t: string) => process.stdout.write(t));
+  const storeRoot = path.resolve(o.store);
+  mkdirSync(storeRoot, { recursive: true });
+  const store = new FsStore(storeRoot, `file://${storeRoot}`);
+  const manifest = localStorage(readManifest(o.file), storeRoot);
+  const key = stateKey(manifest);
+  let obj: AnyObject;
+  const saved = (await store.exists(key)) ? (parseYaml(await store.getText(key)) as AnyObject) : undefined;
+  if (o.resume) {
+    if (!saved) throw new RunInputError(`--resume: no run of ${manifest.kind} ${manifest.metadata.namespace ?? 'default'}/${manifest.metadata.name} in ${storeRoot}`);
+    if (JSON.stringify(saved.spec) !== JSON.stringify(admit(manifest).spec)) {
+      log.warn('the manifest differs from the saved run; resuming the saved spec', { file: o.file });
+    }
+    obj = saved;
+  } else {
+    const unfinished = saved && saved.status?.phase !== 'Succeeded' && saved.status?.phase !== 'Failed';
+    if (unfinished && !o.fresh) {
+      throw new RunInputError(
+        `${storeRoot} holds an unfinished run of ${manifest.kind} ${saved.metadata.namespace}/${saved.metadata.name} (${saved.status?.phase ?? 'Pending'}): ` +
+          'continue it with --resume, or start over with --fresh',
+      );
+    }
+    obj = admit(manifest);
+  }
+
+  const registry = createRegistry();
+  const metrics = pipelineMetrics(registry);
+  const server = await serveMetrics(o.metricsPort, registry);
+  if (server) {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+    o.onMetrics?.(url);
+    log.info('metrics', { url });
+  }
+  const progress = new Progress(o.progress);
+  const abort = new AbortController();
+  o.signal?.addEventListener('abort', () => abort.abort(), { once: true });
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'entropo-run-'));
+  chmodSync(scratch, 0o755); // the sandbox user must reach the work trees below it
+  const apiKey = process.env.ENTROPO_API_KEY || process.env.OPENAI_API_KEY || undefined;
+  const holder: { root?: ObjectRunner } = {};
+  const runner = new ObjectRunner(obj, {
+    store,
+    log,
+    isolation: o.isolation,
+    ...(apiKey ? { apiKey } : {}),
+    scratch,
+    signal: abort.signal,
+    onStatus: (r) => {
+      observeStatus(metrics, r.obj);
+      if (holder.root) progress.update(holder.root);
+    },
+    onRecord: (r, rec) => {
+      observeRecord(metrics, r.obj, rec);
+      if (holder.root) progress.update(holder.root);
+    },
+  });
+  holder.root = runner;
+  const ticker = setInterval(() => progress.update(runner), 1000);
+  ticker.unref();
+  let final: AnyObject;
+  try {
+    final = await runner.run();
+  } finally {
+    clearInterval(ticker);
+    progress.stop();
+    // interrupted or finished: end every unit (unrecorded work is redone on resume)
+    await runner.shutdown();
+    // interrupted: in-process rollouts may still have commands running (their process groups)
+    if (abort.signal.aborted) killAllGroups();
+    rmSync(scratch, { recursive: true, force: true });
+    await new Promise<void>((res) => (server ? server.close(() => res()) : res()));
+  }
+  const interrupted = abort.signal.aborted && final.status?.phase !== 'Succeeded' && final.status?.phase !== 'Failed';
+  const statusPath = path.join(storeRoot, key);
+  if (interrupted) {
+    out(`\ninterrupted: ${final.kind} ${final.metadata.name} is ${final.status?.phase ?? 'Pending'}; continue with: entropo run ${o.file} --local --resume${o.store !== '.entropo' ? ` --store ${o.store}` : ''}\n`);
+  } else {
+    const evalSuites = new Map<string, EvalSuite>();
+    for (const r of runner.walk()) if (r.obj.kind === 'EvalSuite') evalSuites.set(r.obj.metadata.name!, r.obj);
+    const tbl =
+      final.kind === 'TrainingRun' ? trainingRunTable(final as TrainingRun, evalSuites) : final.kind === 'RolloutBatch' ? rolloutBatchTable(final as RolloutBatch) : evalSuiteTable(final as EvalSuite);
+    out(`\n${final.kind} ${final.metadata.name}: ${final.status?.phase}${final.status?.message ? ` (${final.status.message})` : ''}\n\n${tbl}\n\n`);
+    out(`status (as kubectl get -o yaml): ${statusPath}\nartifacts: ${path.join(storeRoot, runner.prefix)}\n`);
+  }
+  return { object: final, statusKey: key, interrupted, storeRoot };
+}
+
+export { toKubeYaml };
