@@ -5,6 +5,15 @@
  * its own child process. Prints a markdown table.
  *
  *   npm run bench:train [-- --steps 5 --backends wasm,cpu --hidden 64 --layers 2 --batch 4]
+ *
+ * Then (unless --no-lengths) the length / vocabulary sweep: one SFT and one EntroPO-KTO (exact z0)
+ * step on ONE trajectory of 1k, 4k, 8k and 18k tokens, for the test model (the fixture's shape:
+ * hidden 32, 2 layers, vocab 320) and a synthetic model with a 151,936-token vocabulary, on every
+ * backend present: tokens/s and peak memory (max RSS of the child process), each in its own
+ * process with a time limit (--sweep-timeout seconds, default 900; the pure-JS cpu backend only up
+ * to --cpu-max-tokens, default 1024, on the test model; a series stops at its first time-out).
+ *
+ *   npm run bench:train -- --only-lengths [--lengths 1024,4096 --sweep-backends wasm]
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +30,9 @@ import { expectedTensors, parseModelConfig } from '../operator/training/model-co
 import { Rng } from '../operator/training/rng.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+/** Backend package name (as reported) -> the API value of training.backend. */
+const API_BACKEND: Record<string, string> = { 'tfjs-node-gpu': 'TfjsNodeGPU', 'tfjs-node': 'TfjsNode', wasm: 'Wasm', cpu: 'CPU' };
 const FIXTURE = path.join(HERE, '..', 'test', 'fixtures', 'training', 'qwen3');
 
 interface Case {
@@ -64,10 +76,10 @@ function args(argv: string[]): Args & { child?: string } {
 }
 
 /** A random Qwen3-style checkpoint (with the fixture's tokenizer) of the requested size. */
-function makeModel(dir: string, hidden: number, layers: number): string {
+function makeModel(dir: string, hidden: number, layers: number, vocab = 320): string {
   const raw = {
     model_type: 'qwen3',
-    vocab_size: 320,
+    vocab_size: vocab,
     hidden_size: hidden,
     intermediate_size: hidden * 3,
     num_hidden_layers: layers,
@@ -77,7 +89,7 @@ function makeModel(dir: string, hidden: number, layers: number): string {
     rms_norm_eps: 1e-6,
     rope_theta: 10000,
     tie_word_embeddings: true,
-    max_position_embeddings: 4096,
+    max_position_embeddings: 32768,
     hidden_act: 'silu',
   };
   const cfg = parseModelConfig(raw);
@@ -112,7 +124,7 @@ async function child(spec: { backend: string; c: Case; modelDir: string; a: Args
       outputDir: out,
       objective: spec.c.objective,
       trajectories: syntheticTrajectories({ tasks: spec.a.batch, samplesPerTask: 2 }),
-      training: parse(Training, { backend: spec.backend, batchSize: spec.a.batch, maxSequenceLength: 4096, lora: { rank: 8, alpha: 16 }, epochs: 10 }, 'training'),
+      training: parse(Training, { backend: API_BACKEND[spec.backend] ?? spec.backend, batchSize: spec.a.batch, maxSequenceLength: 4096, lora: { rank: 8, alpha: 16 }, epochs: 10 }, 'training'),
       preference: parse(Preference, spec.c.preference, 'preference'),
       maxSteps: spec.a.steps + 1,
       referenceMetricsEvery: 0,
@@ -138,8 +150,140 @@ async function child(spec: { backend: string; c: Case; modelDir: string; a: Args
   }
 }
 
+interface SweepSpec {
+  backend: string;
+  model: string;
+  modelDir: string;
+  tokens: number;
+  objective: 'SFT' | 'EntroPO-KTO';
+}
+
+interface SweepResult extends SweepSpec {
+  tokensTrained: number;
+  stepSeconds: number;
+  tokensPerSecond: number;
+  maxRssMiB: number;
+}
+
+/** One trajectory of about `tokens` tokens: the synthetic tool exchange repeated. */
+function longTrajectories(tokens: number) {
+  const per = 60; // tokens of one tool exchange with the fixture tokenizer, about
+  return syntheticTrajectories({ tasks: 1, samplesPerTask: 2, turns: Math.ceil(tokens / per), tools: false });
+}
+
+async function sweepChild(spec: SweepSpec): Promise<SweepResult> {
+  const out = mkdtempSync(path.join(os.tmpdir(), 'entropo-bench-'));
+  try {
+    const r = await train({
+      modelDir: spec.modelDir,
+      outputDir: out,
+      objective: spec.objective === 'SFT' ? 'sft' : 'preference',
+      trajectories: longTrajectories(spec.tokens),
+      // the trajectories are a little longer than `tokens`: KeepEnd cuts them to exactly that
+      training: parse(Training, { backend: API_BACKEND[spec.backend] ?? spec.backend, batchSize: 1, maxSequenceLength: spec.tokens, truncation: 'KeepEnd', epochs: 10 }, 'training'),
+      preference: parse(Preference, { algorithm: 'KTO' }, 'preference'),
+      maxSteps: 1,
+      referenceMetricsEvery: 0,
+      saveModel: false,
+      registry: new Registry(),
+      progress: false,
+    });
+    const h = r.history[r.history.length - 1];
+    return { ...spec, tokensTrained: h.tokens, stepSeconds: h.stepSeconds, tokensPerSecond: h.tokens / h.stepSeconds, maxRssMiB: process.resourceUsage().maxRSS / 1024 };
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+function sweep(a: Args & { lengths: number[]; sweepBackends: string[]; sweepTimeout: number; cpuMaxTokens: number }): string[] {
+  const dirs = {
+    'test model (vocab 320)': makeModel(mkdtempSync(path.join(os.tmpdir(), 'entropo-bench-test-')), 32, 2, 320),
+    'vocab 151,936 (synthetic)': makeModel(mkdtempSync(path.join(os.tmpdir(), 'entropo-bench-150k-')), 32, 2, 151936),
+  };
+  const rows: string[] = [];
+  const skipped = new Set<string>();
+  const overLimit = new Set<string>();
+  for (const backend of a.sweepBackends) {
+    for (const [model, modelDir] of Object.entries(dirs)) {
+      for (const objective of ['SFT', 'EntroPO-KTO'] as const) {
+        for (const tokens of a.lengths) {
+          if (skipped.has(backend)) continue;
+          if (backend === 'cpu' && (tokens > a.cpuMaxTokens || model.startsWith('vocab'))) {
+            rows.push(`| ${backend} | ${model} | ${objective} | ${tokens} | - | - | - | not run: pure-JS backend (test model up to --cpu-max-tokens ${a.cpuMaxTokens} only) |`);
+            continue;
+          }
+          const series = `${backend}/${model}/${objective}`;
+          if (overLimit.has(series)) {
+            rows.push(`| ${backend} | ${model} | ${objective} | ${tokens} | - | - | - | not run: a shorter length already took over ${a.sweepTimeout} s |`);
+            continue;
+          }
+          const spec: SweepSpec = { backend, model, modelDir, tokens, objective };
+          const t0 = Date.now();
+          const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--sweep-child', JSON.stringify(spec)], {
+            encoding: 'utf8',
+            env: { ...process.env, ENTROPO_LOG_LEVEL: 'error' },
+            timeout: a.sweepTimeout * 1000,
+            maxBuffer: 64 * 1024 * 1024,
+          });
+          const label = `| ${backend} | ${model} | ${objective} | ${tokens} |`;
+          if (r.status === 3) {
+            skipped.add(backend);
+            rows.push(`| ${backend} | - | - | - | not available: ${r.stderr.trim().split('\n').pop()} | | | |`);
+            continue;
+          }
+          if (r.error || r.status !== 0) {
+            if (r.error) overLimit.add(series);
+            const why = r.error ? `stopped after ${a.sweepTimeout} s` : (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`).slice(0, 160);
+            rows.push(`${label} - | - | - | ${why} |`);
+            process.stderr.write(`${label} ${why}\n`);
+            continue;
+          }
+          const x = JSON.parse(r.stdout.trim().split('\n').pop()!) as SweepResult;
+          rows.push(`${label} ${x.tokensTrained} | ${x.tokensPerSecond.toFixed(0)} | ${x.maxRssMiB.toFixed(0)} | ${((Date.now() - t0) / 1000).toFixed(0)} s wall in all |`);
+          process.stderr.write(`${rows[rows.length - 1]}\n`);
+        }
+      }
+    }
+  }
+  for (const d of Object.values(dirs)) rmSync(d, { recursive: true, force: true });
+  return [
+    '',
+    `Length / vocabulary sweep: one step on one trajectory (batch 1; KTO exact z0 adds the reference and entropy terms), LoRA r8 on all linear layers, hidden 32, 2 layers; KeepEnd cuts each trajectory to the length; peak RSS of the whole child process; ${os.cpus().length} CPU cores.`,
+    '',
+    '| backend | model | objective | tokens per sequence | tokens/step | tokens/s | peak RSS (MiB) | note |',
+    '|---|---|---|---:|---:|---:|---:|---|',
+    ...rows,
+  ];
+}
+
 async function main(): Promise<void> {
   const a = args(process.argv);
+  const argv = process.argv;
+  const opt = (k: string) => {
+    const i = argv.indexOf(`--${k}`);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const sweepChildSpec = opt('sweep-child');
+  if (sweepChildSpec) {
+    try {
+      console.log(JSON.stringify(await sweepChild(JSON.parse(sweepChildSpec) as SweepSpec)));
+    } catch (e) {
+      console.error((e as Error).message.split('\n')[0]);
+      process.exitCode = /no usable tfjs backend|backend: must be one of|cannot be loaded|Cannot find (module|package)/.test((e as Error).message) ? 3 : 1;
+    }
+    return;
+  }
+  const sweepArgs = {
+    ...a,
+    lengths: (opt('lengths') ?? '1024,4096,8192,18432').split(',').map(Number),
+    sweepBackends: (opt('sweep-backends') ?? a.backends.join(',')).split(','),
+    sweepTimeout: Number(opt('sweep-timeout') ?? 900),
+    cpuMaxTokens: Number(opt('cpu-max-tokens') ?? 1024),
+  };
+  if (argv.includes('--only-lengths')) {
+    console.log(sweep(sweepArgs).join('\n'));
+    return;
+  }
   if (a.child) {
     const spec = JSON.parse(a.child) as { backend: string; c: Case; modelDir: string; a: Args };
     try {
@@ -184,6 +328,7 @@ async function main(): Promise<void> {
     );
   }
   if (skipped.length) lines.push('', `Not available here: ${skipped.join('; ')}.`);
+  if (!argv.includes('--no-lengths')) lines.push(...sweep(sweepArgs));
   console.log(lines.join('\n'));
 }
 

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { readSafetensors, writeSafetensors } from './safetensors.ts';
+import { readSafetensorsFile, writeSafetensorsFile } from './safetensors.ts';
 import { tensorsToMap } from './model-io.ts';
 import type { AdamW } from './optimizer.ts';
 
@@ -28,11 +28,11 @@ export async function saveCheckpoint(root: string, vars: Map<string, tf.Variable
   const tmp = `${final}.tmp`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  writeFileSync(path.join(tmp, 'trainable.safetensors'), writeSafetensors(await tensorsToMap(vars)));
+  writeSafetensorsFile(path.join(tmp, 'trainable.safetensors'), await tensorsToMap(vars));
   const optEntries: [string, tf.Tensor][] = [];
   for (const [k, m] of opt.m) optEntries.push([`m.${k}`, m]);
   for (const [k, v] of opt.v) optEntries.push([`v.${k}`, v]);
-  writeFileSync(path.join(tmp, 'optimizer.safetensors'), writeSafetensors(await tensorsToMap(optEntries), { adam_step: String(opt.step) }));
+  writeSafetensorsFile(path.join(tmp, 'optimizer.safetensors'), await tensorsToMap(optEntries), { adam_step: String(opt.step) });
   writeFileSync(path.join(tmp, 'state.json'), JSON.stringify(state, null, 2));
   rmSync(final, { recursive: true, force: true });
   renameSync(tmp, final);
@@ -51,13 +51,13 @@ export function latestCheckpoint(root: string): string | undefined {
 
 export function loadCheckpoint(dir: string, vars: Map<string, tf.Variable>, opt: AdamW): LoopState {
   const state = JSON.parse(readFileSync(path.join(dir, 'state.json'), 'utf8')) as LoopState;
-  const t = readSafetensors(readFileSync(path.join(dir, 'trainable.safetensors')), dir).tensors;
+  const t = readSafetensorsFile(path.join(dir, 'trainable.safetensors')).tensors;
   for (const [k, v] of vars) {
     const x = t.get(k);
     if (!x) throw new Error(`${dir}: checkpoint lacks ${k}`);
     tf.tidy(() => v.assign(tf.tensor(x.data, x.shape)));
   }
-  const o = readSafetensors(readFileSync(path.join(dir, 'optimizer.safetensors')), dir);
+  const o = readSafetensorsFile(path.join(dir, 'optimizer.safetensors'));
   for (const [prefix, state] of [['m', opt.m], ['v', opt.v]] as const) {
     for (const [k, t] of state) {
       const x = o.tensors.get(`${prefix}.${k}`);

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { readSafetensors, writeSafetensors, type TensorMap } from './safetensors.ts';
+import { readSafetensorsFile, writeSafetensorsFile, type TensorMap } from './safetensors.ts';
 import { expectedTensors, parseModelConfig } from './model-config.ts';
 import { CausalLM, LinearModules, type LoraAdapters, type LoraSettings } from './model.ts';
 import { Rng } from './rng.ts';
@@ -28,13 +28,13 @@ function readJson(file: string): Record<string, unknown> {
 export function readCheckpointTensors(dir: string): TensorMap {
   const single = path.join(dir, 'model.safetensors');
   const index = path.join(dir, 'model.safetensors.index.json');
-  if (existsSync(single)) return readSafetensors(readFileSync(single), single).tensors;
+  if (existsSync(single)) return readSafetensorsFile(single).tensors;
   if (existsSync(index)) {
     const map = (readJson(index).weight_map ?? {}) as Record<string, string>;
     const out: TensorMap = new Map();
     for (const shard of new Set(Object.values(map))) {
       const f = path.join(dir, shard);
-      for (const [k, v] of readSafetensors(readFileSync(f), f).tensors) out.set(k, v);
+      for (const [k, v] of readSafetensorsFile(f).tensors) out.set(k, v);
     }
     return out;
   }
@@ -115,7 +115,7 @@ export async function saveAdapters(model: CausalLM, dir: string): Promise<void> 
   const entries: [string, tf.Tensor][] = [];
   for (const [m, a] of lora.A) entries.push([`base_model.model.${m}.lora_A.weight`, a]);
   for (const [m, b] of lora.B) entries.push([`base_model.model.${m}.lora_B.weight`, b]);
-  writeFileSync(path.join(dir, 'adapter_model.safetensors'), writeSafetensors(await toMap(entries), { format: 'pt' }));
+  writeSafetensorsFile(path.join(dir, 'adapter_model.safetensors'), await toMap(entries), { format: 'pt' });
   const cfg = {
     peft_type: 'LORA',
     task_type: 'CAUSAL_LM',
@@ -134,7 +134,7 @@ export async function saveAdapters(model: CausalLM, dir: string): Promise<void> 
 export function loadAdapters(model: CausalLM, dir: string): LoraAdapters {
   const cfg = readJson(path.join(dir, 'adapter_config.json'));
   const file = path.join(dir, 'adapter_model.safetensors');
-  const tensors = readSafetensors(readFileSync(file), file).tensors;
+  const tensors = readSafetensorsFile(file).tensors;
   const settings: LoraSettings = {
     rank: Number(cfg.r),
     alpha: Number(cfg.lora_alpha),
@@ -172,7 +172,7 @@ export function mergedParams(model: CausalLM): Map<string, tf.Tensor> {
 export async function saveModel(model: CausalLM, dir: string, opts: { tokenizerFrom?: string; adapters?: boolean } = {}): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const merged = mergedParams(model);
-  writeFileSync(path.join(dir, 'model.safetensors'), writeSafetensors(await toMap(merged), { format: 'pt' }));
+  writeSafetensorsFile(path.join(dir, 'model.safetensors'), await toMap(merged), { format: 'pt' });
   for (const [k, t] of merged) if (t !== model.params.get(k)) t.dispose();
   const raw = { ...model.config.raw, dtype: 'float32', torch_dtype: 'float32' };
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify(raw, null, 2));

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { embeddingLookup } from './ops.ts';
+import { causalAttention, DEFAULT_CHUNK_FLOATS } from './chunked.ts';
 import type { ModelConfig } from './model-config.ts';
 
 export const LinearModules = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
@@ -43,6 +44,13 @@ export interface ForwardOptions {
   returnCache?: boolean;
   /** Return the final hidden states [B, T, D] instead of logits (and skip the LM head). */
   hiddenOnly?: boolean;
+  /**
+   * Attention over query chunks of this many positions (chunked.ts causalAttention: memory
+   * chunk x T instead of T x T per head, recomputed in backward). Default: chunked only when one
+   * layer's scores would exceed DEFAULT_CHUNK_FLOATS (and no keyBias is given); 0 forces the
+   * direct form.
+   */
+  attentionChunk?: number;
   /**
    * Batched decoding over a right-aligned cache (operator/serving): the position of each row's
    * first new token (length B). Default: the cache length, the same for every row.
@@ -174,14 +182,18 @@ export class CausalLM {
     const hd = c.headDim;
     const newCache: KvCache = { k: [], v: [], length: Tk };
 
-    // Causal mask bias [n*T, Tk]: query row r is position start + (r mod T).
-    const bias = new Float32Array(n * T * Tk);
-    for (let r = 0; r < n * T; r++) {
-      const q = start + (r % T);
-      for (let k = q + 1; k < Tk; k++) bias[r * Tk + k] = -1e9;
+    const chunked = !opts.keyBias && opts.attentionChunk !== 0 && (opts.attentionChunk !== undefined || B * H * T * Tk > DEFAULT_CHUNK_FLOATS);
+    let maskBias: tf.Tensor | undefined;
+    if (!chunked) {
+      // Causal mask bias [n*T, Tk]: query row r is position start + (r mod T).
+      const bias = new Float32Array(n * T * Tk);
+      for (let r = 0; r < n * T; r++) {
+        const q = start + (r % T);
+        for (let k = q + 1; k < Tk; k++) bias[r * Tk + k] = -1e9;
+      }
+      maskBias = tf.tensor2d(bias, [n * T, Tk]);
+      if (opts.keyBias) maskBias = tf.add(maskBias, tf.reshape(opts.keyBias, [B, 1, 1, Tk]));
     }
-    let maskBias: tf.Tensor = tf.tensor2d(bias, [n * T, Tk]);
-    if (opts.keyBias) maskBias = tf.add(maskBias, tf.reshape(opts.keyBias, [B, 1, 1, Tk]));
     if (opts.positions && opts.positions.length !== B) throw new Error(`model: positions has ${opts.positions.length} rows, the batch ${B}`);
     const { cos, sin } = this.rope(opts.positions ?? [start], T);
 
@@ -198,8 +210,6 @@ export class CausalLM {
       }
       q = this.applyRope(q, cos, sin);
       k = this.applyRope(k, cos, sin);
-      // Grouped-query attention without repeating K/V: query head h = kv * n + j shares kv head kv.
-      const qg = tf.reshape(tf.transpose(tf.reshape(q, [B, T, KV, n, hd]), [0, 2, 3, 1, 4]), [B, KV, n * T, hd]);
       let kt = tf.transpose(k, [0, 2, 1, 3]) as tf.Tensor4D; // [B, KV, T, hd]
       let vt = tf.transpose(v, [0, 2, 1, 3]) as tf.Tensor4D;
       if (opts.cache) {
@@ -210,10 +220,20 @@ export class CausalLM {
         newCache.k.push(kt);
         newCache.v.push(vt);
       }
-      const scores = tf.add(tf.mul(tf.matMul(qg, kt, false, true), 1 / Math.sqrt(hd)), maskBias);
-      const attn = tf.softmax(scores, -1);
-      const ctx = tf.matMul(attn, vt); // [B, KV, n*T, hd]
-      const merged = tf.reshape(tf.transpose(tf.reshape(ctx, [B, KV, n, T, hd]), [0, 3, 1, 2, 4]), [B * T, H * hd]) as tf.Tensor2D;
+      // Grouped-query attention without repeating K/V: query head h = kv * n + j shares kv head kv.
+      let merged: tf.Tensor2D;
+      if (chunked) {
+        // rows position-major (t * n + j), so a chunk of positions is a contiguous block of rows
+        const qg = tf.reshape(tf.transpose(tf.reshape(q, [B, T, KV, n, hd]), [0, 2, 1, 3, 4]), [B, KV, T * n, hd]) as tf.Tensor4D;
+        const ctx = causalAttention(qg, kt, vt, n, start, opts.attentionChunk);
+        merged = tf.reshape(tf.transpose(tf.reshape(ctx, [B, KV, T, n, hd]), [0, 2, 1, 3, 4]), [B * T, H * hd]) as tf.Tensor2D;
+      } else {
+        const qg = tf.reshape(tf.transpose(tf.reshape(q, [B, T, KV, n, hd]), [0, 2, 3, 1, 4]), [B, KV, n * T, hd]);
+        const scores = tf.add(tf.mul(tf.matMul(qg, kt, false, true), 1 / Math.sqrt(hd)), maskBias!);
+        const attn = tf.softmax(scores, -1);
+        const ctx = tf.matMul(attn, vt); // [B, KV, n*T, hd]
+        merged = tf.reshape(tf.transpose(tf.reshape(ctx, [B, KV, n, T, hd]), [0, 3, 1, 2, 4]), [B * T, H * hd]) as tf.Tensor2D;
+      }
       h = tf.add(h, this.linear(merged, `${pre}.self_attn.o_proj`, opts));
       const x2 = this.rmsNorm(h, this.p(`${pre}.post_attention_layernorm.weight`)) as tf.Tensor2D;
       const gate = this.linear(x2, `${pre}.mlp.gate_proj`, opts);
@@ -230,6 +250,11 @@ export class CausalLM {
   /** Logits [N, vocab] of final hidden states [N, D] (forward's hiddenOnly output, e.g. only the last position's). */
   lmHead(h: tf.Tensor2D): tf.Tensor2D {
     return this.project(h, this.params.has('lm_head.weight') ? 'lm_head.weight' : 'model.embed_tokens.weight');
+  }
+
+  /** The LM head's weight [V, D] (tied embeddings: the embedding matrix), for the chunked head of training (chunked.ts). */
+  headWeight(): tf.Tensor2D {
+    return (this.params.get('lm_head.weight') ?? this.p('model.embed_tokens.weight')) as tf.Tensor2D;
   }
 
   /** Frees every tensor the model owns. */

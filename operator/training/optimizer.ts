@@ -24,9 +24,8 @@ export function lrFactor(step: number, totalSteps: number, warmupRatio: number, 
 
 /** Global L2 norm of the gradients, and the gradients scaled to at most maxNorm (0: no clipping). */
 export function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): { grads: Map<string, tf.Tensor>; norm: number } {
-  let sq = 0;
-  for (const g of grads.values()) sq += tf.tidy(() => tf.sum(tf.square(g)).dataSync()[0]);
-  const norm = Math.sqrt(sq);
+  // One device sync per step: the squared sums are added on the device, then read once.
+  const norm = grads.size ? Math.sqrt(tf.tidy(() => tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g)))).dataSync()[0])) : 0;
   if (!(maxNorm > 0) || norm <= maxNorm) return { grads, norm };
   const scale = maxNorm / (norm + 1e-6); // as torch.nn.utils.clip_grad_norm_
   const out = new Map<string, tf.Tensor>();

@@ -1,31 +1,34 @@
 /**
- * The trainer: preference data (or SFT data) from trajectory records -> tokenised multi-turn
- * sequences with assistant masks -> reference log-probs computed once -> LoRA or full
- * fine-tuning with AdamW, warm-up + schedule, clipping and accumulation -> checkpoints, metrics
- * (JSONL + Prometheus), progress bar, final model. The entry point takes its whole assignment as
- * arguments (it runs inside a trainer Pod or in-process in local mode).
+ * The trainer's entry point: preference data (or SFT data) from trajectory records -> training
+ * items (items.ts) -> reference log-probs computed once (reference.ts) -> resume (resume.ts) ->
+ * the step loop (step-loop.ts) around the job's objective (objectives/: SFT, DPO, KTO) -> final
+ * model, summary and metrics. The entry point takes its whole assignment as arguments (it runs
+ * inside a trainer Pod or in-process in local mode); defaults come only from the schemas
+ * (operator/api/common.ts Training, Preference).
  */
-import * as tf from '@tensorflow/tfjs';
-import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import cliProgress from 'cli-progress';
 import { register as globalRegistry, type Registry } from 'prom-client';
-import type { ChatMessage, TrajectoryRecord } from '../api/records.ts';
-import type { Preference, Training, TrainMetrics } from '../api/common.ts';
+import type { TrajectoryRecord } from '../api/records.ts';
+import { Preference, Training, type TrainMetrics } from '../api/common.ts';
+import { parse } from '../api/validate.ts';
 import { logger } from '../logging/logger.ts';
 import { selectBackend, type BackendName } from './backend.ts';
-import { loadChatTokenizer, type ChatTokenizer } from './chat.ts';
-import { encodeConversation, MaskError, type EncodedSequence } from './render.ts';
-import { buildDpoExamples, buildKtoExamples, buildSftExamples, isTrainable, splitPrompt, trlJsonl, type Conversation } from './data.ts';
+import { loadChatTokenizer } from './chat.ts';
 import { attachLora, loadModel, saveModel } from './model-io.ts';
 import type { CausalLM } from './model.ts';
-import { padBatch, perSequenceSum, referenceLogProbs, tokenCrossEntropy, tokenEntropy, tokenStats, type PaddedBatch } from './logprobs.ts';
-import { authorsKlReferencePoint, dpoLoss, exactReferencePoint, ktoLoss, sftLoss, trlKlReferencePoint } from './losses.ts';
-import { AdamW, clipByGlobalNorm, lrFactor } from './optimizer.ts';
-import { permutation } from './rng.ts';
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { AdamW } from './optimizer.ts';
 import { trainingMetrics } from './metrics.ts';
+import { buildItems, type DataCounts } from './items.ts';
+import { computeReferenceLogps, referenceModel } from './reference.ts';
+import type { HiddenModel } from './logprobs.ts';
+import { fingerprint, resumeFrom, trimMetrics } from './resume.ts';
+import { mean, runSteps, type StepMetrics } from './step-loop.ts';
+import { objectiveFor } from './objectives/index.ts';
+import { assertFits } from './memory.ts';
+
+export { buildItems, type DataCounts, type Item } from './items.ts';
+export type { StepMetrics } from './step-loop.ts';
 
 export type Objective = 'preference' | 'sft';
 
@@ -57,26 +60,8 @@ export interface TrainJob {
   saveModel?: boolean;
   registry?: Registry;
   runName?: string;
-}
-
-export interface StepMetrics {
-  step: number;
-  epoch: number;
-  loss: number;
-  learningRate: number;
-  gradNorm: number;
-  /** Implicit-reward margin: chosen - rejected (DPO), mean desirable - mean undesirable (KTO). */
-  margin?: number;
-  z0?: number;
-  /** Mean policy token entropy over assistant tokens (nats). */
-  entropy: number;
-  /** Mean per-token KL(pi || pi_ref) over assistant tokens, when the reference distribution was computed. */
-  kl?: number;
-  examples: number;
-  tokens: number;
-  assistantTokens: number;
-  stepSeconds: number;
-  tokensPerSecond: number;
+  /** Memory the backend may use, bytes (default: 4 GiB on wasm, the machine's RAM otherwise; memory.ts). */
+  memoryLimitBytes?: number;
 }
 
 export interface TrainResult {
@@ -84,7 +69,7 @@ export interface TrainResult {
   examples: number;
   /** Trajectories (DPO: pairs) that were eligible but could not be encoded (see data). */
   dropped: number;
-  /** Why records did not become training items, and keep-end truncations. */
+  /** Why records did not become training items, and KeepEnd truncations. */
   data: DataCounts;
   totalSteps: number;
   stepsDone: number;
@@ -95,394 +80,109 @@ export interface TrainResult {
   modelDir?: string;
 }
 
-interface Item {
-  seqs: EncodedSequence[]; // 1 (KTO/SFT) or 2 (DPO: chosen, rejected)
-  ref: number[];
-  label?: boolean;
-  prompt: ChatMessage[];
-  completion: ChatMessage[];
-  tools?: unknown[];
-}
-
-function fingerprint(job: TrainJob, items: Item[]): string {
-  const h = createHash('sha256');
-  h.update(JSON.stringify({ t: job.training, p: job.preference, o: job.objective ?? 'preference', m: job.maxSteps ?? null }));
-  for (const it of items) for (const s of it.seqs) h.update(s.ids.join(','));
-  return h.digest('hex').slice(0, 16);
-}
-
-/** Why trajectories (or pairs) did not become training items, and keep-end truncations. */
-export interface DataCounts {
-  /** Records that are no sample (sandbox_error, model_error) or have no assistant turn. */
-  noSample: number;
-  /** Cut off by a limit (KTO / DPO train finished trajectories only). */
-  unfinished: number;
-  /** Chat template could not locate an assistant turn (MaskError). */
-  unmaskable: number;
-  /** Over training.maxSequenceLength with truncation drop, or no assistant token left after truncation. */
-  tooLong: number;
-  /** Sequences cut by keep-end truncation (still trained). */
-  truncated: number;
-  /** DPO pairs whose chosen and rejected prompts differ (trained, each on its own messages). */
-  promptMismatch: number;
-}
-
 /**
- * Builds the training items of the job (pure apart from tokenisation). One bad record never
- * fails the job: a record that cannot be masked or does not fit is dropped and counted.
+ * Trains the policy of `job`. Errors: a bad setting names its field (training.*, preference.*);
+ * no training example left (with the reason counts); a checkpoint of other settings or data.
  */
-export function buildItems(job: TrainJob, tok: ChatTokenizer): { items: Item[]; dropped: number; counts: DataCounts; trl?: string } {
-  const counts: DataCounts = { noSample: 0, unfinished: 0, unmaskable: 0, tooLong: 0, truncated: 0, promptMismatch: 0 };
-  const enc = (c: Conversation): EncodedSequence | undefined => {
-    let s: EncodedSequence | undefined;
-    try {
-      s = encodeConversation(tok, c.messages, { tools: c.tools, maxLength: job.training.maxSequenceLength, truncation: job.training.truncation });
-    } catch (e) {
-      if (!(e instanceof MaskError)) throw e;
-      counts.unmaskable++;
-      return undefined;
-    }
-    if (!s || s.assistantTokens === 0) {
-      counts.tooLong++;
-      return undefined;
-    }
-    return s;
-  };
-  const items: Item[] = [];
-  const trainable = job.trajectories.filter(isTrainable);
-  counts.noSample = job.trajectories.length - trainable.length;
-  const finish = (trl?: string) => {
-    for (const it of items) for (const s of it.seqs) if (s.truncated) counts.truncated++;
-    return { items, dropped: counts.unmaskable + counts.tooLong, counts, trl };
-  };
-  if ((job.objective ?? 'preference') === 'sft') {
-    for (const { trajectory: t, conversation } of buildSftExamples(job.trajectories)) {
-      const s = enc(conversation);
-      if (s) items.push({ seqs: [s], ref: [0], ...splitPrompt(t.messages), tools: t.tools });
-    }
-    return finish();
-  }
-  counts.unfinished = trainable.filter((t) => !t.finished).length;
-  if (job.preference.algorithm === 'KTO') {
-    const ex = buildKtoExamples(job.trajectories);
-    for (const e of ex) {
-      const s = enc(e.conversation);
-      if (s) items.push({ seqs: [s], ref: [0], label: e.example.label, prompt: e.example.prompt, completion: e.example.completion, tools: e.tools });
-    }
-    return finish(trlJsonl(ex));
-  }
-  const ex = buildDpoExamples(job.trajectories);
-  for (const e of ex) {
-    const c = enc(e.chosen);
-    const r = c && enc(e.rejected);
-    if (c && r) {
-      items.push({ seqs: [c, r], ref: [0, 0], prompt: e.example.prompt, completion: e.example.chosen, tools: e.tools });
-      if (!e.samePrompt) counts.promptMismatch++;
-    }
-  }
-  return finish(trlJsonl(ex));
-}
-
-/** Per-sequence masked log-prob sums under a forward function, without gradients. */
-function sequenceLogps(forward: (ids: number[][]) => tf.Tensor3D, seqs: EncodedSequence[], padId: number, chunk: number): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < seqs.length; i += chunk) {
-    const batch = padBatch(seqs.slice(i, i + chunk), padId);
-    out.push(...tf.tidy(() => Array.from(tokenStats(forward(batch.ids), batch).logp.dataSync())));
-  }
-  return out;
-}
-
-const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
-
 export async function train(job: TrainJob): Promise<TrainResult> {
-  const tr = job.training;
-  const pref = job.preference;
-  const objective = job.objective ?? 'preference';
-  const kto = { desirableWeight: 1, undesirableWeight: 1, referencePoint: 'Exact' as const, referencePointEvery: 1, ...(pref.kto ?? {}) };
-  const isKto = objective === 'preference' && pref.algorithm === 'KTO';
-  const isDpo = objective === 'preference' && pref.algorithm === 'DPO';
-  const microCount = tr.gradientAccumulationSteps;
-  if (microCount > tr.batchSize) throw new Error(`training.gradientAccumulationSteps (${microCount}) must be <= training.batchSize (${tr.batchSize})`);
-  if (isKto && kto.referencePoint !== 'Exact' && tr.batchSize < 2) {
-    throw new Error(`training.batchSize must be >= 2 for preference.kto.referencePoint ${kto.referencePoint} (mismatched pairs need two examples)`);
+  // Defaults only from the schema: a section given without them (or partly) is completed here.
+  const tr = parse<Training>(Training, job.training, 'training');
+  const pref = parse<Preference>(Preference, job.preference, 'preference');
+  const objectiveName = job.objective ?? 'preference';
+  if (tr.gradientAccumulationSteps > tr.batchSize) {
+    throw new Error(`training.gradientAccumulationSteps (${tr.gradientAccumulationSteps}) must be <= training.batchSize (${tr.batchSize})`);
   }
   const registry = job.registry ?? globalRegistry;
   const run = job.runName ?? path.basename(path.resolve(job.outputDir));
   const log = logger.child({ component: 'trainer', run });
+  const tok = loadChatTokenizer(job.modelDir);
+  const padId = tok.padTokenId;
+  // The reference is set once the models are loaded (the objective is built first so its setting errors come early).
+  const lazyRef: { current?: HiddenModel } = {};
+  const reference: HiddenModel = {
+    hidden: (ids) => lazyRef.current!.hidden(ids),
+    get head() {
+      return lazyRef.current!.head;
+    },
+  };
+  const objective = objectiveFor(objectiveName, pref, { training: tr, temps: { zeta: pref.zeta, gamma: pref.gamma }, tok, padId, reference });
   const { backend } = await selectBackend(tr.backend, registry);
   const metrics = trainingMetrics(registry);
 
-  const tok = loadChatTokenizer(job.modelDir);
-  const { items, dropped, counts, trl } = buildItems(job, tok);
+  const { items, dropped, counts, trl } = buildItems({ ...job, training: tr, preference: pref }, tok);
   const countsText = `${counts.noSample} no sample, ${counts.unfinished} unfinished, ${counts.unmaskable} not maskable by the chat template, ${counts.tooLong} over training.maxSequenceLength (${tr.maxSequenceLength}) with truncation ${tr.truncation}`;
   if (items.length === 0) {
-    throw new Error(
-      `trajectories: no training examples (${job.trajectories.length} trajectories, ${job.trajectories.filter((t) => t.finished).length} finished; ${countsText})`,
-    );
+    throw new Error(`trajectories: no training examples (${job.trajectories.length} trajectories, ${job.trajectories.filter((t) => t.finished).length} finished; ${countsText})`);
   }
   log.info('training data', { items: items.length, trajectories: job.trajectories.length, dropped, ...counts });
   if (counts.unmaskable) log.warn('trajectories dropped: the chat template could not locate an assistant turn', { count: counts.unmaskable });
-  if (counts.truncated) log.warn('sequences truncated (keep-end): their first turns are cut', { count: counts.truncated, maxSequenceLength: tr.maxSequenceLength });
+  if (counts.truncated) log.warn('sequences truncated (KeepEnd): their first turns are cut', { count: counts.truncated, maxSequenceLength: tr.maxSequenceLength });
   if (counts.promptMismatch) log.warn('DPO pairs whose prompts differ (each trained on its own messages; left out of preference.jsonl)', { count: counts.promptMismatch });
   mkdirSync(job.outputDir, { recursive: true });
   if (trl !== undefined) writeFileSync(path.join(job.outputDir, 'preference.jsonl'), trl);
 
   // Models: the policy, and the frozen reference (LoRA: the base without adapters).
   const model: CausalLM = loadModel(job.modelDir, { trainable: tr.method === 'Full' });
-  if (tr.method === 'LoRA') {
-    const l = { rank: 8, alpha: 16, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], ...(tr.lora ?? {}) };
-    attachLora(model, l, tr.seed);
-  }
+  if (tr.method === 'LoRA') attachLora(model, tr.lora!, tr.seed);
   const separateRef = (job.referenceDir && path.resolve(job.referenceDir) !== path.resolve(job.modelDir)) || tr.method === 'Full';
   const refModel = separateRef ? loadModel(job.referenceDir ?? job.modelDir) : undefined;
-  const refForward = (ids: number[][]) => (refModel ? refModel.forward(ids).logits : model.forward(ids, { adapters: false }).logits);
-  const padId = tok.padTokenId;
+  lazyRef.current = referenceModel(model, refModel);
 
-  // Reference log-probs, once (METHOD.md section 3: pi_ref is frozen).
-  if (objective === 'preference') {
+  // Will the largest micro-batch fit? Fail now, not mid-run.
+  const microItems = Math.ceil(tr.batchSize / tr.gradientAccumulationSteps);
+  const longest = Math.max(...items.flatMap((it) => it.seqs.map((x) => x.ids.length)));
+  const mem = assertFits(
+    model.config,
+    { sequences: Math.min(microItems, items.length) * items[0].seqs.length, tokens: longest },
+    { full: tr.method === 'Full', separateReference: Boolean(refModel), backend, maxSequenceLength: tr.maxSequenceLength, limit: job.memoryLimitBytes },
+  );
+  log.info('memory estimate per micro-batch', { bytes: mem.total, activations: mem.activations, weights: mem.weights, longestSequence: longest });
+
+  if (objective.usesReference) {
     const t0 = Date.now();
-    const all = items.flatMap((it) => it.seqs);
-    const lps = sequenceLogps(refForward, all, padId, Math.max(1, Math.ceil(tr.batchSize / microCount)));
-    let k = 0;
-    for (const it of items) it.ref = it.seqs.map(() => lps[k++]);
-    log.info('reference log-probs computed', { sequences: all.length, seconds: (Date.now() - t0) / 1000 });
+    const n = computeReferenceLogps(items, reference, padId, Math.max(1, Math.ceil(tr.batchSize / tr.gradientAccumulationSteps)));
+    log.info('reference log-probs computed', { sequences: n, seconds: (Date.now() - t0) / 1000 });
   }
 
   const perEpoch = Math.ceil(items.length / tr.batchSize);
   const totalSteps = Math.min(tr.epochs * perEpoch, job.maxSteps ?? Infinity);
   const vars = model.trainableVariables();
-  const varKey = new Map<string, string>();
-  for (const [k, v] of vars) varKey.set(v.name, k);
   const opt = new AdamW(vars, { weightDecay: tr.weightDecay });
-  const fp = fingerprint(job, items);
+  const fp = fingerprint({ t: job.training, p: job.preference, o: objectiveName, m: job.maxSteps ?? null }, items);
   const metricsFile = path.join(job.outputDir, 'metrics.jsonl');
-
-  let start = 0;
-  let z0Cache: number | undefined;
-  let z0Step: number | undefined;
-  let resumedFrom: number | undefined;
-  const ckpt = job.resume === false ? undefined : latestCheckpoint(job.outputDir);
-  if (ckpt) {
-    const st = loadCheckpoint(ckpt, vars, opt);
-    if (st.fingerprint !== fp) {
-      throw new Error(`${ckpt}: checkpoint was made with other settings or data (fingerprint ${st.fingerprint}, now ${fp}); use a new output directory or resume: false`);
-    }
-    start = resumedFrom = st.step;
-    z0Cache = st.z0;
-    z0Step = st.z0Step;
-    log.info('resumed from checkpoint', { checkpoint: ckpt, step: start });
+  const resumed = resumeFrom(job.outputDir, fp, vars, opt, job.resume !== false);
+  if (resumed.state) {
+    objective.restore(resumed.state);
+    log.info('resumed from checkpoint', { checkpoint: resumed.checkpoint, step: resumed.start });
   }
-  // Metrics of steps after the checkpoint (an interrupted run's tail) are dropped.
-  if (existsSync(metricsFile)) {
-    const kept = readFileSync(metricsFile, 'utf8')
-      .split('\n')
-      .filter((l) => l && (JSON.parse(l) as StepMetrics).step <= start);
-    writeFileSync(metricsFile, kept.map((l) => `${l}\n`).join(''));
-  }
+  trimMetrics(metricsFile, resumed.start);
 
-  const showBar = job.progress ?? Boolean(process.stderr.isTTY);
-  const bar = showBar
-    ? new cliProgress.SingleBar(
-        {
-          stream: process.stderr,
-          format: 'train [{bar}] {value}/{total} steps | loss {loss} | {tps} tok/s | eta {eta_formatted}',
-          hideCursor: true,
-          // asked for on a non-TTY stream (a Pod's log): print a line every 5 s instead of redrawing
-          noTTYOutput: job.progress === true && !process.stderr.isTTY,
-          notTTYSchedule: 5000,
-        },
-        cliProgress.Presets.shades_classic,
-      )
-    : undefined;
-  bar?.start(totalSteps, start, { loss: '-', tps: '-' });
+  const { history, halted } = await runSteps(
+    {
+      training: tr,
+      objective,
+      items,
+      model,
+      reference,
+      padId,
+      start: resumed.start,
+      totalSteps,
+      outputDir: job.outputDir,
+      metricsFile,
+      fingerprint: fp,
+      run,
+      metrics,
+      log,
+      referenceMetricsEvery: job.referenceMetricsEvery ?? 10,
+      checkpointEvery: job.checkpointEvery,
+      haltAfterStep: job.haltAfterStep,
+      progress: job.progress ?? Boolean(process.stderr.isTTY),
+      progressLines: job.progress === true && !process.stderr.isTTY,
+    },
+    opt,
+  );
 
-  const history: StepMetrics[] = [];
-  const temps = { zeta: pref.zeta, gamma: pref.gamma };
-  const refEvery = job.referenceMetricsEvery ?? 10;
-  let halted = false;
-
-  for (let s = start; s < totalSteps; s++) {
-    const t0 = performance.now();
-    const epoch = Math.floor(s / perEpoch);
-    const b = s % perEpoch;
-    const idx = permutation(items.length, tr.seed, epoch).slice(b * tr.batchSize, (b + 1) * tr.batchSize);
-    const micro: number[][] = [];
-    const size = Math.ceil(idx.length / microCount);
-    for (let i = 0; i < idx.length; i += size) micro.push(idx.slice(i, i + size));
-
-    const z0Due = isKto && (z0Cache === undefined || s % kto.referencePointEvery === 0);
-    const klDue = refEvery > 0 && s % refEvery === 0;
-    // KL-trick reference points (section 5 variants): mismatched (x_i, y_{i+1}) pairs of the step's batch.
-    if (isKto && z0Due && kto.referencePoint !== 'Exact') {
-      const mism: EncodedSequence[] = [];
-      idx.forEach((_, i) => {
-        const a = items[idx[i]];
-        const c = items[idx[(i + 1) % idx.length]];
-        try {
-          const e = encodeConversation(tok, [...a.prompt, ...c.completion], { tools: a.tools, maxLength: tr.maxSequenceLength, truncation: 'KeepEnd' });
-          if (e && e.assistantTokens > 0) mism.push(e);
-        } catch (err) {
-          if (!(err instanceof MaskError)) throw err; // a mismatched pair the template cannot mask: left out of the estimate
-        }
-      });
-      if (mism.length) {
-        const lp = sequenceLogps((ids) => model.forward(ids).logits, mism, padId, size);
-        const rl = sequenceLogps(refForward, mism, padId, size);
-        z0Cache = kto.referencePoint === 'AuthorsKL' ? authorsKlReferencePoint(lp, rl, temps) : trlKlReferencePoint(lp, rl);
-      } else z0Cache ??= 0;
-      z0Step = s;
-    }
-    // Exact z0 (Eq. 13) is the mean over the whole batch: with gradient accumulation it is
-    // computed in a pass over every micro-batch before the gradient pass (same dropout seeds, so
-    // the same distributions); with one micro-batch it comes from the gradient pass's forward.
-    let z0Batch: number | undefined;
-    if (isKto && z0Due && kto.referencePoint === 'Exact' && micro.length > 1) {
-      const hs: number[] = [];
-      const ces: number[] = [];
-      micro.forEach((mb, mi) =>
-        tf.tidy(() => {
-          const batch = padBatch(mb.map((i) => items[i].seqs[0]), padId);
-          const st = tokenStats(model.forward(batch.ids, { dropoutSeed: tr.seed * 1000003 + s * 101 + mi }).logits, batch);
-          const refLP = referenceLogProbs(refForward(batch.ids));
-          hs.push(...perSequenceSum(tokenEntropy(st.logProbs), st.weights, mb.length).dataSync());
-          ces.push(...perSequenceSum(tokenCrossEntropy(st.logProbs, refLP), st.weights, mb.length).dataSync());
-        }),
-      );
-      z0Batch = exactReferencePoint(hs, ces, temps);
-    }
-
-    let grads = new Map<string, tf.Tensor>();
-    let lossSum = 0;
-    let entropySum = 0;
-    let klSum = 0;
-    let klTokens = 0;
-    let assistantTokens = 0;
-    let tokens = 0;
-    const margins: number[] = [];
-    const desirable: number[] = [];
-    const undesirable: number[] = [];
-    const z0s: number[] = [];
-    micro.forEach((mb, mi) => {
-      const weight = mb.length / idx.length;
-      const seqs = isDpo ? [...mb.map((i) => items[i].seqs[0]), ...mb.map((i) => items[i].seqs[1])] : mb.map((i) => items[i].seqs[0]);
-      const batch: PaddedBatch = padBatch(seqs, padId);
-      tokens += batch.lengths.reduce((a, x) => a + x, 0);
-      const needRefDist = (isKto && z0Due && kto.referencePoint === 'Exact' && z0Batch === undefined) || klDue;
-      const refLP = needRefDist ? tf.tidy(() => referenceLogProbs(refForward(batch.ids))) : undefined;
-      const B = seqs.length;
-      const { value, grads: g } = tf.variableGrads(() => {
-        const { logits } = model.forward(batch.ids, { dropoutSeed: tr.seed * 1000003 + s * 101 + mi });
-        const st = tokenStats(logits, batch);
-        const hSums = Array.from(perSequenceSum(tokenEntropy(st.logProbs), st.weights, B).dataSync());
-        const n = st.counts.reduce((a, x) => a + x, 0);
-        assistantTokens += n;
-        entropySum += hSums.reduce((a, x) => a + x, 0);
-        let ceSums: number[] | undefined;
-        if (refLP) {
-          ceSums = Array.from(perSequenceSum(tokenCrossEntropy(st.logProbs, refLP), st.weights, B).dataSync());
-          klSum += ceSums.reduce((a, x) => a + x, 0) - hSums.reduce((a, x) => a + x, 0);
-          klTokens += n;
-        }
-        const ref = tf.tensor1d(isDpo ? [...mb.map((i) => items[i].ref[0]), ...mb.map((i) => items[i].ref[1])] : mb.map((i) => items[i].ref[0]));
-        let loss: tf.Scalar;
-        if (objective === 'sft') {
-          loss = sftLoss(st.logp, st.counts);
-        } else if (isDpo) {
-          const half = mb.length;
-          const r = dpoLoss(
-            {
-              chosen: tf.slice(st.logp, 0, half),
-              rejected: tf.slice(st.logp, half, half),
-              refChosen: tf.slice(ref, 0, half),
-              refRejected: tf.slice(ref, half, half),
-            },
-            temps,
-          );
-          margins.push(...r.margins.dataSync());
-          loss = r.loss;
-        } else {
-          if (z0Due && kto.referencePoint === 'Exact') {
-            // Eq. 13 over the batch's trajectories (policy's full distribution and the
-            // reference's); a constant (no gradient).
-            z0s.push(z0Batch ?? exactReferencePoint(hSums, ceSums!, temps));
-          }
-          const z0 = z0Due && kto.referencePoint === 'Exact' ? z0s[z0s.length - 1] : z0Cache!;
-          const labels = mb.map((i) => items[i].label!);
-          const r = ktoLoss(st.logp, ref, labels, z0, { ...temps, desirableWeight: kto.desirableWeight, undesirableWeight: kto.undesirableWeight, mode: kto.referencePoint });
-          const u = r.rewards.dataSync();
-          labels.forEach((l, i) => (l ? desirable : undesirable).push(u[i]));
-          loss = r.loss;
-        }
-        return tf.mul(loss, weight) as tf.Scalar;
-      }, [...vars.values()]);
-      lossSum += value.dataSync()[0];
-      value.dispose();
-      refLP?.dispose();
-      for (const [name, gt] of Object.entries(g)) {
-        const key = varKey.get(name)!;
-        const prev = grads.get(key);
-        if (prev) {
-          grads.set(key, tf.add(prev, gt));
-          prev.dispose();
-          gt.dispose();
-        } else grads.set(key, gt);
-      }
-    });
-    if (z0s.length) {
-      z0Cache = mean(z0s);
-      z0Step = s;
-    }
-    const clipped = clipByGlobalNorm(grads, tr.maxGradNorm);
-    grads = clipped.grads;
-    const lr = tr.learningRate * lrFactor(s, totalSteps, tr.warmupRatio, tr.scheduler);
-    opt.apply(grads, lr);
-    for (const g of grads.values()) g.dispose();
-    const stepSeconds = (performance.now() - t0) / 1000;
-
-    const m: StepMetrics = {
-      step: s + 1,
-      epoch,
-      loss: lossSum,
-      learningRate: lr,
-      gradNorm: clipped.norm,
-      margin: isDpo ? mean(margins) : isKto && desirable.length && undesirable.length ? mean(desirable) - mean(undesirable) : undefined,
-      z0: isKto ? z0Cache : undefined,
-      entropy: entropySum / Math.max(1, assistantTokens),
-      kl: klTokens ? klSum / klTokens : undefined,
-      examples: idx.length,
-      tokens,
-      assistantTokens,
-      stepSeconds,
-      tokensPerSecond: tokens / stepSeconds,
-    };
-    history.push(m);
-    appendFileSync(metricsFile, `${JSON.stringify(m)}\n`);
-    metrics.loss.set({ run }, m.loss);
-    if (m.margin !== undefined) metrics.margin.set({ run }, m.margin);
-    if (m.z0 !== undefined) metrics.z0.set({ run }, m.z0);
-    metrics.entropy.set({ run }, m.entropy);
-    if (m.kl !== undefined) metrics.kl.set({ run }, m.kl);
-    metrics.gradNorm.set({ run }, m.gradNorm);
-    metrics.tokensPerSecond.set({ run }, m.tokensPerSecond);
-    metrics.learningRate.set({ run }, lr);
-    metrics.step.set({ run }, s + 1);
-    metrics.tokens.inc({ run }, tokens);
-    bar?.update(s + 1, { loss: m.loss.toFixed(4), tps: m.tokensPerSecond.toFixed(0) });
-    log.debug('step', m);
-
-    const last = s + 1 === totalSteps;
-    const halt = job.haltAfterStep !== undefined && s + 1 >= job.haltAfterStep && !last;
-    if (last || halt || (job.checkpointEvery && (s + 1) % job.checkpointEvery === 0)) {
-      await saveCheckpoint(job.outputDir, vars, opt, { step: s + 1, z0: z0Cache, z0Step, fingerprint: fp, totalSteps });
-    }
-    if (halt) {
-      halted = true;
-      break;
-    }
-  }
-  bar?.stop();
-
+  const start = resumed.start;
   const lastM = history[history.length - 1];
   const summary: TrainMetrics = {
     loss: lastM?.loss,
@@ -505,5 +205,5 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   model.dispose();
   refModel?.dispose();
   log.info('training done', { backend, steps: start + history.length, totalSteps, halted, ...summary });
-  return { backend, examples: items.length, dropped, data: counts, totalSteps, stepsDone: start + history.length, halted, resumedFrom, history, summary, modelDir };
+  return { backend, examples: items.length, dropped, data: counts, totalSteps, stepsDone: start + history.length, halted, resumedFrom: resumed.state ? start : undefined, history, summary, modelDir };
 }

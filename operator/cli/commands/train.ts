@@ -14,7 +14,8 @@ export function registerTrain(program: Command): void {
       if (!Number.isInteger(n) || n < 1) throw new Error(`--max-steps must be a positive integer (got ${v})`);
       return n;
     })
-    .action(async (opts: { config: string; progress?: boolean; maxSteps?: number }) => {
+    .option('--metrics-bind-address <addr>', 'serve the trainer\'s Prometheus /metrics (and /healthz) here while it trains, e.g. :8080 (a trainer Pod\'s PodMonitor); "0" disables', '0')
+    .action(async (opts: { config: string; progress?: boolean; maxSteps?: number; metricsBindAddress: string }) => {
       let job;
       try {
         job = loadTrainConfig(opts.config).job;
@@ -30,7 +31,25 @@ export function registerTrain(program: Command): void {
       if (opts.maxSteps) job.maxSteps = opts.maxSteps;
       // Loaded here, not at start-up: tfjs costs every other subcommand ~0.4 s and ~90 MiB.
       const { train } = await import('../../training/trainer.ts');
-      const r = await train(job);
+      const { Registry } = await import('prom-client');
+      const { HttpEndpoints, parseBindAddress } = await import('../../runtime/http.ts');
+      try {
+        parseBindAddress(opts.metricsBindAddress);
+      } catch (e) {
+        console.error(`--metrics-bind-address: ${(e as Error).message}`);
+        process.exitCode = 1;
+        return;
+      }
+      job.registry = new Registry();
+      const endpoints = new HttpEndpoints({ registry: job.registry, healthz: () => ({ ok: true }) });
+      const port = await endpoints.listen(opts.metricsBindAddress);
+      if (port !== undefined) console.error(JSON.stringify({ level: 'info', message: 'trainer metrics served', address: opts.metricsBindAddress, port }));
+      let r;
+      try {
+        r = await train(job);
+      } finally {
+        await endpoints.close();
+      }
       console.log(JSON.stringify({ backend: r.backend, steps: r.stepsDone, totalSteps: r.totalSteps, examples: r.examples, dropped: r.dropped, model: r.modelDir, ...r.summary }));
     });
 }

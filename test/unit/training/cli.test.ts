@@ -1,7 +1,7 @@
 import test from 'ava';
 import path from 'node:path';
 import os from 'node:os';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
@@ -44,6 +44,38 @@ test.serial('entropo train --config runs the trainer and writes its outputs', (t
     t.true(existsSync(path.join(tmp, 'out', f)), f);
   }
   t.is(readFileSync(path.join(tmp, 'out', 'metrics.jsonl'), 'utf8').trim().split('\n').length, 2);
+});
+
+test.serial('entropo train --metrics-bind-address serves the trainer\'s /metrics while it trains', async (t) => {
+  const file = path.join(tmp, 'metrics.yaml');
+  writeFileSync(file, stringify({ ...good, output: path.join(tmp, 'out-metrics'), training: { ...good.training, epochs: 30 }, runName: 'served' }));
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'operator/cli/main.ts'), 'train', '--config', file, '--metrics-bind-address', '127.0.0.1:0'], {
+    cwd: ROOT,
+    env: { ...process.env, ENTROPO_LOG_LEVEL: 'warn' },
+  });
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      const m = /"message":"trainer metrics served"[^\n]*"port":(\d+)/.exec(stderr);
+      if (m) resolve(Number(m[1]));
+    });
+    void exited.then(() => reject(new Error(`exited before serving: ${stderr}`)));
+  });
+  let seen = '';
+  for (let i = 0; i < 600 && !/entropo_training_step\{run="served"\} [1-9]/.test(seen); i++) {
+    // a fresh connection per scrape (a reused keep-alive socket the server closed is not the behaviour under test)
+    seen = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { connection: 'close' } }).then((r) => r.text(), () => seen);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.regex(seen, /entropo_training_step\{run="served"\} [1-9]/);
+  t.regex(seen, /entropo_training_loss\{run="served"\} [0-9.e-]+/);
+  t.regex(seen, /entropo_training_backend_info\{backend="wasm"\} 1/);
+  t.is(await exited, 0, stderr);
+  const bad = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'operator/cli/main.ts'), 'train', '--config', file, '--metrics-bind-address', 'localhost'], { cwd: ROOT, encoding: 'utf8' });
+  t.is(bad.status, 1);
+  t.regex(bad.stderr, /--metrics-bind-address: bind address localhost: want \[host\]:port/);
 });
 
 function write(config: unknown): string {

@@ -2,12 +2,12 @@ import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import os from 'node:os';
-import { mkdtempSync, rmSync, readFileSync, existsSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, readFileSync, existsSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import { selectBackend } from '../../../operator/training/backend.ts';
 import { attachLora, loadAdapters, loadModel, saveAdapters, saveModel, loraModules } from '../../../operator/training/model-io.ts';
 import { parseModelConfig } from '../../../operator/training/model-config.ts';
-import { halfToFloat, readSafetensors, writeSafetensors } from '../../../operator/training/safetensors.ts';
+import { halfToFloat, readSafetensors, readSafetensorsFile, writeSafetensors, writeSafetensorsFile } from '../../../operator/training/safetensors.ts';
 import { generate, sampleToken } from '../../../operator/training/generate.ts';
 import { Rng } from '../../../operator/training/rng.ts';
 import { FIXTURES, expected, maxAbsDiff } from './helpers.ts';
@@ -51,6 +51,55 @@ test('safetensors: f32 round trip, f16 / bf16 decoding, malformed files named', 
   new DataView(b2.buffer).setBigUint64(0, BigInt(bad.length), true);
   b2.set(bad, 8);
   t.throws(() => readSafetensors(b2), { message: /tensor x has dtype I8/ });
+});
+
+test('safetensors through a file handle: a > 2 GiB sparse file is read by byte ranges (header, then each tensor)', (t) => {
+  // header: a small F32 tensor at the start, a 2.5 GiB bf16 tensor (a hole in a sparse file), then F16 and BF16 tensors past 2 GiB
+  const big = 1280 * 1024 * 1024; // bf16 values: 2.5 GiB
+  const header = {
+    __metadata__: { format: 'pt' },
+    head: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+    hole: { dtype: 'BF16', shape: [big], data_offsets: [8, 8 + 2 * big] },
+    tail16: { dtype: 'F16', shape: [2], data_offsets: [8 + 2 * big, 8 + 2 * big + 4] },
+    tailbf: { dtype: 'BF16', shape: [1], data_offsets: [8 + 2 * big + 4, 8 + 2 * big + 6] },
+  };
+  const json = Buffer.from(JSON.stringify(header));
+  const file = path.join(tmp, 'sparse.safetensors');
+  const fd = openSync(file, 'w');
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  writeSync(fd, len, 0, 8, 0);
+  writeSync(fd, json, 0, json.length, 8);
+  const base = 8 + json.length;
+  const head = Buffer.alloc(8);
+  head.writeFloatLE(1.25, 0);
+  head.writeFloatLE(-7, 4);
+  writeSync(fd, head, 0, 8, base);
+  const tail = Buffer.alloc(6);
+  tail.writeUInt16LE(0x3c00, 0); // f16 1
+  tail.writeUInt16LE(0xc000, 2); // f16 -2
+  tail.writeUInt16LE(0x3fc0, 4); // bf16 1.5
+  writeSync(fd, tail, 0, 6, base + 8 + 2 * big);
+  closeSync(fd);
+  const size = statSync(file).size;
+  t.true(size > 2 ** 31, `file is ${size} bytes`);
+  const r = readSafetensorsFile(file, { only: (n) => n !== 'hole' });
+  t.deepEqual(r.metadata, { format: 'pt' });
+  t.deepEqual(Array.from(r.tensors.get('head')!.data), [1.25, -7]);
+  t.deepEqual(Array.from(r.tensors.get('tail16')!.data), [1, -2]);
+  t.deepEqual(Array.from(r.tensors.get('tailbf')!.data), [1.5]);
+  t.false(r.tensors.has('hole'));
+  // a tensor whose range runs past the end of the file is named
+  truncateSync(file, size - 2);
+  t.throws(() => readSafetensorsFile(file, { only: (n) => n === 'tailbf' }), { message: /sparse\.safetensors: tensor tailbf offsets/ });
+  rmSync(file);
+  // the file writer and reader round-trip
+  const m = new Map([['w', { shape: [2, 3], data: new Float32Array([1, 2, 3, -4, 5e-7, 6e6]) }]]);
+  writeSafetensorsFile(path.join(tmp, 'w.safetensors'), m, { step: '3' });
+  const back = readSafetensorsFile(path.join(tmp, 'w.safetensors'));
+  t.deepEqual(back.metadata, { step: '3' });
+  t.deepEqual(Array.from(back.tensors.get('w')!.data), Array.from(m.get('w')!.data));
+  t.deepEqual(readFileSync(path.join(tmp, 'w.safetensors')), Buffer.from(writeSafetensors(m, { step: '3' })));
 });
 
 test('config.json errors name the key', (t) => {

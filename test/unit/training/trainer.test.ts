@@ -1,7 +1,9 @@
 import test from 'ava';
 import path from 'node:path';
 import os from 'node:os';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { stepMemory } from '../../../operator/training/memory.ts';
+import { parseModelConfig } from '../../../operator/training/model-config.ts';
 import { Registry } from 'prom-client';
 import { parse } from '../../../operator/api/validate.ts';
 import { Preference, Training } from '../../../operator/api/common.ts';
@@ -246,6 +248,19 @@ test.serial('KTO reference-point variants and full fine-tuning run end to end', 
   t.true(full.history[full.history.length - 1].loss < full.history[0].loss);
   t.true(full.history[0].kl! < 1e-6, 'policy starts at the reference');
   t.true(full.history[full.history.length - 1].kl! > 0);
+});
+
+test.serial('a sequence that cannot fit fails before training, naming maxSequenceLength and the memory it would need', async (t) => {
+  const trajectories = syntheticTrajectories({ tasks: 1, samplesPerTask: 2, turns: 12, tools: false });
+  const j = job({ trajectories, objective: 'sft', training: { maxSequenceLength: 1024, batchSize: 2 }, memoryLimitBytes: 8 * 1024 * 1024 });
+  const e = await t.throwsAsync(train(j), { message: /^training\.maxSequenceLength 1024: a micro-batch of 2 sequence\(s\) of \d+ tokens needs about [0-9.]+ GiB \(activations [0-9.]+ GiB.*more than the wasm backend can address \(0\.01 GiB\)/ });
+  t.log(e?.message);
+  t.false(existsSync(path.join(j.outputDir, 'metrics.jsonl')), 'no step ran');
+  // estimates grow linearly with the tokens (chunked log-softmax and attention: no T x T or T x V term)
+  const cfg = parseModelConfig({ model_type: 'qwen3', vocab_size: 151936, hidden_size: 1024, intermediate_size: 3072, num_hidden_layers: 28, num_attention_heads: 16, num_key_value_heads: 8, head_dim: 128, tie_word_embeddings: true });
+  const m = (tokens: number) => stepMemory(cfg, 1, tokens, { full: false, separateReference: false });
+  t.is(m(18432).activations, 2 * m(9216).activations);
+  t.is(m(18432).buffers, m(1024).buffers);
 });
 
 test.serial('bad jobs fail with the field named', async (t) => {
