@@ -1,6 +1,6 @@
 /**
  * `entropo verifier train` and `entropo verifier score`: the execution-free verifier of
- * test-time scaling (METHOD.md section 8). Trajectory inputs are JSONL files (one
+ * test-time scaling (docs/method.md section 8). Trajectory inputs are JSONL files (one
  * TrajectoryRecord per line, as `entropo rollout` writes), JSON files (a record or an array) or
  * directories of them.
  */
