@@ -94,8 +94,6 @@ export interface AgentStageResult {
 export interface AgentStageOptions {
   /** An existing work tree (git, base at HEAD) to work in, in place, instead of one made from the task. */
   workTree?: string;
-  /** The path the agent is told the repository is at (default: the work tree's). */
-  shownWorkTree?: string;
 }
 
 function emptyRecord(a: Pick<RolloutAssignment, 'sample' | 'run' | 'source' | 'model'>, taskId: string, sampling: TrajectoryRecord['sampling'], startedAt: Date): TrajectoryRecord {
@@ -172,7 +170,7 @@ export async function runAgentStage(
         limits: a.limits,
         toolbox,
         systemPrompt: SYSTEM_PROMPT,
-        userPrompt: userPrompt(a.task, opts.shownWorkTree ?? sandbox.workDir),
+        userPrompt: userPrompt(a.task, sandbox.shownDir ?? sandbox.workDir),
         deadline,
         log,
       });
@@ -269,7 +267,9 @@ export async function runRolloutDetailed(a: RolloutAssignment, deps: RolloutDeps
 
 /**
  * A SWE-bench task is graded in its own environment: the checkout itself when the rollout ran
- * in place (a sandbox Pod of the task image), else a fresh clone of it at base_commit.
+ * in place (a sandbox Pod of the task image), else a fresh clone of it at base_commit. Its history
+ * is cut to base_commit here too: the candidate's code runs during the tests and must not find the
+ * fix in a later commit of the repository either.
  */
 async function gradeSweBench(task: SweBenchTask, patch: string, opts: SandboxOptions, timeoutSeconds: number): Promise<PatchEvaluation> {
   const clean = await Sandbox.create(task, { ...opts, isolation: 'none', user: 'runner' });
