@@ -127,6 +127,15 @@ export function classifySandbox(
   return { outcome: 'Succeeded', reason: Reasons.Completed, message: `${s.exit}${s.resolved ? ', resolved' : ''}`, summary: s };
 }
 
+/**
+ * The fleet's retry rule for callers that run rollouts one by one (`entropo rollout`): a rollout
+ * that ended without a sample (exit sandbox_error / model_error) is run again while its failures
+ * are <= backoffLimit; a sample (any reward) never is.
+ */
+export function retryRollout(exit: RolloutSummary['exit'], failures: number, backoffLimit: number): boolean {
+  return !isSample({ exitReason: exit }) && failures <= backoffLimit;
+}
+
 /** One reconcile of the fleet. */
 export function decideFleet(input: FleetInput): FleetResult {
   const { spec, tasks, now } = input;

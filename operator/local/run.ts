@@ -41,6 +41,10 @@ export interface RunOptions {
   /** Called once /metrics listens. */
   onMetrics?: (url: string) => void;
   out?: (text: string) => void;
+  /** The root runner, once made (benchmarks, tests). */
+  onRunner?: (runner: ObjectRunner) => void;
+  /** After every status change of any object of the run (benchmarks). */
+  onStatusChange?: (runner: ObjectRunner) => void;
 }
 
 export interface RunResult {
@@ -167,6 +171,7 @@ export async function runLocal(o: RunOptions): Promise<RunResult> {
     signal: abort.signal,
     onStatus: (r) => {
       observeStatus(metrics, r.obj);
+      o.onStatusChange?.(r);
       if (holder.root) progress.update(holder.root);
     },
     onRecord: (r, rec) => {
@@ -175,6 +180,7 @@ export async function runLocal(o: RunOptions): Promise<RunResult> {
     },
   });
   holder.root = runner;
+  o.onRunner?.(runner);
   const ticker = setInterval(() => progress.update(runner), 1000);
   ticker.unref();
   let final: AnyObject;
@@ -195,8 +201,12 @@ export async function runLocal(o: RunOptions): Promise<RunResult> {
   if (interrupted) {
     out(`\ninterrupted: ${final.kind} ${final.metadata.name} is ${final.status?.phase ?? 'Pending'}; continue with: entropo run ${o.file} --local --resume${o.store !== '.entropo' ? ` --store ${o.store}` : ''}\n`);
   } else {
+    // the run's EvalSuites, as saved (decidedBy per iteration)
     const evalSuites = new Map<string, EvalSuite>();
-    for (const r of runner.walk()) if (r.obj.kind === 'EvalSuite') evalSuites.set(r.obj.metadata.name!, r.obj);
+    for (const k of await store.list(`local/objects/${final.metadata.namespace ?? 'default'}/EvalSuite`)) {
+      const es = parseYaml(await store.getText(k)) as EvalSuite;
+      evalSuites.set(es.metadata.name!, es);
+    }
     const tbl =
       final.kind === 'TrainingRun' ? trainingRunTable(final as TrainingRun, evalSuites) : final.kind === 'RolloutBatch' ? rolloutBatchTable(final as RolloutBatch) : evalSuiteTable(final as EvalSuite);
     out(`\n${final.kind} ${final.metadata.name}: ${final.status?.phase}${final.status?.message ? ` (${final.status.message})` : ''}\n\n${tbl}\n\n`);

@@ -1,7 +1,8 @@
 /**
- * Many rollouts on one machine (`entropo rollout`, local mode): every task x sample, a bounded
- * number at a time, a rollout that yielded no sample (sandbox_error, model_error) retried. Summaries and SWE-bench
- * predictions are pure functions of the trajectories.
+ * Many rollouts on one machine (`entropo rollout`): every task x sample, a bounded number at a
+ * time; whether a rollout is run again is the caller's `retry` rule (the decision core's
+ * retryRollout in controllers/sandbox-fleet.ts: the one place the retry and no-sample policy
+ * lives). Summaries and SWE-bench predictions are pure functions of the trajectories.
  */
 import type { TaskRecord, TrajectoryRecord } from '../api/records.ts';
 import { runRolloutDetailed, type RolloutAssignment, type RolloutDeps, type RolloutPhases } from './rollout.ts';
@@ -25,8 +26,8 @@ export interface BatchOptions extends Omit<RolloutAssignment, 'task' | 'sample'>
   tasks: TaskRecord[];
   samples: number;
   concurrency: number;
-  /** Extra attempts of a rollout that yielded no sample (sandbox_error, model_error; default 1). */
-  retries?: number;
+  /** Run this rollout again? `failures`: its attempts so far that ended like t (default: never). */
+  retry?: (t: TrajectoryRecord, failures: number) => boolean;
   /** Called as each rollout ends (progress). */
   onDone?: (t: TrajectoryRecord, phases: RolloutPhases) => void;
 }
@@ -41,12 +42,12 @@ export interface BatchResult {
 export async function runBatch(o: BatchOptions, deps: RolloutDeps = {}): Promise<BatchResult> {
   const t0 = process.hrtime.bigint();
   const jobs = o.tasks.flatMap((task) => Array.from({ length: o.samples }, (_, sample) => ({ task, sample })));
-  const { tasks: _t, samples: _s, concurrency: _c, retries: _r, onDone: _d, ...common } = o;
+  const { tasks: _t, samples: _s, concurrency: _c, retry, onDone: _d, ...common } = o;
   const results = await mapPool(jobs, o.concurrency, async ({ task, sample }) => {
-    let attempt = 0;
+    let failures = 0;
     for (;;) {
       const r = await runRolloutDetailed({ ...common, task, sample }, deps);
-      if (isSample(r.trajectory) || attempt++ >= (o.retries ?? 1)) {
+      if (isSample(r.trajectory) || !retry?.(r.trajectory, ++failures)) {
         o.onDone?.(r.trajectory, r.phases);
         return r;
       }

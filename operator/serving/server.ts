@@ -98,6 +98,10 @@ export async function startPolicyServer(o: PolicyServerOptions): Promise<PolicyS
     serveMetrics: o.metrics !== false,
     log,
   });
+  // While draining, new requests get an OpenAI 503 (probes included: the Pod is going away).
+  app.addHook('onRequest', async (_req, reply) => {
+    if (draining) return reply.status(503).header('connection', 'close').send(new ApiError(503, 'the server is shutting down', null, 'shutting_down').body());
+  });
   // While draining, every response asks the client to close its connection.
   app.addHook('onSend', async (_req, reply, payload) => {
     if (draining) void reply.header('connection', 'close');
@@ -158,7 +162,7 @@ function buildApp(ctx: AppContext) {
     logger: false,
     bodyLimit: 64 * 1024 * 1024,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
-    return503OnClosing: true,
+    return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setErrorHandler((err: FastifyError, _req, reply) => {

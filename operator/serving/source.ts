@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { resolveBuiltinModel } from '../policy/builtin.ts';
 import type { ArtifactStore } from '../store/store.ts';
 
 export interface ResolvedModel {
@@ -27,22 +28,6 @@ export interface ResolveOptions {
   cacheDir?: string;
   /** Base model source for an adapter source (default: the adapter's base_model_name_or_path). */
   base?: string;
-}
-
-/** The module that knows the built-in checkpoints (it ships with the policy build). */
-const BUILTIN_MODULE = '../policy/builtin.ts';
-
-async function builtinDir(name: string): Promise<string> {
-  let mod: { resolveBuiltinModel?: (n: string) => string };
-  try {
-    // A variable specifier: the compiled CLI imports builtin.js.
-    const spec = import.meta.url.endsWith('.ts') ? BUILTIN_MODULE : BUILTIN_MODULE.replace(/\.ts$/, '.js');
-    mod = (await import(spec)) as typeof mod;
-  } catch (e) {
-    throw new Error(`builtin:${name}: the built-in checkpoints are not available in this build (${(e as Error).message.split('\n')[0]})`);
-  }
-  if (!mod.resolveBuiltinModel) throw new Error(`builtin:${name}: ${BUILTIN_MODULE} does not export resolveBuiltinModel`);
-  return mod.resolveBuiltinModel(name);
 }
 
 /** Copies every object under key/ into the cache (once) and returns the local directory. */
@@ -71,7 +56,7 @@ export async function fetchStoreDir(store: ArtifactStore, key: string, cacheDir:
 
 /** A source to a local directory (no adapter handling). */
 export async function resolveSourceDir(source: string, o: ResolveOptions = {}): Promise<string> {
-  if (source.startsWith('builtin:')) return builtinDir(source.slice('builtin:'.length));
+  if (source.startsWith('builtin:')) return resolveBuiltinModel(source);
   if (source.startsWith('store://')) {
     if (!o.store) throw new Error(`${source}: a store:// source needs the artifact store (--store <uri>)`);
     const cache = o.cacheDir ?? process.env.ENTROPO_MODEL_CACHE ?? path.join(os.tmpdir(), 'entropo-models');

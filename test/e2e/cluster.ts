@@ -816,17 +816,20 @@ maxPods: 110
     return r.status === 0 ? r.stdout.split('\n').filter(Boolean) : [];
   }
 
+  /**
+   * PIDs of the containerd shims of THIS cluster: containerd 1.6 writes no shim pid file, so they
+   * are found by their command line, which names our containerd socket (unique to the work dir).
+   */
   private shimPids(): number[] {
-    const base = join(this.dir, 'containerd', 'state', 'io.containerd.runtime.v2.task');
     const pids: number[] = [];
-    if (!existsSync(base)) return pids;
-    for (const ns of readdirSync(base)) {
-      for (const id of readdirSync(join(base, ns))) {
-        const f = join(base, ns, id, 'shim.pid');
-        if (existsSync(f)) {
-          const pid = Number(readFileSync(f, 'utf8').trim());
-          if (pid > 1) pids.push(pid);
-        }
+    const address = this.containerdAddress;
+    for (const e of readdirSync('/proc')) {
+      if (!/^\d+$/.test(e)) continue;
+      try {
+        const args = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+        if (args[0].endsWith('containerd-shim-runc-v2') && args[args.indexOf('-address') + 1] === address) pids.push(Number(e));
+      } catch {
+        /* exited meanwhile */
       }
     }
     return pids;
@@ -849,6 +852,39 @@ maxPods: 110
         /* gone */
       }
     }
+  }
+
+  /**
+   * Resident memory (MiB) of every process this cluster runs: control plane, node components,
+   * containerd, and the containerd shims with everything in their containers.
+   */
+  memory(): Record<string, number> {
+    const rss = (pid: number): number => {
+      try {
+        const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+        return m ? Number(m[1]) / 1024 : 0;
+      } catch {
+        return 0;
+      }
+    };
+    const out: Record<string, number> = {};
+    for (const [name, pid] of Object.entries(this.cp?.pids() ?? {})) out[name] = rss(pid);
+    for (const s of this.started) if (s.child.pid && s.child.exitCode === null) out[s.name] = (out[s.name] ?? 0) + rss(s.child.pid);
+    // Shims and their descendants (the Pods' processes).
+    const children = new Map<number, number[]>();
+    for (const e of readdirSync('/proc')) {
+      if (!/^\d+$/.test(e)) continue;
+      try {
+        const ppid = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${e}/status`, 'utf8'))?.[1]);
+        children.set(ppid, [...(children.get(ppid) ?? []), Number(e)]);
+      } catch {
+        /* gone */
+      }
+    }
+    const tree = (pid: number): number => rss(pid) + (children.get(pid) ?? []).reduce((a, c) => a + tree(c), 0);
+    out['pods (shims + containers)'] = this.shimPids().reduce((a, p) => a + tree(p), 0);
+    for (const k of Object.keys(out)) out[k] = Math.round(out[k]);
+    return out;
   }
 
   /** Logs of a component (kubelet, containerd, apiserver, ...), last `bytes`. */

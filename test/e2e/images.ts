@@ -38,6 +38,7 @@ import {
   closeSync,
   chmodSync,
   lstatSync,
+  utimesSync,
 } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -104,7 +105,11 @@ const hashOf = (...parts: string[]) => createHash('sha256').update(parts.join('\
 
 /** Runs build(tmp) into a temp path next to `out` and renames it into place (atomic cache fill). */
 function cached(out: string, build: (tmp: string) => void): string {
-  if (existsSync(out)) return out;
+  if (existsSync(out)) {
+    const now = new Date();
+    utimesSync(out, now, now); // in use: keeps it from pruneOperatorCache
+    return out;
+  }
   mkdirSync(dirname(out), { recursive: true });
   const tmp = `${out}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
@@ -339,32 +344,63 @@ function productionPackages(): string[] {
     .map(([path]) => path);
 }
 
-/** The app layer: /opt/entropo/app as the Dockerfile lays it out, plus /opt/entropo/bin/node. */
-function appLayer(stage: DockerfileStage, key: string): string {
-  return cached(join(IMAGE_CACHE, `operator-app-${key}.tar`), (tmp) => {
-    const root = mkdtempSync(join(IMAGE_CACHE, 'app-'));
+/**
+ * Removes operator image pieces of other source versions that nobody touched for 6 hours (the
+ * cache is shared by every checkout on the machine, so a recent piece may be another's current).
+ */
+function pruneOperatorCache(keep: string[]): void {
+  if (!existsSync(IMAGE_CACHE)) return;
+  const cutoff = Date.now() - 6 * 3600_000;
+  for (const f of readdirSync(IMAGE_CACHE)) {
+    if (!f.startsWith('operator-') || keep.includes(f)) continue;
+    try {
+      if (statSync(join(IMAGE_CACHE, f)).mtimeMs < cutoff) rmSync(join(IMAGE_CACHE, f), { force: true });
+    } catch {
+      /* removed meanwhile */
+    }
+  }
+}
+
+type LayerPart = 'node_modules' | 'node' | 'app';
+
+/**
+ * One of the operator image's layers, split by how often it changes: `node_modules` (the
+ * production packages of package-lock.json), `node` (the Node binary at the runtime path of the
+ * Dockerfile's RUN cp and at /usr/local/bin/node, a hard link), `app` (the compiled CLI and every
+ * plain COPY). Cached under `key`.
+ */
+function operatorLayer(stage: DockerfileStage, part: LayerPart, key: string): string {
+  return cached(join(IMAGE_CACHE, `operator-${part}-${key}.tar`), (tmp) => {
+    const root = mkdtempSync(join(IMAGE_CACHE, `${part}-`));
     try {
       const t0 = Date.now();
-      const app = join(root, stage.workdir);
-      mkdirSync(app, { recursive: true });
+      if (part === 'node') {
+        // RUN mkdir -p /opt/entropo/bin && cp "$(command -v node)" /opt/entropo/bin/node
+        const runtimeNode = stage.runPaths.find((p) => p.endsWith('/node'));
+        if (!runtimeNode) throw new Error('Dockerfile: no RUN cp of the node binary into the runtime directory');
+        mkdirSync(dirname(join(root, runtimeNode)), { recursive: true });
+        copyFileSync(nodeBinary(), join(root, runtimeNode));
+        chmodSync(join(root, runtimeNode), 0o755);
+        // The base image's node (node:24 puts it in /usr/local/bin): the same file, a hard link in the layer.
+        mkdirSync(join(root, 'usr', 'local', 'bin'), { recursive: true });
+        linkSync(join(root, runtimeNode), join(root, 'usr', 'local', 'bin', 'node'));
+      }
       for (const c of stage.copies) {
         for (const src of c.sources) {
           const dest = join(root, c.dest);
-          if (c.from === 'build') {
-            // The build stage's outputs: the compiled CLI and the production node_modules.
-            if (src.endsWith('/dist')) {
-              log('compiling the CLI (tsc -p tsconfig.build.json)');
-              sh(join(REPO, 'node_modules', '.bin', 'tsc'), ['-p', join(REPO, 'tsconfig.build.json'), '--outDir', dest, '--sourceMap', 'false']);
-            } else if (src.endsWith('/node_modules')) {
-              for (const p of productionPackages()) {
-                mkdirSync(dirname(join(root, c.dest, relative('node_modules', p))), { recursive: true });
-                sh('cp', ['-a', join(REPO, p), join(root, c.dest, relative('node_modules', p))]);
-              }
-            } else {
-              throw new Error(`Dockerfile: COPY --from=build ${src} has no counterpart in test/e2e/images.ts`);
+          if (c.from === 'build' && src.endsWith('/node_modules')) {
+            if (part !== 'node_modules') continue;
+            for (const p of productionPackages()) {
+              mkdirSync(dirname(join(root, c.dest, relative('node_modules', p))), { recursive: true });
+              sh('cp', ['-a', join(REPO, p), join(root, c.dest, relative('node_modules', p))]);
             }
+          } else if (part !== 'app') {
+            continue;
+          } else if (c.from === 'build' && src.endsWith('/dist')) {
+            log('compiling the CLI (tsc -p tsconfig.build.json)');
+            sh(join(REPO, 'node_modules', '.bin', 'tsc'), ['-p', join(REPO, 'tsconfig.build.json'), '--outDir', dest, '--sourceMap', 'false']);
           } else if (c.from) {
-            throw new Error(`Dockerfile: COPY --from=${c.from} has no counterpart in test/e2e/images.ts`);
+            throw new Error(`Dockerfile: COPY --from=${c.from} ${src} has no counterpart in test/e2e/images.ts`);
           } else {
             // COPY dir dest copies the directory's contents; a file goes into dest when dest is a
             // directory (or there are several sources), else becomes dest.
@@ -381,17 +417,9 @@ function appLayer(stage: DockerfileStage, key: string): string {
           }
         }
       }
-      for (const p of stage.runPaths) mkdirSync(dirname(join(root, p)), { recursive: true });
-      // RUN mkdir -p /opt/entropo/bin && cp "$(command -v node)" /opt/entropo/bin/node
-      const runtimeNode = stage.runPaths.find((p) => p.endsWith('/node'));
-      if (!runtimeNode) throw new Error('Dockerfile: no RUN cp of the node binary into the runtime directory');
-      copyFileSync(nodeBinary(), join(root, runtimeNode));
-      chmodSync(join(root, runtimeNode), 0o755);
-      // The base image's node (node:24 puts it in /usr/local/bin): the same file, a hard link in the layer.
-      mkdirSync(join(root, 'usr', 'local', 'bin'), { recursive: true });
-      linkSync(join(root, runtimeNode), join(root, 'usr', 'local', 'bin', 'node'));
+      if (part === 'app') for (const p of stage.runPaths) if (!p.endsWith('/node')) mkdirSync(join(root, p), { recursive: true });
       tarLayer(root, tmp, true);
-      log(`operator app layer in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+      log(`operator ${part} layer in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
@@ -415,7 +443,15 @@ export function operatorImage(): BuiltImage {
     Entrypoint: stage.entrypoint,
     Cmd: stage.cmd,
   };
-  const layers = [debianLayer(OPERATOR_PACKAGES), appLayer(stage, key)];
+  const modulesKey = hashOf(BUILDER_VERSION, sourcesHash(['package-lock.json']), stage.copies.find((c) => c.sources.some((x) => x.endsWith('/node_modules')))?.dest ?? '');
+  const nodeKey = hashOf(BUILDER_VERSION, NODE_VERSION, ...stage.runPaths);
+  const layers = [
+    debianLayer(OPERATOR_PACKAGES),
+    operatorLayer(stage, 'node', nodeKey),
+    operatorLayer(stage, 'node_modules', modulesKey),
+    operatorLayer(stage, 'app', key),
+  ];
+  pruneOperatorCache([`operator-app-${key}.tar`, `operator-node-${nodeKey}.tar`, `operator-node_modules-${modulesKey}.tar`, `operator-${key}.docker.tar`]);
   const missing = stage.copies.filter((c) => !c.from).flatMap((c) => c.sources.filter((src) => !existsSync(join(REPO, src))));
   for (const m of missing) log(`Dockerfile: COPY ${m}: no such path in the repository (docker build would fail); left out`);
   return { name, archive: dockerArchive(name, layers, config, join(IMAGE_CACHE, `operator-${key}.docker.tar`)), config, layers, missing };

@@ -34,6 +34,17 @@ console.error(
       .map(([k, v]) => `${k} ${secs(v)}`)
       .join(', '),
 );
+const mem = (label: string) => {
+  const m = cluster.memory();
+  const total = Object.values(m).reduce((a, b) => a + b, 0);
+  console.error(`[e2e] memory ${label}: ${total} MiB RSS (${Object.entries(m).map(([k, v]) => `${k} ${v}`).join(', ')})`);
+};
+mem('after start');
+let peak = 0;
+const sampler = setInterval(() => {
+  const total = Object.values(cluster.memory()).reduce((a, b) => a + b, 0);
+  peak = Math.max(peak, total);
+}, 2000);
 const stateFile = join(cluster.dir, 'state.json');
 writeFileSync(stateFile, JSON.stringify(cluster.state(), null, 2));
 const st = cluster.state();
@@ -55,6 +66,9 @@ process.on('SIGINT', forward);
 process.on('SIGTERM', forward);
 const code: number = await new Promise((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
 stopping = true;
+clearInterval(sampler);
+mem('at the end');
+console.error(`[e2e] peak memory of the cluster during the tests: ${peak} MiB RSS (sampled every 2 s)`);
 t = Date.now();
 await cluster.stop();
 console.error(`[e2e] cluster stopped in ${secs(Date.now() - t)}`);

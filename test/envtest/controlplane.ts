@@ -176,6 +176,14 @@ export class ControlPlane {
     await this.waitReady(90_000);
   }
 
+  /** PIDs of etcd and kube-apiserver while they run (for memory reports). */
+  pids(): Record<string, number> {
+    const out: Record<string, number> = {};
+    if (this.etcd?.pid && this.etcd.exitCode === null) out.etcd = this.etcd.pid;
+    if (this.api?.pid && this.api.exitCode === null) out['kube-apiserver'] = this.api.pid;
+    return out;
+  }
+
   async stopApiServer(): Promise<void> {
     await stopProcess(this.api);
     this.api = undefined;

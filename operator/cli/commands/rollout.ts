@@ -14,6 +14,7 @@ import { formatSummaryTable, predictions, runBatch, summaryRows } from '../../ro
 import { ISOLATIONS, type Isolation } from '../../rollout/sandbox/isolation.ts';
 import { cleanupOnSignals } from '../../rollout/sandbox/sandbox.ts';
 import { isSample } from '../../rollout/trajectory.ts';
+import { retryRollout } from '../../controllers/sandbox-fleet.ts';
 
 interface RolloutCliOptions {
   tasks?: string;
@@ -106,7 +107,7 @@ export function registerRollout(program: Command): void {
         tasks,
         samples: o.samples,
         concurrency: o.concurrency,
-        retries: o.retries,
+        retry: (t, failures) => retryRollout(t.exitReason, failures, o.retries),
         run: o.run,
         model: o.model,
         endpoint: { baseURL: o.endpoint!, ...(process.env.OPENAI_API_KEY ? { apiKey: process.env.OPENAI_API_KEY } : {}) },

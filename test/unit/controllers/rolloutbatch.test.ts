@@ -1,7 +1,7 @@
 import test from 'ava';
 import { decideRolloutBatch } from '../../../operator/controllers/rolloutbatch.ts';
 import { recordKey, type Observed, type ObservedUnit, type SandboxUnit } from '../../../operator/controllers/decision.ts';
-import { classifySandbox } from '../../../operator/controllers/sandbox-fleet.ts';
+import { classifySandbox, retryRollout } from '../../../operator/controllers/sandbox-fleet.ts';
 import { formatIndexes, parseIndexes, phaseOf } from '../../../operator/controllers/run-policy.ts';
 import { batch, live, observed, sec, step, summary, T0 } from './_helpers.ts';
 
@@ -262,4 +262,13 @@ test('exit 2 (the sandbox rejected its assignment) is not retried: the slot give
   t.deepEqual(ids(d2), ['rb-1-a0'], 'the next slot, not a retry');
   t.is(d2.status.failedIndexes, '0');
   t.regex(d2.events[0].message, /not retried/);
+});
+
+test('retryRollout (entropo rollout): no sample is retried while failures <= backoffLimit; a sample never is', (t) => {
+  t.true(retryRollout('sandbox_error', 1, 1));
+  t.false(retryRollout('sandbox_error', 2, 1));
+  t.true(retryRollout('model_error', 1, 3));
+  t.false(retryRollout('max_steps', 1, 3), 'a cut-off rollout is a sample (reward 0), not a retry');
+  t.false(retryRollout('finished', 1, 3));
+  t.false(retryRollout('context_length', 1, 3));
 });

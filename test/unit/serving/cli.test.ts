@@ -32,8 +32,23 @@ test('entropo serve --port 0 prints the bound URL as one JSON line; SIGTERM lets
 
   const client = new OpenAI({ baseURL: line.baseURL, apiKey: 'unused', maxRetries: 0 });
   const inFlight = client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'go' }], max_tokens: 600, ignore_eos: true } as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming);
-  await new Promise((r) => setTimeout(r, 500));
+  // SIGTERM once the request is decoding (the machine may be slow to send it).
+  for (let running = 0; running === 0; ) {
+    await new Promise((r) => setTimeout(r, 100));
+    running = ((await (await fetch(`${line.url}/health`)).json()) as { running: number }).running;
+  }
   child.kill('SIGTERM');
+  // New requests during the drain: OpenAI's error shape, 503.
+  await new Promise((r) => setTimeout(r, 300));
+  // (or, on a new connection, a refusal: the listener is closed)
+  const late = await fetch(`${line.baseURL}/models`).then(
+    (r) => r,
+    (e: Error & { cause?: { code?: string } }) => e,
+  );
+  if (late instanceof Response) {
+    t.is(late.status, 503);
+    t.like(await late.json(), { error: { type: 'service_unavailable', code: 'shutting_down' } });
+  } else t.is(late.cause?.code, 'ECONNREFUSED');
   const r = await inFlight;
   t.is(r.usage!.completion_tokens, 600);
   t.is(r.choices[0].finish_reason, 'length');

@@ -51,3 +51,10 @@ test('an adapter directory is served on its base; bad sources are errors naming 
   t.regex((await t.throwsAsync(resolveModel('hf://Qwen/Qwen3-0.6B')))!.message, /unsupported model source \(expected builtin:<name>, store:\/\/<key> or file:\/\/<dir>\)/);
   t.regex((await t.throwsAsync(resolveModel('file:///nonexistent/x')))!.message, /no such directory/);
 });
+
+test('builtin:<name> resolves through operator/policy/builtin.ts; an unknown name is an error listing what exists', async (t) => {
+  const { builtinModels } = await import('../../../operator/policy/builtin.ts');
+  const e = await t.throwsAsync(resolveModel('builtin:no-such-model'));
+  t.regex(e!.message, /builtin:no-such-model: no such built-in model \(available: /);
+  for (const name of builtinModels()) t.true(existsSync(path.join((await resolveModel(`builtin:${name}`)).modelDir, 'config.json')), name);
+});
