@@ -141,8 +141,9 @@ export function registerPolicy(program: Command): void {
     .option('--seed <n>', 'seed', int, 1)
     .option('--steps <n>', 'optimizer steps', int, 40)
     .option('--learning-rate <x>', 'peak learning rate', num, 1e-3)
+    .option('--max-sequence-length <n>', 'token budget per example (the end of the trajectory is kept)', int, 1024)
     .option('--progress', 'progress line on stderr')
-    .action(async (o: { rollouts: string; heldOut: string; policy: string; outDir?: string; work?: string; seed: number; steps: number; learningRate: number; progress?: boolean }) => {
+    .action(async (o: { rollouts: string; heldOut: string; policy: string; outDir?: string; work?: string; seed: number; steps: number; learningRate: number; maxSequenceLength: number; progress?: boolean }) => {
       const { readFileSync } = await import('node:fs');
       const { builtinRoot, resolveBuiltinModel, TINY_VERIFIER } = await import('../../policy/builtin.ts');
       const { buildVerifier } = await import('../../policy/verifier-build.ts');
@@ -162,6 +163,7 @@ export function registerPolicy(program: Command): void {
         seed: o.seed,
         steps: o.steps,
         learningRate: o.learningRate,
+        maxSequenceLength: o.maxSequenceLength,
         progress: o.progress,
         command: `entropo ${process.argv.slice(2).join(' ')}`,
       });

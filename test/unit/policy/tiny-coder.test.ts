@@ -56,3 +56,20 @@ test('resolve rate through the real agent loop, sandbox and grader is strictly b
   t.is(r.tasks.reduce((a, x) => a + x.lost, 0), 0, 'no rollout lost to infrastructure');
   for (const traj of r.trajectories) t.is(traj.messages[0].role, 'system');
 });
+
+test('builtin:tiny-verifier loads, shares the policy\'s tokenizer, records its held-out AUC and scores in [0, 1]', async (t) => {
+  const { Verifier } = await import('../../../operator/selection/verifier.ts');
+  const vdir = resolveBuiltinModel('builtin:tiny-verifier');
+  t.is(readFileSync(path.join(vdir, 'tokenizer.json'), 'utf8'), readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'));
+  const vbuild = JSON.parse(readFileSync(path.join(vdir, 'BUILD.json'), 'utf8')) as { heldOut?: { auc: number; count: number } };
+  t.true(vbuild.heldOut !== undefined && vbuild.heldOut.count > 0 && vbuild.heldOut.auc >= 0 && vbuild.heldOut.auc <= 1);
+  const v = await Verifier.load(vdir, { backend: 'Wasm' });
+  const messages = [
+    { role: 'system' as const, content: 'You are a programming agent.' },
+    { role: 'user' as const, content: 'Fix the bug.' },
+    { role: 'assistant' as const, content: null, tool_calls: [{ id: 'c', type: 'function' as const, function: { name: 'finish', arguments: '{}' } }] },
+  ];
+  const score = v.scoreOne({ messages, patch: '' });
+  v.dispose();
+  t.true(score >= 0 && score <= 1, String(score));
+});
