@@ -144,10 +144,16 @@ export function gradingSandboxWorks(): boolean {
  * The argv that runs a grading test command in dir under bubblewrap: the whole file system
  * read-only, a private /tmp, dir (the grading copy) writable but the `readOnly` paths inside it
  * (hidden test files, .git) bound read-only over themselves, the `writable` directories outside it
- * (the runner's report) writable, no network, a PID namespace of its own
- * (nothing the tests start outlives them). Pure.
+ * (the runner's report) writable, the `readOnlyOutside` files (the python runner) visible
+ * read-only, no network, a PID namespace of its own (nothing the tests start outlives them). Pure.
  */
-export function sandboxedGradingArgv(command: string, dir: string, readOnly: readonly string[], writable: readonly string[] = []): string[] {
+export function sandboxedGradingArgv(
+  command: string,
+  dir: string,
+  readOnly: readonly string[],
+  writable: readonly string[] = [],
+  readOnlyOutside: readonly string[] = [],
+): string[] {
   const ro = readOnly.flatMap((f) => {
     const abs = path.resolve(dir, f);
     return ['--ro-bind', abs, abs];
@@ -158,6 +164,9 @@ export function sandboxedGradingArgv(command: string, dir: string, readOnly: rea
     '--dev', '/dev',
     '--proc', '/proc',
     '--tmpfs', '/tmp',
+    // Files outside the tree the command needs (the python runner), read-only: the private /tmp
+    // above would hide them when the runtime itself lives under /tmp (a CI clone, say).
+    ...readOnlyOutside.flatMap((p) => ['--ro-bind', p, p]),
     '--bind', dir, dir,
     ...writable.flatMap((w) => ['--bind', w, w]),
     ...ro,

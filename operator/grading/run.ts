@@ -71,7 +71,8 @@ export async function runGradedTests(o: GradedRunOptions): Promise<GradedRun> {
 
 async function runGraded(o: GradedRunOptions, hidden: string[], reportDir: string | undefined): Promise<GradedRun> {
   const reportFile = reportDir ? path.join(reportDir, 'junit.xml') : undefined;
-  const command = hardenCommand(o.command, o.framework === 'node' ? undefined : pythonRunnerPath(), reportFile ? { junitPath: reportFile } : {});
+  const runner = o.framework === 'node' ? undefined : pythonRunnerPath();
+  const command = hardenCommand(o.command, runner, reportFile ? { junitPath: reportFile } : {});
   const junit = o.framework === 'pytest' && expectsJunitReport(command);
   let canaries: Canaries | undefined;
   if (hidden.length && (o.canaries ?? true) && canariesApplicable(o.framework, o.command)) {
@@ -84,7 +85,7 @@ async function runGraded(o: GradedRunOptions, hidden: string[], reportDir: strin
   let exec: ExecResult;
   if (sandboxed) {
     const protect = [...hidden, '.git'].filter((f) => existsSync(path.join(o.dir, f)));
-    const argv = sandboxedGradingArgv(command, o.dir, protect, junit && reportDir ? [reportDir] : []);
+    const argv = sandboxedGradingArgv(command, o.dir, protect, junit && reportDir ? [reportDir] : [], runner ? [runner] : []);
     exec = await runProcess(argv[0], argv.slice(1), opts);
   } else {
     exec = await runShell(command, opts);
