@@ -24,6 +24,8 @@ COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 # The built-in task suite (library sources, bug patches, manifest) is data, read at run time.
 COPY operator/tasks/suite ./operator/tasks/suite
+# The grading runner that keeps the work tree from standing in for pytest/unittest (operator/grading/integrity.ts).
+COPY operator/grading/runners ./operator/grading/runners
 # The built-in checkpoints (builtin:tiny-coder, builtin:tiny-verifier; operator/policy/builtin.ts).
 COPY operator/policy/builtin ./operator/policy/builtin
 COPY package.json ./

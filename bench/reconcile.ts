@@ -2,9 +2,10 @@
  * Benchmark of the controller runtime (not a test): `npm run bench:reconcile`.
  *
  * 1. Cold start against a real kube-apiserver + etcd (envtest binaries): N RolloutBatches exist
- *    (created beforehand with kubectl, outside the measured process work); a Manager with the accept
- *    controller starts cold (empty caches, leader election on) and runs until every object is
- *    Accepted. Reports wall time, API requests per object (from rest_client_requests_total) and
+ *    (created beforehand with kubectl, outside the measured process work), suspended (the real
+ *    RolloutBatch reconciler settles them without sandbox Pods); a Manager with the controllers
+ *    starts cold (empty caches, leader election on) and runs until every object's status is
+ *    written for its generation (phase Suspended). Reports wall time, API requests per object (from rest_client_requests_total) and
  *    peak RSS of this process (sampled every 20 ms) for several worker counts.
  * 2. Queue throughput: a Controller with a no-op reconciler drains K distinct keys; and a storm of
  *    repeated adds over few keys (collapse).
@@ -43,9 +44,11 @@ const RB = EntropoResources.RolloutBatch;
 const mb = (b: number) => (b / 2 ** 20).toFixed(0);
 
 function accepted(o: KubeObject): boolean {
-  const s = o.status as { observedGeneration?: number; conditions?: { type: string; status: string }[] } | undefined;
-  return !!s && s.observedGeneration === o.metadata.generation && !!s.conditions?.some((c) => c.type === 'Accepted' && c.status === 'True');
+  const s = o.status as { observedGeneration?: number; phase?: string } | undefined;
+  return !!s && s.observedGeneration === o.metadata.generation && s.phase === 'Suspended';
 }
+
+const STORE = `file://${mkdtempSync(join(tmpdir(), 'entropo-bench-store-'))}`;
 
 async function coldStart(cp: ControlPlane, workers: number): Promise<string> {
   const ns = `bench-w${workers}`;
@@ -57,7 +60,7 @@ async function coldStart(cp: ControlPlane, workers: number): Promise<string> {
       apiVersion: 'entropo.dev/v1alpha1',
       kind: 'RolloutBatch',
       metadata: { name: `rb-${i}`, namespace: ns },
-      spec: { policy: { name: 'tiny-coder', endpoint: { url: 'http://policy:8000/v1' } }, tasks: { builtin: { split: 'All' } } },
+      spec: { policy: { name: 'tiny-coder', endpoint: { url: 'http://policy:8000/v1' } }, tasks: { builtin: { split: 'All' }, limit: 1 }, suspend: true, storage: { uri: STORE } },
     })),
   };
   writeFileSync(join(dir, 'objects.json'), JSON.stringify(list));
@@ -138,7 +141,7 @@ async function queueThroughput(workers: number, keys: number, distinct: number):
 const cp = await new ControlPlane(resolveAssets()).start();
 try {
   installCrds(cp);
-  console.log(`## Cold start: ${N} RolloutBatches, accept reconciler, real kube-apiserver v1.34 + etcd on loopback\n`);
+  console.log(`## Cold start: ${N} RolloutBatches (suspended), RolloutBatch reconciler, real kube-apiserver v1.34 + etcd on loopback\n`);
   console.log('| objects | workers | wall s | objects/s | API requests/object | PATCH | 409 | reconciles | RSS before MiB | peak RSS MiB | kubectl create s |');
   console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const w of WORKERS) console.log(await coldStart(cp, w));

@@ -39,6 +39,8 @@ import { patchStatus, deepEqual } from '../runtime/status.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { Logger } from '../logging/logger.ts';
 import { check } from '../api/validate.ts';
+import type { Condition } from '../api/common.ts';
+import { setCondition } from '../runtime/conditions.ts';
 import type { TaskSource } from '../api/common.ts';
 import { isSelfContained, type RolloutSummary, type TaskRecord } from '../api/records.ts';
 import type { ArtifactStore } from '../store/store.ts';
@@ -54,6 +56,12 @@ import { LABEL_UNIT, observeTrainerJob, trainerJob } from '../workloads/trainer-
 import { parseScores, verifierJob } from '../workloads/verifier-job.ts';
 import { runKeys } from './trainingrun.ts';
 import { objectPrefix, recordKey, recordPrefix, type AttemptRecord, type Decision, type Observed, type ObservedTasks, type ObservedUnit, type StopAction, type StoreWrite, type UnitRole, type UnitSpec } from './decision.ts';
+
+/** The condition the executor sets when the artifact store is unreachable from the operator. */
+export const STORE_CONDITION = 'StoreAvailable';
+
+/** Children created at once by one reconcile. */
+export const CREATE_CONCURRENCY = 16;
 
 /** One kind the executor drives. */
 export interface KindBinding<T extends KubeObject = KubeObject, S extends Record<string, unknown> = Record<string, unknown>> {
@@ -100,7 +108,16 @@ interface ObjectState {
   lastStatusWrite: number;
   networkPolicy: boolean;
   key: string;
+  /**
+   * Expectations (as the Job controller keeps them): children this process created that the
+   * cache has not shown yet, by name. They count as Pending units so a reconcile that runs before
+   * the watch delivers them does not create them again; dropped once seen, or after a minute.
+   */
+  expected: Map<string, { unit: ObservedUnit; at: number }>;
 }
+
+/** How long a created child that the cache has not shown yet is still expected. */
+export const EXPECTATION_TTL_MS = 60_000;
 
 type Status = Record<string, unknown> & { phase?: string; resolveRate?: number; metrics?: Record<string, unknown> };
 
@@ -146,7 +163,7 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
     this.byKey.set(key, uid);
     let state = this.states.get(uid);
     if (!state) {
-      state = { taskInfo: new Map(), lastStatusWrite: 0, networkPolicy: false, key };
+      state = { taskInfo: new Map(), lastStatusWrite: 0, networkPolicy: false, key, expected: new Map() };
       this.states.set(uid, state);
     }
 
@@ -167,13 +184,17 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
     }
 
     const now = this.now();
-    const observed: Observed = { now, units: this.observeUnits(req.namespace, uid), records: [] };
+    const observed: Observed = { now, units: this.withExpectations(state, this.observeUnits(req.namespace, uid), now), records: [] };
     if (invalid || !store) {
       ctx.log.warn('invalid object', { error: invalid });
       observed.invalid = invalid ?? 'spec.storage.uri: no store';
       if (this.binding.tasks) observed.tasks = { error: observed.invalid };
     } else {
-      observed.records = [...(await this.loadRecords(state, store, prefix)).values()];
+      try {
+        observed.records = [...(await this.loadRecords(state, store, prefix)).values()];
+      } catch (e) {
+        return this.storeUnavailable(obj, (e as Error).message, ctx);
+      }
       await this.observeProgress(observed.units, store, prefix);
       const scored = observed.records.find((r) => r.role === 'Verifier' && r.outcome === 'Succeeded');
       const scoresKey = (scored?.summary as { scores?: string } | undefined)?.scores;
@@ -184,14 +205,47 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
           ctx.log.warn('verifier scores unreadable', { key: scoresKey, error: (e as Error).message });
         }
       }
-      if (this.binding.tasks) observed.tasks = await this.resolveTasks(state, store, prefix, obj, req.namespace, ctx);
+      if (this.binding.tasks) {
+        try {
+          observed.tasks = await this.resolveTasks(state, store, prefix, obj, req.namespace, ctx);
+        } catch (e) {
+          return this.storeUnavailable(obj, (e as Error).message, ctx);
+        }
+      }
     }
 
     const decision = this.binding.decide(obj, observed);
+    // The store works: a StoreAvailable=False left by an earlier reconcile flips to True.
+    const conds = (decision.status as { conditions?: Condition[] }).conditions;
+    if (conds?.some((c) => c.type === STORE_CONDITION && c.status !== 'True')) {
+      (decision.status as { conditions?: Condition[] }).conditions = setCondition(conds, { type: STORE_CONDITION, status: 'True', reason: 'StoreAvailable', message: 'the artifact store is readable and writable' }, now);
+    }
     const requeue = await this.act(obj, decision, state, store, prefix, ctx);
     this.observeMetrics(obj, decision.status as Status);
     if (observed.invalid) throw new TerminalError(`${this.binding.kind} ${key}: ${observed.invalid}`);
     return requeue;
+  }
+
+  /**
+   * The store cannot be read or written from the operator (e.g. a pvc:// store that is not
+   * mounted into the operator Pod): say so in status (condition StoreAvailable=False, the error,
+   * observedGeneration) without deciding anything, and retry with backoff.
+   */
+  private async storeUnavailable(obj: T, error: string, ctx: ReconcileContext): Promise<ReconcileResult> {
+    const uri = (obj as unknown as { spec: { storage?: { uri?: string } } }).spec.storage?.uri ?? '';
+    const message = `artifact store ${uri} unavailable to the operator: ${error}${uri.startsWith('pvc://') ? ' (a pvc:// store must be mounted into the operator Pod at --store-mount)' : ''}`.slice(0, 1024);
+    ctx.log.warn('artifact store unavailable', { error: message });
+    const prev = (obj.status ?? {}) as { phase?: string; conditions?: Condition[] };
+    const gen = obj.metadata.generation ?? 0;
+    const status = {
+      ...prev,
+      phase: prev.phase ?? 'Pending',
+      observedGeneration: gen,
+      conditions: setCondition(prev.conditions, { type: STORE_CONDITION, status: 'False', reason: 'StoreUnavailable', message, observedGeneration: gen }, this.now()),
+    };
+    await patchStatus(ctx.client, this.binding.resource, obj, status);
+    await this.opts.events.record(obj, { type: 'Warning', reason: 'StoreUnavailable', message });
+    throw new Error(message); // retried with the queue's backoff
   }
 
   /** The object is gone: drop what we remember and its metric series. */
@@ -273,6 +327,16 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
     }
   }
 
+  private withExpectations(state: ObjectState, units: ObservedUnit[], now: number): ObservedUnit[] {
+    if (state.expected.size === 0) return units;
+    const seen = new Set(units.map((u) => u.name));
+    for (const [name, e] of state.expected) {
+      if (seen.has(name) || now - e.at > EXPECTATION_TTL_MS) state.expected.delete(name);
+      else units.push(e.unit);
+    }
+    return units;
+  }
+
   private async loadRecords(state: ObjectState, store: ArtifactStore, prefix: string): Promise<Map<string, AttemptRecord>> {
     if (state.records) return state.records;
     const records = new Map<string, AttemptRecord>();
@@ -344,8 +408,25 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
       }
       for (const w of d.writes) await this.write(store, w);
     }
-    // 2. create
-    for (const u of d.start) await this.create(obj, u, state, client);
+    // 2. create (the batch's NetworkPolicy first; then up to CREATE_CONCURRENCY at once, like the
+    //    Job controller's parallel Pod creation; the first error is raised after the rest settle)
+    if (d.start.length) {
+      await this.create(obj, d.start[0], state, client);
+      let next = 1;
+      let failure: unknown;
+      const worker = async () => {
+        while (next < d.start.length) {
+          const u = d.start[next++];
+          try {
+            await this.create(obj, u, state, client);
+          } catch (e) {
+            failure ??= e;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(CREATE_CONCURRENCY, d.start.length - 1) }, worker));
+      if (failure) throw failure;
+    }
     // 2b. suspend / resume child objects
     for (const c of d.setSuspend ?? []) {
       try {
@@ -406,7 +487,8 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
 
   private async createObject(client: RestClient, resource: Resource, namespace: string, body: unknown): Promise<void> {
     try {
-      await client.request('POST', resourcePath(resource, namespace), { body });
+      // The informer delivers the created object; its echo in the answer is not parsed.
+      await client.request('POST', resourcePath(resource, namespace), { body, discardResponse: true });
     } catch (e) {
       if (!isAlreadyExists(e)) throw e; // a retried create: the deterministic name already exists
     }
@@ -430,6 +512,7 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
       const info = state.taskInfo.get(u.taskId) ?? { format: 'self-contained' as const };
       const env: SandboxPodEnv = { operatorImage: this.opts.operatorImage, baseImage: this.opts.sandboxBaseImage, task: info };
       await this.createObject(client, Pods, ns, sandboxPod({ ...u, iteration: u.source.iteration }, env));
+      state.expected.set(u.name, { at: this.now(), unit: { name: u.name, role: 'Sandbox', index: u.index, attempt: u.attempt, phase: 'Pending', createdAt: this.now() } });
       return;
     }
     if (u.role === 'PolicyServer') {

@@ -139,10 +139,11 @@ export function gradingSandboxWorks(): boolean {
 /**
  * The argv that runs a grading test command in dir under bubblewrap: the whole file system
  * read-only, a private /tmp, dir (the grading copy) writable but the `readOnly` paths inside it
- * (hidden test files, .git) bound read-only over themselves, no network, a PID namespace of its own
+ * (hidden test files, .git) bound read-only over themselves, the `writable` directories outside it
+ * (the runner's report) writable, no network, a PID namespace of its own
  * (nothing the tests start outlives them). Pure.
  */
-export function sandboxedGradingArgv(command: string, dir: string, readOnly: readonly string[]): string[] {
+export function sandboxedGradingArgv(command: string, dir: string, readOnly: readonly string[], writable: readonly string[] = []): string[] {
   const ro = readOnly.flatMap((f) => {
     const abs = path.resolve(dir, f);
     return ['--ro-bind', abs, abs];
@@ -154,6 +155,7 @@ export function sandboxedGradingArgv(command: string, dir: string, readOnly: rea
     '--proc', '/proc',
     '--tmpfs', '/tmp',
     '--bind', dir, dir,
+    ...writable.flatMap((w) => ['--bind', w, w]),
     ...ro,
     '--chdir', dir,
     '--unshare-net',

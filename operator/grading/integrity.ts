@@ -38,13 +38,20 @@ const shQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
  * outside the tree (`python -s -B <runner> pytest|unittest ...`: no user site, no byte code). Other
  * commands are returned as they are. Pure.
  */
-export function hardenCommand(command: string, runner: string | undefined): string {
+export function hardenCommand(command: string, runner: string | undefined, opts: { junitPath?: string } = {}): string {
   if (!runner) return command;
   return command.replace(
     /(^|&&|\|\||;|\n)(\s*(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*)((?:\S*\/)?python[0-9.]*)((?:\s+-[A-Za-z]+)*)\s+-m\s+(pytest|unittest)(?=\s|$)/g,
-    (_m, sep: string, pre: string, py: string, flags: string, mod: string) => `${sep}${pre}${py}${flags} -s -B ${shQuote(runner)} ${mod}`,
+    (_m, sep: string, pre: string, py: string, flags: string, mod: string) => {
+      // pytest also writes its junit XML report, outside the work tree.
+      const report = mod === 'pytest' && opts.junitPath !== undefined ? ` --junitxml=${shQuote(opts.junitPath)} -o junit_family=xunit1` : '';
+      return `${sep}${pre}${py}${flags} -s -B ${shQuote(runner)} ${mod}${report}`;
+    },
   );
 }
+
+/** Whether a hardened command runs pytest through the runner with a junit report (exactly once). */
+export const expectsJunitReport = (hardened: string): boolean => (hardened.match(/ --junitxml=/g) ?? []).length === 1;
 
 // ---------------------------------------------------------------------------------------------
 // Canaries

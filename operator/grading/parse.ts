@@ -344,3 +344,46 @@ export function parseTestLog(framework: Framework, log: string): ParsedLog {
       return parseNodeTapLog(log);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// pytest's junit XML (a structured report the runner writes itself)
+
+const XML_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+const unescapeXml = (s: string): string =>
+  s.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_m, e: string) =>
+    e.startsWith('#x') ? String.fromCodePoint(parseInt(e.slice(2), 16)) : e.startsWith('#') ? String.fromCodePoint(Number(e.slice(1))) : XML_ENTITIES[e],
+  );
+
+function xmlAttributes(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of text.matchAll(/([\w:.-]+)\s*=\s*("([^"]*)"|'([^']*)')/g)) out[m[1]] = unescapeXml(m[3] ?? m[4] ?? '');
+  return out;
+}
+
+/**
+ * pytest's junit XML report (`--junitxml`, `-o junit_family=xunit1`, which gives each testcase its
+ * file) as test id -> status: the node id is file::Class::name (the class part is the classname
+ * less the file's module path). failure -> FAILED, error -> ERROR, skipped -> SKIPPED, skipped of
+ * type pytest.xfail -> XFAIL, none -> PASSED. Returns undefined when the text is not such a report.
+ */
+export function parsePytestJunit(xml: string): ParsedLog | undefined {
+  if (!/<testsuites?\b/.test(xml) || !/<\/testsuites?>\s*$/.test(xml.trim())) return undefined;
+  const out: ParsedLog = new Map();
+  for (const m of xml.matchAll(/<testcase\b([^>]*?)(\/>|>([\s\S]*?)<\/testcase>)/g)) {
+    const a = xmlAttributes(m[1]);
+    if (!a.name || !a.file) continue;
+    const module = a.file.replace(/\.py$/, '').replace(/\//g, '.');
+    const cls = a.classname && a.classname !== module && a.classname.startsWith(`${module}.`) ? a.classname.slice(module.length + 1).replace(/\./g, '::') : '';
+    const id = cls ? `${a.file}::${cls}::${a.name}` : `${a.file}::${a.name}`;
+    const body = m[3] ?? '';
+    let status: TestStatus = 'PASSED';
+    if (/<error\b/.test(body)) status = 'ERROR';
+    else if (/<failure\b/.test(body)) status = 'FAILED';
+    else {
+      const skip = /<skipped\b([^>]*)/.exec(body);
+      if (skip) status = xmlAttributes(skip[1]).type === 'pytest.xfail' ? 'XFAIL' : 'SKIPPED';
+    }
+    record(out, id, status);
+  }
+  return out;
+}

@@ -6,12 +6,15 @@
  * test had passed.
  */
 import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { TaskRecord } from '../api/records.ts';
 import { gradingEnv, gradingSandboxWorks, runProcess, runShell, sandboxedGradingArgv, type ExecResult } from './exec.ts';
 import { gradeOutcome, type Grade, type GradingSemantics } from './grade.ts';
 import {
   canariesApplicable,
+  expectsJunitReport,
   canaryProblems,
   changedHashes,
   hardenCommand,
@@ -23,7 +26,7 @@ import {
   withoutCanaries,
   type Canaries,
 } from './integrity.ts';
-import { parseTestLog, runSummary, type Framework, type ParsedLog } from './parse.ts';
+import { parsePytestJunit, parseTestLog, record, runSummary, type Framework, type ParsedLog } from './parse.ts';
 
 export interface GradedRunOptions {
   framework: Framework;
@@ -57,7 +60,19 @@ export interface GradedRun {
 
 export async function runGradedTests(o: GradedRunOptions): Promise<GradedRun> {
   const hidden = [...(o.hiddenFiles ?? [])];
-  const command = hardenCommand(o.command, o.framework === 'node' ? undefined : pythonRunnerPath());
+  // pytest's junit report goes to a directory of its own outside the grading copy.
+  const reportDir = o.framework === 'pytest' ? await mkdtemp(path.join(os.tmpdir(), 'entropo-report-')) : undefined;
+  try {
+    return await runGraded(o, hidden, reportDir);
+  } finally {
+    if (reportDir) await rm(reportDir, { recursive: true, force: true });
+  }
+}
+
+async function runGraded(o: GradedRunOptions, hidden: string[], reportDir: string | undefined): Promise<GradedRun> {
+  const reportFile = reportDir ? path.join(reportDir, 'junit.xml') : undefined;
+  const command = hardenCommand(o.command, o.framework === 'node' ? undefined : pythonRunnerPath(), reportFile ? { junitPath: reportFile } : {});
+  const junit = o.framework === 'pytest' && expectsJunitReport(command);
   let canaries: Canaries | undefined;
   if (hidden.length && (o.canaries ?? true) && canariesApplicable(o.framework, o.command)) {
     canaries = await injectCanaries(o.dir, o.framework, hidden, newNonce());
@@ -69,7 +84,7 @@ export async function runGradedTests(o: GradedRunOptions): Promise<GradedRun> {
   let exec: ExecResult;
   if (sandboxed) {
     const protect = [...hidden, '.git'].filter((f) => existsSync(path.join(o.dir, f)));
-    const argv = sandboxedGradingArgv(command, o.dir, protect);
+    const argv = sandboxedGradingArgv(command, o.dir, protect, junit && reportDir ? [reportDir] : []);
     exec = await runProcess(argv[0], argv.slice(1), opts);
   } else {
     exec = await runShell(command, opts);
@@ -79,7 +94,19 @@ export async function runGradedTests(o: GradedRunOptions): Promise<GradedRun> {
   // (unless the command sent everything to stdout, 2>&1, leaving stderr empty).
   const onlyStderr = unittest && (exec.stderrOutput ?? '').trim() !== '';
   const log = onlyStderr ? (exec.stderrOutput ?? '') : exec.output;
-  const rawParsed = parseTestLog(o.framework, log);
+  const logParsed = parseTestLog(o.framework, log);
+  // With pytest's own junit report: the report names the tests, each with the worse of its two
+  // statuses (text printed into the log can neither add a test nor improve one).
+  let rawParsed = logParsed;
+  const reportProblems: string[] = [];
+  if (junit) {
+    const xml = parsePytestJunit(await readFile(reportFile!, 'utf8').catch(() => ''));
+    if (!xml) reportProblems.push("pytest's junit report is missing or incomplete");
+    else {
+      rawParsed = new Map(xml);
+      for (const [id, s] of logParsed) if (rawParsed.has(id)) record(rawParsed, id, s);
+    }
+  }
   const { untrusted, tampering } = verdictOfRun({
     framework: o.framework,
     exitCode: exec.code,
@@ -89,6 +116,7 @@ export async function runGradedTests(o: GradedRunOptions): Promise<GradedRun> {
     parsed: rawParsed,
     expectsFailure: (canaries?.files.length ?? 0) > 0,
   });
+  if (!exec.timedOut && exec.code !== null && exec.code <= 1) untrusted.push(...reportProblems);
   if (canaries && !untrusted.length) tampering.push(...canaryProblems(rawParsed, canaries));
   for (const f of changed) tampering.push(`hidden test file ${f} changed during the run`);
   const parsed: ParsedLog = untrusted.length || tampering.length ? new Map() : withoutCanaries(rawParsed, canaries);
@@ -108,6 +136,7 @@ export async function runGradedTests(o: GradedRunOptions): Promise<GradedRun> {
 /** Lines for a grading log: how the run was made and judged. */
 export function describeRun(r: GradedRun): string[] {
   const lines = [`ran${r.sandboxed ? ' (bwrap: read-only hidden tests and .git, no network)' : ''}: ${r.command}`];
+  if (expectsJunitReport(r.command)) lines.push("results: pytest's junit report (outside the tree), each test at the worse of its report and log statuses");
   if (r.canaries?.files.length) lines.push(`canary tests (nonce ${r.canaries.nonce}) in ${r.canaries.files.join(', ')}`);
   for (const u of r.untrusted) lines.push(`results not counted: ${u}`);
   for (const t of r.tampering) lines.push(`TAMPERING: ${t}`);

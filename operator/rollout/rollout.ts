@@ -94,8 +94,6 @@ export interface AgentStageResult {
 export interface AgentStageOptions {
   /** An existing work tree (git, base at HEAD) to work in, in place, instead of one made from the task. */
   workTree?: string;
-  /** The path the agent is told the repository is at (default: the work tree's). */
-  shownWorkTree?: string;
 }
 
 function emptyRecord(a: Pick<RolloutAssignment, 'sample' | 'run' | 'source' | 'model'>, taskId: string, sampling: TrajectoryRecord['sampling'], startedAt: Date): TrajectoryRecord {
@@ -172,7 +170,7 @@ export async function runAgentStage(
         limits: a.limits,
         toolbox,
         systemPrompt: SYSTEM_PROMPT,
-        userPrompt: userPrompt(a.task, opts.shownWorkTree ?? sandbox.workDir),
+        userPrompt: userPrompt(a.task, sandbox.shownDir ?? sandbox.workDir),
         deadline,
         log,
       });

@@ -122,6 +122,15 @@ const pinned: V1EnvVar[] = [
   { name: 'PYTHONHASHSEED', value: '0' },
 ];
 
+/**
+ * The task containers find the injected node first (JavaScript tasks' test commands run `node`)
+ * and have a writable HOME (git, pip and npm write there; a non-root uid has no home in the image).
+ */
+const taskShell: V1EnvVar[] = [
+  { name: 'PATH', value: `${RUNTIME_MOUNT}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin` },
+  { name: 'HOME', value: '/tmp' },
+];
+
 function toResources(r: SandboxSettings['resources']): V1ResourceRequirements {
   if (!r) return DEFAULT_SANDBOX_RESOURCES;
   const str = (m?: Record<string, string | number>) => (m ? Object.fromEntries(Object.entries(m).map(([k, v]) => [k, String(v)])) : undefined);
@@ -204,6 +213,7 @@ export function sandboxPod(unit: SandboxPodInput, env: SandboxPodEnv): V1Pod {
       command: [node, entropo, 'sandbox', 'agent'],
       env: [
         ...pinned,
+        ...taskShell,
         workspace,
         v('ENTROPO_ENDPOINT', unit.policy.url),
         ...apiKey,
@@ -231,6 +241,7 @@ export function sandboxPod(unit: SandboxPodInput, env: SandboxPodEnv): V1Pod {
     command: [node, entropo, 'sandbox', 'grade'],
     env: [
       ...pinned,
+      ...taskShell,
       workspace,
       hidden,
       v('ENTROPO_STORE_URI', unit.storeUri),

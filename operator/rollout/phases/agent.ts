@@ -15,7 +15,7 @@ import type { AgentPhaseInputs } from '../assignment.ts';
 import { encodeSummary, summarize } from '../../api/termination-message.ts';
 import { failureSummary, writeTermination } from '../pod-entry.ts';
 import { isSample } from '../trajectory.ts';
-import { agentRecordFile, outDirOf, patchFile, viewFile } from './files.ts';
+import { agentRecordFile, outDirOf, patchFile, repoDirOf, viewFile } from './files.ts';
 import { EXIT_CONFIG, EXIT_NO_SAMPLE, EXIT_SAMPLE, type PhaseResult } from './result.ts';
 import { checkAgentView, type AgentTaskView } from './view.ts';
 
@@ -49,10 +49,13 @@ export async function runAgentPhase(inputs: AgentPhaseInputs, deps: Pick<Rollout
         isolation: inputs.isolation,
         ...(inputs.user !== undefined ? { user: inputs.user } : {}),
         ...(view.base_commit ? { historyBase: view.base_commit } : {}),
+        // Self-contained: the tree is <workspace>/repo, shown at view.workTree (bwrap binds it there
+        // when the workspace is elsewhere; other isolations show its real path).
+        ...(view.base_commit ? {} : { shownDir: view.workTree }),
       },
     },
     deps,
-    { workTree: view.workTree },
+    { workTree: view.base_commit ? view.workTree : repoDirOf(inputs.workspace) },
   );
   const handOff: AgentHandOff = { record: stage.record, ...(stage.ungradable ? { ungradable: stage.ungradable } : {}) };
   try {

@@ -1,7 +1,8 @@
 /**
  * `entropo sandbox prepare` (operator image; the only agent-side step that reads the task record):
  * writes the agent's view of the task to <workspace>/task.json and, for a self-contained task, its
- * base work tree to <workspace>/repo (git, one commit "base"). SWE-bench tasks keep their checkout
+ * base work tree to <workspace>/repo (git, one commit "base"), shown to the agent as /workspace/repo
+ * whatever the workspace's real path (a Pod mounts it there; locally bwrap binds it there). SWE-bench tasks keep their checkout
  * in the task image (ENTROPO_REPO_DIR); the agent phase cuts its history there.
  */
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
@@ -12,6 +13,9 @@ import { readTask } from '../pod-entry.ts';
 import { outDirOf, repoDirOf, viewFile } from './files.ts';
 import { agentView } from './view.ts';
 import { EXIT_CONFIG, EXIT_NO_SAMPLE, EXIT_SAMPLE, type PhaseResult } from './result.ts';
+
+/** Where a self-contained task's work tree is shown to the agent: <workspace>/repo with the workspace at /workspace. */
+export const SHOWN_WORK_TREE = '/workspace/repo';
 
 export async function runPreparePhase(inputs: PrepareInputs): Promise<PhaseResult> {
   let task;
@@ -25,11 +29,12 @@ export async function runPreparePhase(inputs: PrepareInputs): Promise<PhaseResul
     await mkdir(ws, { recursive: true });
     // The agent's commands may run as a user of their own (a root runner drops to one).
     await chmod(ws, 0o711);
+    // The path the agent is shown: the same for every sample (preference pairs share their prompt).
     let workTree = inputs.repoDir;
     if (isSelfContained(task)) {
-      workTree = repoDirOf(ws);
-      await rm(workTree, { recursive: true, force: true });
-      await materialiseWorkTree(task, workTree);
+      workTree = SHOWN_WORK_TREE;
+      await rm(repoDirOf(ws), { recursive: true, force: true });
+      await materialiseWorkTree(task, repoDirOf(ws));
     }
     await mkdir(outDirOf(ws), { recursive: true });
     await writeFile(viewFile(ws), `${JSON.stringify(agentView(task, workTree), null, 1)}\n`);

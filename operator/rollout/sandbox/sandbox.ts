@@ -185,7 +185,9 @@ export class Sandbox {
         if (uid !== undefined) await chown(home, uid, uid);
         env.HOME = home;
       }
-      const sandbox = new Sandbox(workDir, '', isolation, uid, limits, env, inPlace, 0, home, opts.shownDir);
+      // A work tree shown at another path needs bwrap's mount namespace; elsewhere it is shown where it is.
+      const shownDir = opts.shownDir && isolation === 'bwrap' && opts.shownDir !== workDir ? opts.shownDir : undefined;
+      const sandbox = new Sandbox(workDir, '', isolation, uid, limits, env, inPlace, 0, home, shownDir);
       const head = await sandbox.git(['rev-parse', 'HEAD']);
       if (head.spawnError) {
         throw new SandboxError(
@@ -197,7 +199,7 @@ export class Sandbox {
       const setupSeconds = Number(process.hrtime.bigint() - started) / 1e9;
       if (!inPlace) liveDirs.add(workDir);
       if (home) liveDirs.add(home);
-      return new Sandbox(workDir, head.output.trim(), isolation, uid, limits, env, inPlace, setupSeconds, home, opts.shownDir);
+      return new Sandbox(workDir, head.output.trim(), isolation, uid, limits, env, inPlace, setupSeconds, home, shownDir);
     } catch (e) {
       if (!inPlace) await rm(workDir, { recursive: true, force: true });
       if (home) await rm(home, { recursive: true, force: true });

@@ -15,6 +15,8 @@ import { TOOL_NAMES, TOOLS, type FunctionTool } from './schemas.ts';
 /** What the tools need from a sandbox. */
 export interface ToolHost {
   readonly workDir: string;
+  /** Where commands see the work tree (bwrap can show it at a fixed path); default workDir. */
+  readonly shownDir?: string;
   exec(command: string, timeoutSeconds: number): Promise<ExecResult>;
   own(p: string): Promise<void>;
 }
@@ -84,6 +86,20 @@ export class Toolbox {
     this.editor = new FileEditor(host.workDir, (p) => host.own(p));
   }
 
+  /** The agent's path (the shown work tree) as the runner's (the real one). */
+  private toReal(p: unknown): unknown {
+    const shown = this.host.shownDir;
+    if (!shown || shown === this.host.workDir || typeof p !== 'string') return p;
+    const t = p.trim();
+    return t === shown || t.startsWith(`${shown}/`) ? this.host.workDir + t.slice(shown.length) : p;
+  }
+
+  /** The runner's paths in a text as the agent sees them. */
+  private toShown(text: string): string {
+    const shown = this.host.shownDir;
+    return shown && shown !== this.host.workDir ? text.split(this.host.workDir).join(shown) : text;
+  }
+
   /** Runs one tool call. Never throws for the agent's mistakes; throws SandboxError for ours. */
   async call(name: string, rawArgs: unknown, timeoutSeconds = this.opts.toolTimeoutSeconds): Promise<ToolResult> {
     const started = process.hrtime.bigint();
@@ -104,14 +120,14 @@ export class Toolbox {
         case 'finish':
           return done('Submitted.', false, true);
         case 'file_editor':
-          return done(await this.editor.run(args as FileEditorArgs), false);
+          return done(this.toShown(await this.editor.run({ ...args, path: this.toReal(args.path) } as FileEditorArgs)), false);
         case 'execute_bash':
-          return done(await this.bash(args, timeoutSeconds), false);
+          return done(this.toShown(await this.bash(args, timeoutSeconds)), false);
         case 'search':
-          return done(await this.search(args, timeoutSeconds), false);
+          return done(this.toShown(await this.search({ ...args, ...(args.path !== undefined ? { path: this.toReal(args.path) } : {}) }, timeoutSeconds)), false);
       }
     } catch (e) {
-      if (e instanceof ToolError) return done(`Error: ${e.message}`, true);
+      if (e instanceof ToolError) return done(`Error: ${this.toShown(e.message)}`, true);
       if (e instanceof SandboxError) throw e;
       const err = e as NodeJS.ErrnoException;
       // File-system errors of an edit (permissions, a directory in the way) are the agent's to see.
@@ -144,7 +160,8 @@ export class Toolbox {
     const target = await this.editor.resolve(args.path ?? '.');
     const st = await stat(target).catch(() => null);
     if (!st) throw new ToolError(`The path ${String(args.path)} does not exist.`);
-    const r = await this.run(searchCommand(term, target), limit);
+    // The command runs in the sandbox, where the work tree may be shown at another path.
+    const r = await this.run(searchCommand(term, this.toShown(target)), limit);
     if (r.timedOut) throw new ToolError(`search timed out after ${limit} s; search in a smaller directory.`);
     const shown = (args.path as string | undefined) ?? '.';
     return formatSearch(term, shown, st.isFile(), r.output, this.host.workDir);

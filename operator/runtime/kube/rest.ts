@@ -75,6 +75,8 @@ export interface RequestOptions {
   /** Socket idle timeout; default 30 s. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Do not parse a successful answer's body (creates whose result the caller never reads). */
+  discardResponse?: boolean;
 }
 
 export interface WatchOptions {
@@ -226,7 +228,7 @@ export class RestClient {
       const { res } = await this.open(method, path, opts);
       const text = await readAll(res);
       const status = res.statusCode ?? 0;
-      if (status >= 200 && status < 300) return (text ? JSON.parse(text) : undefined) as T;
+      if (status >= 200 && status < 300) return (text && !opts.discardResponse ? JSON.parse(text) : undefined) as T;
       const wait = retryAfterMs(status, res.headers['retry-after']);
       const err = toApiError(status, text, `${method} ${path}`, wait);
       if (wait === undefined || attempt >= maxRetries || wait > cap || opts.signal?.aborted) throw err;

@@ -19,6 +19,7 @@ import { FsStore } from '../../../operator/store/fs-store.ts';
 import { logger } from '../../../operator/logging/logger.ts';
 import { kubeConfig, type Cluster } from '../runtime/helpers.ts';
 import type { Registry } from 'prom-client';
+import type { ArtifactStore } from '../../../operator/store/store.ts';
 
 export { waitFor, createNamespace, adminClient, cluster } from '../runtime/helpers.ts';
 export const RB = EntropoResources.RolloutBatch;
@@ -36,7 +37,7 @@ export interface Operator {
   stop(): Promise<boolean>;
 }
 
-export async function startOperator(t: ExecutionContext, cp: Cluster, ns: string, opts: { minStatusIntervalMs?: number } = {}): Promise<Operator> {
+export async function startOperator(t: ExecutionContext, cp: Cluster, ns: string, opts: { minStatusIntervalMs?: number; openStore?: (uri: string) => ArtifactStore } = {}): Promise<Operator> {
   const registry = createRegistry({ defaults: false });
   const mgr = await Manager.create({ kubeConfig: kubeConfig(cp), namespaces: [ns], leaderElection: false, registry, log: logger.child({ test: t.title.slice(0, 40) }), gracefulShutdownMs: 5_000 });
   registerControllers(mgr, { workers: 2, operatorImage: 'entropo.local/operator:test', sandboxBaseImage: 'entropo.local/task-base:test', ...opts });

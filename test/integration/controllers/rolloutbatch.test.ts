@@ -6,8 +6,12 @@
  * and an operator restart in the middle of a batch.
  */
 import test from 'ava';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { sumCounter } from '../../../operator/metrics/registry.ts';
 import { recordKey } from '../../../operator/controllers/decision.ts';
+import { openStore } from '../../../operator/store/fs-store.ts';
 import { resourcePath } from '../../../operator/runtime/kube/resource.ts';
 import {
   adminClient, cluster, create, createNamespace, evict, get, identity, imagePullBackOff, noSample, pods, RB, rolloutBatch, running, startOperator, succeed, tempStore, waitFor,
@@ -82,15 +86,15 @@ test('retries by reason: eviction and exit 3 retried as new attempts; ImagePullB
   const ns = await createNamespace(admin, 'rb');
   const { uri, store } = tempStore();
   await startOperator(t, cp, ns);
-  await create(admin, RB, rolloutBatch(ns, 'retry', uri, { tasks: { builtin: { split: 'All' }, limit: 1 }, samplesPerTask: 2, parallelism: 2, backoffLimit: 1, startDeadlineSeconds: 2 }));
+  await create(admin, RB, rolloutBatch(ns, 'retry', uri, { tasks: { builtin: { split: 'All' }, limit: 1 }, samplesPerTask: 2, parallelism: 2, backoffLimit: 1, startDeadlineSeconds: 5 }));
   const byIndex = async (index: number, attempt: number) =>
     waitFor(`index ${index} attempt ${attempt}`, async () => (await pods(admin, ns)).find((p) => identity(p).index === index && identity(p).attempt === attempt));
 
+  // Slot 1: image pull back-off past the start deadline, then succeeds on attempt 1.
+  await imagePullBackOff(admin, await byIndex(1, 0));
   // Slot 0: evicted, then no sample (exit 3): 2 failures > backoffLimit 1 -> failed.
   await evict(admin, await byIndex(0, 0));
   await noSample(admin, await byIndex(0, 1));
-  // Slot 1: image pull back-off past the 2 s start deadline, then succeeds on attempt 1.
-  await imagePullBackOff(admin, await byIndex(1, 0));
   const second = await byIndex(1, 1);
   await running(admin, second);
   await succeed(admin, store, second, { resolved: true });
@@ -192,4 +196,24 @@ test('a crash between storing a summary and deleting its Pod: the restarted oper
   });
   t.like(done.status!.counts, { total: 2, completed: 2, resolved: 1, failed: 0, retries: 0 });
   t.is((await store.list(`${prefix}/records`)).length, 2, 'one record per unit');
+});
+
+test('a store the operator cannot reach (pvc:// not mounted) is reported in status, not retried silently', async (t) => {
+  const cp = await cluster(t);
+  const admin = await adminClient(cp);
+  t.teardown(() => admin.close());
+  const ns = await createNamespace(admin, 'rb');
+  // The pvc:// mount point of this operator is a plain file: nothing can be created under it.
+  const notMounted = join(mkdtempSync(join(tmpdir(), 'entropo-nomount-')), 'artifacts');
+  writeFileSync(notMounted, 'not a directory');
+  await startOperator(t, cp, ns, { openStore: (uri) => openStore(uri, { pvcMount: notMounted }) });
+  await create(admin, RB, rolloutBatch(ns, 'nostore', 'pvc://entropo-artifacts'));
+  const o = await waitFor('StoreAvailable=False', async () => {
+    const x = await get(admin, ns, 'nostore');
+    return x.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'StoreAvailable' && c.status === 'False') && x;
+  });
+  t.is(o.status!.observedGeneration, 1);
+  t.is(o.status!.phase, 'Pending');
+  t.regex(o.status!.conditions.find((c: { type: string }) => c.type === 'StoreAvailable').message, /must be mounted into the operator Pod/);
+  t.deepEqual(await pods(admin, ns), [], 'nothing created');
 });

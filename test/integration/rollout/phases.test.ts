@@ -64,7 +64,11 @@ async function phases(t: { teardown(fn: () => Promise<void>): void }, script: Sc
 
 test('four phases: view without answers, agent output, grading material without gold, graded trajectory in the store', async (t) => {
   const task = fixtureTask('calc-ph');
-  const r = await phases(t, byTurn(SOLVE_NATIVE), task);
+  const lookAround: typeof SOLVE_NATIVE = [
+    { content: null, tool_calls: [{ name: 'file_editor', arguments: { command: 'view', path: '/workspace/repo/src/math.js' } }] },
+    { content: null, tool_calls: [{ name: 'execute_bash', arguments: { command: 'pwd; ls /workspace/repo' } }] },
+  ];
+  const r = await phases(t, byTurn([...lookAround, ...SOLVE_NATIVE]), task);
   t.is(r.prepare.code, 0, r.prepare.stderr);
   t.is(r.agent.code, 0, r.agent.stderr);
   t.is(r.prepareGrading.code, 0, r.prepareGrading.stderr);
@@ -73,7 +77,8 @@ test('four phases: view without answers, agent output, grading material without 
   const viewText = await readFile(path.join(r.ws, 'task.json'), 'utf8');
   const view = JSON.parse(viewText);
   t.deepEqual(Object.keys(view).sort(), ['instance_id', 'language', 'problem_statement', 'repo', 'schema', 'test_framework', 'workTree']);
-  t.is(view.workTree, path.join(r.ws, 'repo'));
+  // The work tree is shown at a fixed path, whatever the workspace's real one (the same prompt for every sample).
+  t.is(view.workTree, '/workspace/repo');
   for (const secret of ['add adds', 'test/add.test.js', 'return a + b']) t.false(viewText.includes(secret), secret);
   // The workspace holds no hidden test and no gold patch anywhere.
   const all = await readdir(r.ws, { recursive: true });
@@ -84,12 +89,18 @@ test('four phases: view without answers, agent output, grading material without 
   t.is(material.test_patch, task.test_patch);
   // The model was told the fixed work tree; it was never sent anything of the hidden tests.
   const firstPrompt = JSON.stringify(r.llm.requests[0].body.messages);
-  t.true(firstPrompt.includes(view.workTree));
+  t.true(firstPrompt.includes('/workspace/repo'));
+  t.false(firstPrompt.includes(r.ws));
   t.false(firstPrompt.includes('add adds'));
   const summary = JSON.parse(await readFile(path.join(r.dir, 'termination'), 'utf8'));
   t.like(summary, { task: 'calc-ph', sample: 2, trajectory: 'calc-ph/2/r1', exit: 'finished', resolved: true, reward: 1, hidden: { passed: 1, failed: 0 }, regression: { passed: 1, failed: 0 } });
   const stored = JSON.parse(await readFile(path.join(r.dir, 'store', summary.key), 'utf8'));
   t.is(stored.resolved, true);
+  // The agent works at the fixed path: the editor and the shell both see /workspace/repo, never the real one.
+  const seen = stored.messages.filter((m: { role: string }) => m.role === 'tool').map((m: { content: string }) => m.content).join('\n');
+  t.regex(seen, /return a - b/);
+  t.regex(seen, /\/workspace\/repo\n/);
+  t.false(seen.includes(r.ws), seen);
   t.regex(stored.patch, /\+ {2}return a \+ b;/);
 });
 

@@ -168,3 +168,24 @@ test('parseTestLog dispatches by framework', (t) => {
   t.false(isPassing('SKIPPED'));
   t.false(isPassing(undefined));
 });
+
+test("pytest's junit report (xunit1, captured real): node ids rebuilt from file and classname, every outcome", async (t) => {
+  const { parsePytestJunit } = await import('../../../operator/grading/parse.ts');
+  const xml = readFileSync(new URL('../../fixtures/grading/pytest-junit-xunit1.xml', import.meta.url), 'utf8');
+  t.deepEqual(Object.fromEntries(parsePytestJunit(xml)!), {
+    'test_sample.py::test_pass': 'PASSED',
+    'test_sample.py::test_fail': 'FAILED',
+    'test_sample.py::test_param[1-1]': 'PASSED',
+    'test_sample.py::test_param[2-3]': 'FAILED',
+    'test_sample.py::test_param[x y-x y]': 'PASSED',
+    'test_sample.py::test_skipped': 'SKIPPED',
+    'test_sample.py::test_xfail': 'XFAIL',
+    'test_sample.py::test_xpass': 'PASSED',
+    'test_sample.py::test_error_in_fixture': 'ERROR',
+    'test_sample.py::TestGroup::test_method': 'PASSED',
+    'test_sample.py::TestGroup::test_odd_ids[a::b]': 'PASSED',
+    'test_sample.py::TestGroup::test_odd_ids[[x]]': 'PASSED',
+  });
+  // Cut short (no closing tag): not a report.
+  t.is(parsePytestJunit(xml.slice(0, xml.length / 2)), undefined);
+});
