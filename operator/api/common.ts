@@ -1,6 +1,6 @@
 /**
  * Spec and status pieces shared by TrainingRun, RolloutBatch and EvalSuite. Defaults follow the
- * paper (METHOD.md sections 2, 6, 7, 8). Every field carries a description: `kubectl explain`
+ * paper (docs/method.md sections 2, 6, 7, 8). Every field carries a description: `kubectl explain`
  * shows them.
  */
 import { Type, StringEnum, Quantity, withRules, DNS1123, DNS1123_SUBDOMAIN, QUALIFIED_NAME, type Static } from './schema.ts';
@@ -423,7 +423,7 @@ export const SelectionStep = withRules(
 );
 export type SelectionStep = Static<typeof SelectionStep>;
 
-/** The paper's hybrid pipeline (METHOD.md section 8); its verifier step needs spec.verifier. */
+/** The paper's hybrid pipeline (docs/method.md section 8); its verifier step needs spec.verifier. */
 export const PaperSelection: SelectionStep[] = [
   { type: 'Finished' },
   { type: 'Regression', mode: 'AllPass' },
@@ -470,7 +470,7 @@ export const Selection = Type.Object(
     ),
     seed: Type.Integer({ default: 0, description: 'Seed of the random tie-break.' }),
   },
-  { description: 'Hybrid best-trajectory selection among a task\'s N candidates (METHOD.md section 8).', default: {} },
+  { description: 'Hybrid best-trajectory selection among a task\'s N candidates (docs/method.md section 8).', default: {} },
 );
 export type Selection = Static<typeof Selection>;
 
@@ -583,7 +583,7 @@ export const PassAtK = Type.Array(
   { maxItems: 1024, description: 'Values for k = 1..N.' },
 );
 
-/** Evaluation metrics of METHOD.md section 10. */
+/** Evaluation metrics of docs/method.md section 9. */
 export const EvalMetrics = Type.Object(
   {
     pass1: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Resolve rate (mean over samples).' })),
@@ -601,7 +601,7 @@ export const EvalMetrics = Type.Object(
 );
 export type EvalMetrics = Static<typeof EvalMetrics>;
 
-/** Training metrics of METHOD.md section 10 (last step of an iteration's update). */
+/** Training metrics of docs/method.md section 9 (last step of an iteration's update). */
 export const TrainMetrics = Type.Object(
   {
     loss: Type.Optional(Type.Number({ description: 'Final training loss.' })),

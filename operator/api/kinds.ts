@@ -309,10 +309,11 @@ export const KINDS: KindInfo[] = [
     printerColumns: [
       phase,
       { name: 'Iteration', type: 'integer', jsonPath: '.status.iteration', description: 'Current iteration.' },
-      { name: 'Of', type: 'integer', jsonPath: '.spec.iterations', description: 'Iterations asked for.' },
-      { name: 'Algorithm', type: 'string', jsonPath: '.spec.preference.algorithm', description: 'KTO or DPO.' },
+      { name: 'Progress', type: 'string', jsonPath: '.status.progress', description: 'Where in the loop the run is (iteration, stage, trainer step and ETA).' },
       { name: 'Pass@1', type: 'number', jsonPath: '.status.metrics.pass1', description: 'Latest evaluation pass@1.' },
       { name: 'Best@N', type: 'number', jsonPath: '.status.metrics.bestAtN', description: 'Latest evaluation best@N.' },
+      { name: 'Of', type: 'integer', jsonPath: '.spec.iterations', description: 'Iterations asked for.', priority: 1 },
+      { name: 'Algorithm', type: 'string', jsonPath: '.spec.preference.algorithm', description: 'KTO or DPO.', priority: 1 },
       { name: 'Entropy', type: 'number', jsonPath: '.status.training.entropy', description: 'Policy token entropy.', priority: 1 },
       age,
     ],

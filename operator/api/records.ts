@@ -6,7 +6,7 @@
 import { Type, StringEnum, type Static } from './schema.ts';
 
 // ---------------------------------------------------------------------------------------------
-// Tasks (METHOD.md section 11)
+// Tasks (SWE-bench's fields)
 
 /** SWE-bench lists arrive as JSON arrays or as JSON-encoded strings (the HF datasets form). */
 const TestIdList = (description: string) =>

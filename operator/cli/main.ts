@@ -13,6 +13,7 @@ import { registerSandbox } from './commands/sandbox.ts';
 import { registerRollout } from './commands/rollout.ts';
 import { registerVerifier } from './commands/verifier.ts';
 import { registerTrain } from './commands/train.ts';
+import { registerVersion } from './commands/version.ts';
 import { registerPolicy } from './commands/policy.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerBuildSuite } from './commands/build-suite.ts';
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerRollout(program);
   registerVerifier(program);
   registerTrain(program);
+  registerVersion(program, pkg.version);
   registerPolicy(program);
   registerServe(program);
   registerBuildSuite(program);

@@ -2,7 +2,7 @@
  * EvalSuite decide(), pure: N sandbox units per task (its own sandbox fleet, see
  * sandbox-fleet.ts for why not a child RolloutBatch), then verifier scoring when the selection
  * pipeline uses the verifier (a Verifier unit: scores by trajectory id, in the store), then
- * hybrid selection and the metrics of METHOD.md section 10 with operator/selection, computed
+ * hybrid selection and the metrics of docs/method.md section 9 with operator/selection, computed
  * from the rollout summaries alone (test-time fields, patch identity by patchHash; grading joined
  * after selection). Status: metrics (pass@1, pass@k, best@N, oracle gap, selection accuracy,
  * distinct patches), decidedBy counts, the first 100 selections, and store keys of the full

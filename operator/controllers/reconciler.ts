@@ -62,6 +62,8 @@ export const STORE_CONDITION = 'StoreAvailable';
 
 /** Children created at once by one reconcile. */
 export const CREATE_CONCURRENCY = 16;
+/** Children created by one reconcile at most (the rest on the next, requeued at once). */
+export const CREATES_PER_RECONCILE = 250;
 
 /** One kind the executor drives. */
 export interface KindBinding<T extends KubeObject = KubeObject, S extends Record<string, unknown> = Record<string, unknown>> {
@@ -410,13 +412,18 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
     }
     // 2. create (the batch's NetworkPolicy first; then up to CREATE_CONCURRENCY at once, like the
     //    Job controller's parallel Pod creation; the first error is raised after the rest settle)
-    if (d.start.length) {
-      await this.create(obj, d.start[0], state, client);
+    // At most CREATES_PER_RECONCILE per reconcile, then requeue at once: a batch of thousands
+    // shows its progress in status meanwhile and no reconcile runs for minutes (the rest is
+    // decided again next time; expectations keep what was created from being created twice).
+    const starts = d.start.slice(0, CREATES_PER_RECONCILE);
+    const more = d.start.length > starts.length;
+    if (starts.length) {
+      await this.create(obj, starts[0], state, client);
       let next = 1;
       let failure: unknown;
       const worker = async () => {
-        while (next < d.start.length) {
-          const u = d.start[next++];
+        while (next < starts.length) {
+          const u = starts[next++];
           try {
             await this.create(obj, u, state, client);
           } catch (e) {
@@ -424,7 +431,7 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
           }
         }
       };
-      await Promise.all(Array.from({ length: Math.min(CREATE_CONCURRENCY, d.start.length - 1) }, worker));
+      await Promise.all(Array.from({ length: Math.min(CREATE_CONCURRENCY, starts.length - 1) }, worker));
       if (failure) throw failure;
     }
     // 2b. suspend / resume child objects
@@ -436,7 +443,7 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
       }
     }
     // 3. status, at most once per interval
-    let requeueMs: number | undefined = d.requeueAfterSeconds !== undefined ? d.requeueAfterSeconds * 1000 : undefined;
+    let requeueMs: number | undefined = more ? 1 : d.requeueAfterSeconds !== undefined ? d.requeueAfterSeconds * 1000 : undefined;
     const current = (obj.status ?? {}) as Record<string, unknown>;
     if (!deepEqual(current, d.status)) {
       const wait = state.lastStatusWrite + (this.opts.minStatusIntervalMs ?? 1000) - this.now();

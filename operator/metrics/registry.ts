@@ -1,6 +1,6 @@
 /**
  * The operator's Prometheus registry and the controller-runtime / client-go metric families, with
- * the same names and labels so existing dashboards work (ARCHITECTURE.md section 4).
+ * the same names and labels so existing dashboards work (docs/architecture.md).
  *
  * One registry per Manager (tests run several in one process); `runtimeMetrics(registry)` returns
  * the families registered on it, creating them on first use. Domain metrics (entropo_*) register

@@ -59,6 +59,11 @@ export interface PolicyBuildOptions {
   batchSize?: number;
   /** Optimizer steps (the schedule spans them). */
   steps: number;
+  /**
+   * Continue from this checkpoint (a directory `entropo policy build` wrote) instead of a random
+   * model: its tokenizer and weights are kept; its BUILD.json is recorded as the previous stage.
+   */
+  init?: string;
   /** The command line, recorded in BUILD.json. */
   command?: string;
   progress?: boolean;
@@ -75,6 +80,8 @@ export interface BuildReport {
   model: ModelShape & { parameters: number; bytes: number };
   training: { steps: number; batchSize: number; learningRate: number; epochs: number; firstLoss: number; finalLoss: number; tokensPerSecond: number; backend: string };
   seconds: { demonstrations: number; tokenizer: number; training: number; total: number };
+  /** The build this one continued from (--init), as its BUILD.json says. */
+  previous?: BuildReport;
   builtAt: string;
   node: string;
   cpus: number;
@@ -180,19 +187,27 @@ export async function buildPolicy(o: PolicyBuildOptions): Promise<BuildReport> {
 
   // ---- tokenizer: byte-level BPE on the rendered demonstrations (the suite's code appears in their observations)
   const corpus: string[] = demos.map((d) => renderText(d.record.messages));
-  const bpe = trainByteLevelBpe(corpus, { vocabSize: shape.vocabSize, specialTokens: SPECIAL_TOKENS, addedTokens: TOOL_CALL_TOKENS });
-  const tokDir = path.join(work, 'tokenizer');
-  mkdirSync(tokDir, { recursive: true });
-  writeFileSync(path.join(tokDir, 'tokenizer.json'), JSON.stringify(bpe.json));
-  writeFileSync(path.join(tokDir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig(shape.contextLength), null, 2));
+  const tokDir = o.init ?? path.join(work, 'tokenizer');
+  let merges: number;
+  if (o.init) {
+    merges = (JSON.parse(readFileSync(path.join(o.init, 'tokenizer.json'), 'utf8')) as { model: { merges: unknown[] } }).model.merges.length;
+  } else {
+    const bpe = trainByteLevelBpe(corpus, { vocabSize: shape.vocabSize, specialTokens: SPECIAL_TOKENS, addedTokens: TOOL_CALL_TOKENS });
+    merges = bpe.merges;
+    mkdirSync(tokDir, { recursive: true });
+    writeFileSync(path.join(tokDir, 'tokenizer.json'), JSON.stringify(bpe.json));
+    writeFileSync(path.join(tokDir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig(shape.contextLength), null, 2));
+  }
   const tok = loadChatTokenizer(tokDir);
   const lengths = demos.map((d) => encodeConversation(tok, d.record.messages, { maxLength: 1 << 20, truncation: 'Drop' })!);
   const tTok = Date.now();
-  log.info('tokenizer trained', { merges: bpe.merges, maxTokens: Math.max(...lengths.map((l) => l.ids.length)) });
+  log.info('tokenizer ready', { merges, maxTokens: Math.max(...lengths.map((l) => l.ids.length)) });
 
   // ---- model and SFT
-  const initDir = path.join(work, 'init');
-  const raw = writeInitialModel(initDir, shape, o.seed, tokDir);
+  const initDir = o.init ?? path.join(work, 'init');
+  const raw = o.init
+    ? { ...(JSON.parse(readFileSync(path.join(o.init, 'config.json'), 'utf8')) as Record<string, unknown>), torch_dtype: undefined }
+    : writeInitialModel(initDir, shape, o.seed, tokDir);
   const batchSize = o.batchSize ?? 4;
   const fits = lengths.filter((l) => l.ids.length <= shape.contextLength).length;
   const epochs = Math.max(1, Math.ceil((o.steps * batchSize) / Math.max(1, fits)));
@@ -262,7 +277,7 @@ export async function buildPolicy(o: PolicyBuildOptions): Promise<BuildReport> {
       meanTokens: Math.round(lengths.reduce((a, l) => a + l.ids.length, 0) / lengths.length),
       assistantTokens: Math.round(lengths.reduce((a, l) => a + l.assistantTokens, 0) / lengths.length),
     },
-    tokenizer: { vocabSize: shape.vocabSize, merges: bpe.merges, corpusTexts: corpus.length },
+    tokenizer: { vocabSize: shape.vocabSize, merges, corpusTexts: corpus.length },
     model: { ...shape, parameters: params, bytes: readFileSync(path.join(o.outDir, 'model.safetensors')).length },
     training: {
       steps: result.stepsDone,
@@ -280,6 +295,7 @@ export async function buildPolicy(o: PolicyBuildOptions): Promise<BuildReport> {
       training: (tTrain - tTok) / 1000,
       total: (Date.now() - t0) / 1000,
     },
+    ...(o.init && existsSync(path.join(o.init, 'BUILD.json')) ? { previous: JSON.parse(readFileSync(path.join(o.init, 'BUILD.json'), 'utf8')) as BuildReport } : {}),
     builtAt: new Date().toISOString(),
     node: process.version,
     cpus: os.cpus().length,

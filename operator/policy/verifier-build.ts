@@ -28,6 +28,8 @@ export interface VerifierBuildOptions {
   seed: number;
   steps: number;
   learningRate?: number;
+  /** Token budget per example (the end of the rendered trajectory is kept). Default 1024. */
+  maxSequenceLength?: number;
   command?: string;
   progress?: boolean;
 }
@@ -54,7 +56,7 @@ export async function buildVerifier(o: VerifierBuildOptions): Promise<VerifierBu
     modelDir: o.policyDir,
     outputDir: work,
     trajectories: o.train,
-    training: { method: 'Full', learningRate: o.learningRate ?? 1e-3, batchSize: 4, epochs: 100, maxSequenceLength: 1024, truncation: 'KeepEnd', seed: o.seed, backend: 'Wasm', warmupRatio: 0.1 },
+    training: { method: 'Full', learningRate: o.learningRate ?? 1e-3, batchSize: 4, epochs: 100, maxSequenceLength: o.maxSequenceLength ?? 1024, truncation: 'KeepEnd', seed: o.seed, backend: 'Wasm', warmupRatio: 0.1 },
     validationFraction: 0,
     balance: true,
     maxSteps: o.steps,

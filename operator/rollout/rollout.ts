@@ -267,7 +267,9 @@ export async function runRolloutDetailed(a: RolloutAssignment, deps: RolloutDeps
 
 /**
  * A SWE-bench task is graded in its own environment: the checkout itself when the rollout ran
- * in place (a sandbox Pod of the task image), else a fresh clone of it at base_commit.
+ * in place (a sandbox Pod of the task image), else a fresh clone of it at base_commit. Its history
+ * is cut to base_commit here too: the candidate's code runs during the tests and must not find the
+ * fix in a later commit of the repository either.
  */
 async function gradeSweBench(task: SweBenchTask, patch: string, opts: SandboxOptions, timeoutSeconds: number): Promise<PatchEvaluation> {
   const clean = await Sandbox.create(task, { ...opts, isolation: 'none', user: 'runner' });

@@ -1,5 +1,5 @@
 /**
- * What the selector may see of a trajectory: only what is known at test time (METHOD.md
+ * What the selector may see of a trajectory: only what is known at test time (docs/method.md
  * section 8). Hidden FAIL_TO_PASS results, the reward and the resolved flag are not part of the
  * type, and toCandidate copies field by field, so they cannot leak in by spreading a record.
  */

@@ -1,5 +1,5 @@
 /**
- * Test-time scaling (METHOD.md sections 8 and 10): hybrid selection, pass@k / best@k metrics,
+ * Test-time scaling (docs/method.md sections 8 and 9): hybrid selection, pass@k / best@k metrics,
  * verifier calibration. Everything exported here is pure (no I/O, no tfjs).
  *
  * The EvalSuite reconciler and local mode:

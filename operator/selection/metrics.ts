@@ -1,5 +1,5 @@
 /**
- * Test-time-scaling metrics (METHOD.md section 10): pass@1, unbiased pass@k, best@k of the
+ * Test-time-scaling metrics (docs/method.md section 9): pass@1, unbiased pass@k, best@k of the
  * selector, the oracle gap, selection accuracy, distinct patches, finished rate, mean steps.
  * Pure functions. Grading (the resolved flag) is joined to the selector's pick by trajectory id
  * AFTER selection: the selector only ever sees SelectionCandidates.

@@ -1,5 +1,5 @@
 /**
- * Hybrid best-trajectory selection (METHOD.md section 8): an ordered pipeline of steps over one
+ * Hybrid best-trajectory selection (docs/method.md section 8): an ordered pipeline of steps over one
  * task's N candidates. Pure: no I/O, no clock, no global randomness.
  *
  * Semantics, for every step type:

@@ -1,5 +1,5 @@
 /**
- * The verifier's input (METHOD.md section 8): the whole trajectory rendered as text plus the
+ * The verifier's input (docs/method.md section 8): the whole trajectory rendered as text plus the
  * final patch, as one user turn, answered "YES" or "NO". Pure; shared by training, scoring with
  * our tfjs model and scoring through an OpenAI-compatible endpoint, so all three see the same text.
  */

@@ -1,5 +1,5 @@
 /**
- * The execution-free verifier (METHOD.md section 8), built on the training core: the policy's
+ * The execution-free verifier (docs/method.md section 8), built on the training core: the policy's
  * tfjs decoder, its tokenizer and chat template, and the trainer's SFT objective (masked
  * cross-entropy on the answer turn). Trained on FINISHED trajectories of training tasks with the
  * target YES / NO from the reward; scored as p(YES) / (p(YES) + p(NO)) from the answers'

@@ -1,5 +1,5 @@
 /**
- * Run-time choice of the tfjs backend (ARCHITECTURE.md section 7): @tensorflow/tfjs-node-gpu,
+ * Run-time choice of the tfjs backend (docs/architecture.md): @tensorflow/tfjs-node-gpu,
  * then @tensorflow/tfjs-node, then @tensorflow/tfjs-backend-wasm, then the pure-JS CPU backend.
  * Each candidate is imported dynamically; a failure falls through to the next one. The backend
  * in use is logged and exported as entropo_training_backend_info{backend}.

@@ -1,5 +1,5 @@
 /**
- * Training data from trajectory records (METHOD.md sections 4-5), pure:
+ * Training data from trajectory records (docs/method.md sections 4-5), pure:
  * - KTO: every finished sample, labelled desirable when resolved;
  * - DPO: same-task pairs where exactly one is resolved and both finished (each trajectory in at
  *   most one pair, paired in sample order, pairs that share the prompt x first);

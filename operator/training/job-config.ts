@@ -57,12 +57,12 @@ export function readTrajectories(file: string, field = 'trajectories'): Trajecto
 export function loadTrainConfig(file: string): { config: TrainConfig; job: TrainJob } {
   let raw: unknown;
   try {
-    raw = parseYaml(readFileSync(file, 'utf8'));
+    raw = parseYaml(readFileSync(file === '-' ? 0 : file, 'utf8')); // - : stdin
   } catch (e) {
     throw new Error(`${file}: ${(e as Error).message}`);
   }
   const config = parse<TrainConfig>(TrainConfig, raw, file);
-  const base = path.dirname(path.resolve(file));
+  const base = file === '-' ? process.cwd() : path.dirname(path.resolve(file)); // paths are relative to the config (stdin: the working directory)
   const at = (p: string) => path.resolve(base, p);
   const modelDir = at(config.model);
   for (const [field, dir] of [['model', modelDir], ...(config.reference ? [['reference', at(config.reference)]] : [])] as [string, string][]) {

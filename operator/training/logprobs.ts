@@ -1,5 +1,5 @@
 /**
- * Token statistics from logits (METHOD.md sections 1 and 5): masked per-sequence SUMS of
+ * Token statistics from logits (docs/method.md sections 1 and 5): masked per-sequence SUMS of
  * log-probabilities, and per-token policy entropy and cross-entropy to the reference over the
  * full vocabulary.
  */

@@ -1,5 +1,5 @@
 /**
- * The objectives of METHOD.md sections 2-5 as pure functions of per-trajectory log-probability
+ * The objectives of docs/method.md sections 2-5 as pure functions of per-trajectory log-probability
  * sums (tensors, so gradients flow). zeta = gamma reduces EntroPO-DPO / EntroPO-KTO to the
  * M-DPO / M-KTO baselines.
  */

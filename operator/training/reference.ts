@@ -1,5 +1,5 @@
 /**
- * The frozen reference policy pi_ref (METHOD.md section 3): its forward function (a separate
+ * The frozen reference policy pi_ref (docs/method.md section 3): its forward function (a separate
  * model, or the LoRA base with adapters off) and the per-sequence reference log-prob sums of
  * every training item, computed once before the first step.
  */

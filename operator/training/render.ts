@@ -1,5 +1,5 @@
 /**
- * Multi-turn rendering and the assistant mask (METHOD.md section 1): the WHOLE conversation is
+ * Multi-turn rendering and the assistant mask (docs/method.md section 1): the WHOLE conversation is
  * rendered through the chat template; the mask selects exactly the tokens of every assistant
  * turn (system prompt, user turns and tool observations are masked).
  *

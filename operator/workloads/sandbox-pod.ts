@@ -18,7 +18,7 @@
  * The task record is read from the store (ENTROPO_TASK_KEY, the batch's resolved task list) by
  * prepare and prepare-grading only; the agent container gets neither the record nor the store.
  *
- * Hardening (ARCHITECTURE.md section 3): no service-account token, seccomp RuntimeDefault, all
+ * Hardening (docs/architecture.md): no service-account token, seccomp RuntimeDefault, all
  * capabilities dropped, no privilege escalation, runAsNonRoot where the image allows it (our own
  * images and self-contained tasks; SWE-bench images own /testbed as root), CPU / memory /
  * ephemeral-storage limits on every container, activeDeadlineSeconds from the rollout limits,

@@ -56,7 +56,7 @@ export function verifierJob(u: VerifierJobInput, operatorImage: string): V1Job {
             {
               name: 'verify',
               image: operatorImage,
-              args: ['verifier', 'score', trajectories, ...how, '-o', mountedPath(u.storeUri, u.outputKey)],
+              args: ['verifier', 'score', trajectories, ...how, '--out-file', mountedPath(u.storeUri, u.outputKey)],
               env: [
                 { name: 'TZ', value: 'UTC' },
                 ...(m.endpoint?.apiKeySecretRef ? [{ name: 'OPENAI_API_KEY', valueFrom: { secretKeyRef: m.endpoint.apiKeySecretRef } }] : []),

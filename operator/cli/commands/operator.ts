@@ -15,14 +15,11 @@ import { openStore, PVC_MOUNT } from '../../store/fs-store.ts';
 
 const SA_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
+import { secondsOrZero } from '../args.ts';
+
 const positiveInt = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('want a positive integer');
-  return n;
-};
-const nonNegative = (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('want a number >= 0');
   return n;
 };
 const bool = (v: string) => {
@@ -33,7 +30,7 @@ const bool = (v: string) => {
 
 interface Flags {
   kubeconfig?: string;
-  namespace: string[];
+  watchNamespace: string[];
   workers: number;
   metricsBindAddress: string;
   healthProbeBindAddress: string;
@@ -41,11 +38,20 @@ interface Flags {
   leaderElectionNamespace?: string;
   leaderElectionId: string;
   readinessRequiresLeadership: boolean;
-  syncPeriodSeconds: number;
-  gracefulShutdownTimeoutSeconds: number;
+  syncPeriod: number;
+  gracefulShutdownTimeout: number;
   operatorImage?: string;
   sandboxBaseImage?: string;
   storeMount: string;
+}
+
+/**
+ * The namespaces the controllers watch: --watch-namespace values, else WATCH_NAMESPACE (the
+ * operator-sdk convention: comma-separated). Empty or "all" means every namespace ([]).
+ */
+export function watchNamespaces(flag: string[], env: string | undefined): string[] {
+  const list = (flag.length ? flag : (env ?? '').split(',')).map((n) => n.trim()).filter(Boolean);
+  return list.includes('all') ? [] : [...new Set(list)];
 }
 
 export function loadKubeConfig(path?: string): KubeConfig {
@@ -85,7 +91,12 @@ export function registerOperator(program: Command): void {
     .command('operator')
     .description('Run the EntroPO controllers against a Kubernetes cluster')
     .option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster)')
-    .option('--namespace <ns>', 'namespace to watch; repeatable; "all" or none = all namespaces', (v: string, acc: string[]) => [...acc, v], [])
+    .option(
+      '--watch-namespace <ns>',
+      'namespaces to watch, comma-separated or repeated (default: WATCH_NAMESPACE; empty or "all" = every namespace)',
+      (v: string, acc: string[]) => [...acc, ...v.split(',')],
+      [],
+    )
     .option('--workers <n>', 'concurrent reconciles per controller', positiveInt, 4)
     .option('--metrics-bind-address <addr>', 'address of /metrics; "0" disables', ':8080')
     .option('--health-probe-bind-address <addr>', 'address of /healthz and /readyz; "0" disables', ':8081')
@@ -94,14 +105,14 @@ export function registerOperator(program: Command): void {
     .option('--leader-election-namespace <ns>', 'namespace of the Lease (default: own namespace or the kubeconfig context\'s)')
     .option('--leader-election-id <name>', 'name of the Lease', 'entropo-operator.entropo.dev')
     .option('--readiness-requires-leadership [bool]', '/readyz is 200 only on the leader (false: also on a synced standby)', bool, true)
-    .option('--sync-period-seconds <s>', 'periodic resync of every object (0 = off)', nonNegative, 36_000)
-    .option('--graceful-shutdown-timeout-seconds <s>', 'bound on finishing in-flight reconciles at shutdown', nonNegative, 30)
+    .option('--sync-period <duration>', 'periodic resync of every object, e.g. 10h or 30m (0 = off)', secondsOrZero, 36_000)
+    .option('--graceful-shutdown-timeout <duration>', 'bound on finishing in-flight reconciles at shutdown, e.g. 30s', secondsOrZero, 30)
     .option('--operator-image <image>', 'image of sandbox set-up containers and policy servers (default: ENTROPO_OPERATOR_IMAGE)')
     .option('--store-mount <dir>', 'where the pvc:// artifact store is mounted in the operator Pod', PVC_MOUNT)
     .option('--sandbox-base-image <image>', 'task image of self-contained tasks (default: ENTROPO_SANDBOX_BASE_IMAGE, else the operator image)')
     .action(async (flags: Flags) => {
       const kc = loadKubeConfig(flags.kubeconfig);
-      const namespaces = flags.namespace.includes('all') ? [] : flags.namespace;
+      const namespaces = watchNamespaces(flags.watchNamespace, process.env.WATCH_NAMESPACE);
       const mgr = await Manager.create({
         kubeConfig: kc,
         namespaces,
@@ -111,8 +122,8 @@ export function registerOperator(program: Command): void {
         metricsBindAddress: flags.metricsBindAddress,
         healthProbeBindAddress: flags.healthProbeBindAddress,
         readinessRequiresLeadership: flags.readinessRequiresLeadership,
-        syncPeriodMs: flags.syncPeriodSeconds * 1000,
-        gracefulShutdownMs: flags.gracefulShutdownTimeoutSeconds * 1000,
+        syncPeriodMs: flags.syncPeriod * 1000,
+        gracefulShutdownMs: flags.gracefulShutdownTimeout * 1000,
         log: logger.child({ component: 'operator' }),
       });
       registerControllers(mgr, {

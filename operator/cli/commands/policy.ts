@@ -9,7 +9,7 @@ import { int, num } from '../args.ts';
 import type { TrajectoryRecord } from '../../api/records.ts';
 
 interface BuildOptions {
-  out?: string;
+  outDir?: string;
   work?: string;
   seed: number;
   tasks: number;
@@ -21,6 +21,7 @@ interface BuildOptions {
   retry: number;
   wrong: number;
   progress?: boolean;
+  init?: string;
 }
 
 interface MeasureFlags {
@@ -32,7 +33,7 @@ interface MeasureFlags {
   temperature: number;
   topP: number;
   parallelism: number;
-  out?: string;
+  outFile?: string;
 }
 
 export function registerPolicy(program: Command): void {
@@ -40,7 +41,7 @@ export function registerPolicy(program: Command): void {
   policy
     .command('build')
     .description('build the built-in tiny coder policy: demonstrations from the train split, a BPE tokenizer, SFT of a tiny Llama-style model')
-    .option('--out <dir>', 'checkpoint directory (default: the built-in tiny-coder directory)')
+    .option('--out-dir <dir>', 'checkpoint directory (default: the built-in tiny-coder directory)')
     .option('--work <dir>', 'work directory for demonstrations and trainer checkpoints; a rerun resumes from it')
     .option('--seed <n>', 'seed of the task choice, data, initialisation and data order', int, 1)
     .option('--tasks <n>', 'number of train-split tasks (seeded choice)', int, 8)
@@ -51,11 +52,12 @@ export function registerPolicy(program: Command): void {
     .option('--gold <n>', 'gold demonstrations per task', int, 2)
     .option('--retry <n>', 'error-and-retry demonstrations per task', int, 1)
     .option('--wrong <n>', 'wrong-edit demonstrations per task', int, 5)
+    .option('--init <dir>', 'continue from this checkpoint (its tokenizer and weights) instead of a random model')
     .option('--progress', 'progress line on stderr')
     .action(async (o: BuildOptions) => {
       const { buildPolicy } = await import('../../policy/build.ts');
       const { builtinRoot, TINY_CODER } = await import('../../policy/builtin.ts');
-      const outDir = path.resolve(o.out ?? path.join(builtinRoot(), TINY_CODER));
+      const outDir = path.resolve(o.outDir ?? path.join(builtinRoot(), TINY_CODER));
       const report = await buildPolicy({
         outDir,
         workDir: o.work ? path.resolve(o.work) : undefined,
@@ -66,6 +68,7 @@ export function registerPolicy(program: Command): void {
         batchSize: o.batchSize,
         mix: { gold: o.gold, retry: o.retry, wrong: o.wrong },
         progress: o.progress,
+        init: o.init ? path.resolve(o.init) : undefined,
         command: `entropo ${process.argv.slice(2).join(' ')}`,
       });
       console.log(
@@ -85,7 +88,7 @@ export function registerPolicy(program: Command): void {
     .option('--temperature <x>', 'sampling temperature', num, 0.7)
     .option('--top-p <x>', 'nucleus mass', num, 0.8)
     .option('--parallelism <n>', 'rollouts in flight', int, 4)
-    .option('--out <file>', 'write the report (JSON, with the trajectories) here')
+    .option('--out-file <file>', 'write the report (JSON, with the trajectories) here')
     .action(async (o: MeasureFlags) => {
       const { existsSync, readFileSync, writeFileSync } = await import('node:fs');
       const { resolveBuiltinModel } = await import('../../policy/builtin.ts');
@@ -115,7 +118,7 @@ export function registerPolicy(program: Command): void {
         parallelism: o.parallelism,
         onRollout: (t, done, total) => process.stderr.write(`rollout ${done}/${total} ${t.taskId} ${t.exitReason} ${t.resolved ? 'resolved' : 'unresolved'}\n`),
       });
-      if (o.out) writeFileSync(o.out, JSON.stringify({ ...report, model: o.model, suite: o.suite }, null, 1));
+      if (o.outFile) writeFileSync(o.outFile, JSON.stringify({ ...report, model: o.model, suite: o.suite }, null, 1));
       console.log(reportTable(report));
     });
   policy
@@ -129,27 +132,28 @@ export function registerPolicy(program: Command): void {
     });
   policy
     .command('build-verifier')
-    .description('build the built-in verifier from the seed policy\'s rollouts (reports of entropo policy measure --out), AUC on held-out rollouts')
-    .requiredOption('--rollouts <file>', 'training rollouts: a report of entropo policy measure --out')
-    .requiredOption('--held-out <file>', 'held-out rollouts (another seed): a report of entropo policy measure --out')
+    .description('build the built-in verifier from the seed policy\'s rollouts (reports of entropo policy measure --out-file), AUC on held-out rollouts')
+    .requiredOption('--rollouts <file>', 'training rollouts: a report of entropo policy measure --out-file')
+    .requiredOption('--held-out <file>', 'held-out rollouts (another seed): a report of entropo policy measure --out-file')
     .option('--policy <source>', 'the seed policy (builtin:<name> or a directory)', 'builtin:tiny-coder')
-    .option('--out <dir>', 'verifier directory (default: the built-in tiny-verifier directory)')
+    .option('--out-dir <dir>', 'verifier directory (default: the built-in tiny-verifier directory)')
     .option('--work <dir>', 'work directory (trainer checkpoints)')
     .option('--seed <n>', 'seed', int, 1)
     .option('--steps <n>', 'optimizer steps', int, 40)
     .option('--learning-rate <x>', 'peak learning rate', num, 1e-3)
+    .option('--max-sequence-length <n>', 'token budget per example (the end of the trajectory is kept)', int, 1024)
     .option('--progress', 'progress line on stderr')
-    .action(async (o: { rollouts: string; heldOut: string; policy: string; out?: string; work?: string; seed: number; steps: number; learningRate: number; progress?: boolean }) => {
+    .action(async (o: { rollouts: string; heldOut: string; policy: string; outDir?: string; work?: string; seed: number; steps: number; learningRate: number; maxSequenceLength: number; progress?: boolean }) => {
       const { readFileSync } = await import('node:fs');
       const { builtinRoot, resolveBuiltinModel, TINY_VERIFIER } = await import('../../policy/builtin.ts');
       const { buildVerifier } = await import('../../policy/verifier-build.ts');
       const read = (f: string) => {
         const r = JSON.parse(readFileSync(f, 'utf8')) as { trajectories?: unknown };
-        if (!Array.isArray(r.trajectories)) throw new Error(`${f}: not a report of entropo policy measure --out (no trajectories array)`);
+        if (!Array.isArray(r.trajectories)) throw new Error(`${f}: not a report of entropo policy measure --out-file (no trajectories array)`);
         return r.trajectories as TrajectoryRecord[];
       };
       const policyDir = o.policy.startsWith('builtin:') ? resolveBuiltinModel(o.policy) : path.resolve(o.policy);
-      const outDir = path.resolve(o.out ?? path.join(builtinRoot(), TINY_VERIFIER));
+      const outDir = path.resolve(o.outDir ?? path.join(builtinRoot(), TINY_VERIFIER));
       const r = await buildVerifier({
         policyDir,
         train: read(o.rollouts),
@@ -159,6 +163,7 @@ export function registerPolicy(program: Command): void {
         seed: o.seed,
         steps: o.steps,
         learningRate: o.learningRate,
+        maxSequenceLength: o.maxSequenceLength,
         progress: o.progress,
         command: `entropo ${process.argv.slice(2).join(' ')}`,
       });

@@ -3,7 +3,8 @@
  * stderr, a summary table on stdout, and trajectories / SWE-bench predictions as JSONL.
  */
 import type { Command } from 'commander';
-import { int, num, oneOf } from '../args.ts';
+import { int, num, oneOf, seconds } from '../args.ts';
+import { routeLogs } from '../../logging/logger.ts';
 import cliProgress from 'cli-progress';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -26,7 +27,7 @@ interface RolloutCliOptions {
   model: string;
   samples: number;
   concurrency: number;
-  out: string;
+  outDir: string;
   run: string;
   temperature: number;
   topP: number;
@@ -71,7 +72,7 @@ export function registerRollout(program: Command): void {
     .requiredOption('--model <name>', 'model name')
     .option('--samples <n>', 'rollouts per task', int, 1)
     .option('--concurrency <n>', 'rollouts at a time', int, 2)
-    .option('-o, --out <dir>', 'output directory', 'rollouts')
+    .option('--out-dir <dir>', 'output directory (trajectories, predictions, summary)', 'rollouts')
     .option('--run <name>', 'run part of the trajectory ids', 'local')
     .option('--temperature <t>', 'sampling temperature', num, 0.7)
     .option('--top-p <p>', 'nucleus sampling mass', num, 0.8)
@@ -80,8 +81,8 @@ export function registerRollout(program: Command): void {
     .option('--seed <n>', 'base seed (sample i uses seed + i)', int)
     .option('--max-steps <n>', 'assistant turns per rollout', int, 200)
     .option('--max-tokens <n>', 'context tokens per rollout', int, 131072)
-    .option('--timeout <s>', 'wall time per rollout', int, 3600)
-    .option('--tool-timeout <s>', 'wall time per tool call', int, 120)
+    .option('--timeout <duration>', 'wall time per rollout: seconds or a duration such as 90s, 5m, 1h', seconds, 3600)
+    .option('--tool-timeout <duration>', 'wall time per tool call: seconds or a duration such as 2m', seconds, 120)
     .option('--tool-format <f>', 'Native | Text tool calls (as spec.limits.toolCallFormat)', oneOf(['Native', 'Text'] as const), 'Native')
     .option('--isolation <mode>', 'auto | bwrap | unshare | none', 'auto')
     .option('--retries <n>', 'extra attempts of a rollout that hit a sandbox error', int, 1)
@@ -94,15 +95,17 @@ export function registerRollout(program: Command): void {
       const sampling: Sampling = { temperature: o.temperature, topP: o.topP, topK: o.topK, maxTokensPerTurn: o.maxTokensPerTurn, ...(o.seed !== undefined ? { seed: o.seed } : {}) };
       const limits: RolloutLimits = { maxSteps: o.maxSteps, maxTokens: o.maxTokens, timeoutSeconds: o.timeout, toolTimeoutSeconds: o.toolTimeout, toolCallFormat: o.toolFormat };
       const total = tasks.length * o.samples;
-      const bar = o.progress
-        ? new cliProgress.SingleBar(
+      // On a terminal the bar is drawn on stderr and log lines are printed above it (not through it).
+      const bars = o.progress
+        ? new cliProgress.MultiBar(
             { stream: process.stderr, format: 'rollouts [{bar}] {value}/{total} | resolved {resolved} | no sample {errors} | {duration_formatted} (eta {eta_formatted})', hideCursor: true },
             cliProgress.Presets.shades_classic,
           )
         : undefined;
       let resolved = 0;
       let errors = 0;
-      bar?.start(total, 0, { resolved, errors });
+      const bar = bars?.create(total, 0, { resolved, errors });
+      const restoreLogs = bars && process.stderr.isTTY ? routeLogs((line) => bars.log(line)) : () => {};
       const result = await runBatch({
         tasks,
         samples: o.samples,
@@ -120,16 +123,17 @@ export function registerRollout(program: Command): void {
           bar?.increment(1, { resolved, errors });
         },
       });
-      bar?.stop();
-      await mkdir(o.out, { recursive: true });
+      bars?.stop();
+      restoreLogs();
+      await mkdir(o.outDir, { recursive: true });
       const jsonl = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
-      await writeFile(path.join(o.out, 'trajectories.jsonl'), jsonl(result.trajectories));
-      await writeFile(path.join(o.out, 'predictions.jsonl'), jsonl(predictions(result.trajectories, 0)));
-      for (let s = 1; s < o.samples; s++) await writeFile(path.join(o.out, `predictions.sample-${s}.jsonl`), jsonl(predictions(result.trajectories, s)));
+      await writeFile(path.join(o.outDir, 'trajectories.jsonl'), jsonl(result.trajectories));
+      await writeFile(path.join(o.outDir, 'predictions.jsonl'), jsonl(predictions(result.trajectories, 0)));
+      for (let s = 1; s < o.samples; s++) await writeFile(path.join(o.outDir, `predictions.sample-${s}.jsonl`), jsonl(predictions(result.trajectories, s)));
       const rows = summaryRows(result.trajectories);
-      await writeFile(path.join(o.out, 'summary.json'), JSON.stringify({ seconds: result.seconds, rows }, null, 2) + '\n');
+      await writeFile(path.join(o.outDir, 'summary.json'), JSON.stringify({ seconds: result.seconds, rows }, null, 2) + '\n');
       console.log(formatSummaryTable(rows));
-      console.log(`\n${total} rollouts in ${result.seconds.toFixed(1)} s; trajectories and predictions in ${o.out}/`);
+      console.log(`\n${total} rollouts in ${result.seconds.toFixed(1)} s; trajectories and predictions in ${o.outDir}/`);
       if (errors) process.exitCode = 3;
     });
 }

@@ -7,7 +7,7 @@ export function registerTrain(program: Command): void {
   program
     .command('train')
     .description('train a policy with EntroPO / M-DPO / M-KTO (or SFT) on trajectory records; writes checkpoints, metrics and the model')
-    .requiredOption('-c, --config <file>', 'YAML: model, trajectories, output, training, preference (the TrainingRun sections)')
+    .requiredOption('-c, --config <file>', 'YAML: model, trajectories, output, training, preference (the TrainingRun sections); - reads stdin')
     .option('--progress', 'show a progress bar on stderr even when it is not a TTY')
     .option('--max-steps <n>', 'cap on optimizer steps (overrides maxSteps)', (v) => {
       const n = Number(v);

@@ -1,6 +1,6 @@
 /**
  * `entropo verifier train` and `entropo verifier score`: the execution-free verifier of
- * test-time scaling (METHOD.md section 8). Trajectory inputs are JSONL files (one
+ * test-time scaling (docs/method.md section 8). Trajectory inputs are JSONL files (one
  * TrajectoryRecord per line, as `entropo rollout` writes), JSON files (a record or an array) or
  * directories of them.
  */
@@ -68,7 +68,7 @@ export function calibrationTable(rows: [string, Calibration | undefined][]): str
 
 interface TrainOptions {
   model: string;
-  output: string;
+  outDir: string;
   learningRate?: number;
   epochs?: number;
   batchSize?: number;
@@ -91,7 +91,7 @@ interface ScoreOptions {
   endpointModel?: string;
   apiKeyEnv: string;
   concurrency: number;
-  output?: string;
+  outFile?: string;
   annotate?: string;
   calibration?: boolean;
   backend?: Training['backend'];
@@ -105,7 +105,7 @@ export function registerVerifier(program: Command): void {
     .description('train a verifier (YES/NO from the reward) on finished trajectories of training tasks; reports AUC and ECE')
     .argument('<trajectories...>', 'trajectory JSONL / JSON files or directories')
     .requiredOption('--model <dir>', 'base model directory (Hugging Face style: config.json, model.safetensors, tokenizer)')
-    .requiredOption('-o, --output <dir>', 'output directory; the verifier is written to <dir>/model')
+    .requiredOption('--out-dir <dir>', 'output directory; the verifier is written to <dir>/model')
     .option('--learning-rate <x>', 'peak learning rate (default: the training schema\'s)', num)
     .option('--epochs <n>', 'passes over the data', int)
     .option('--batch-size <n>', 'examples per optimizer step', int)
@@ -134,7 +134,7 @@ export function registerVerifier(program: Command): void {
       if (o.seed !== undefined) training.seed = o.seed;
       const result = await trainVerifier({
         modelDir: o.model,
-        outputDir: o.output,
+        outputDir: o.outDir,
         trajectories,
         training,
         validationFraction: o.validationFraction,
@@ -161,12 +161,12 @@ export function registerVerifier(program: Command): void {
     .command('score')
     .description('score trajectories with p(YES) / (p(YES) + p(NO)); scores are keyed by trajectory id')
     .argument('<trajectories...>', 'trajectory JSONL / JSON files or directories')
-    .option('--verifier <dir>', 'a trained verifier (the <dir>/model of `entropo verifier train -o <dir>`)')
+    .option('--verifier <dir>', 'a trained verifier (the <dir>/model of `entropo verifier train --out-dir <dir>`)')
     .option('--endpoint <url>', 'score through an OpenAI-compatible endpoint instead (e.g. http://vllm:8000/v1)')
     .option('--endpoint-model <name>', 'model name at the endpoint')
     .option('--api-key-env <var>', 'environment variable holding the endpoint API key', 'OPENAI_API_KEY')
     .option('--concurrency <n>', 'trajectories scored at once (endpoint)', int, 4)
-    .option('-o, --output <file>', 'write scores as JSONL {id, taskId, score} (default: stdout)')
+    .option('--out-file <file>', 'write scores as JSONL {id, taskId, score} (default: stdout)')
     .option('--annotate <file>', 'write the trajectories with verifierScore set, as JSONL')
     .option('--calibration', 'report AUC and ECE against the records\' rewards (evaluating the verifier; selection never sees rewards)')
     .option('--backend <name>', `tfjs backend for --verifier: ${TrainingBackends.join(', ')}`, oneOf(TrainingBackends))
@@ -188,14 +188,14 @@ export function registerVerifier(program: Command): void {
         }
       }
       const rows = trajectories.map((t) => JSON.stringify({ id: t.id, taskId: t.taskId, score: scores.get(t.id) })).join('\n') + (trajectories.length ? '\n' : '');
-      if (o.output) writeFileSync(o.output, rows);
+      if (o.outFile) writeFileSync(o.outFile, rows);
       else process.stdout.write(rows);
       if (o.annotate) {
         writeFileSync(o.annotate, trajectories.map((t) => JSON.stringify({ ...t, verifierScore: scores.get(t.id) })).join('\n') + (trajectories.length ? '\n' : ''));
       }
       if (o.calibration) {
         // stdout carries the scores unless they went to a file
-        (o.output ? console.log : console.error)(calibrationTable([['scored', calibration(trajectories.map((t) => scores.get(t.id)!), trajectories.map(verifierLabel))]]));
+        (o.outFile ? console.log : console.error)(calibrationTable([['scored', calibration(trajectories.map((t) => scores.get(t.id)!), trajectories.map(verifierLabel))]]));
       }
     });
 }

@@ -1,5 +1,5 @@
 /**
- * The four tools of the scaffold (METHOD.md section 7) as OpenAI function tools, in the shape
+ * The four tools of the scaffold (docs/method.md section 7) as OpenAI function tools, in the shape
  * SWE-agent / R2E-Gym / OpenHands use: file_editor (view, create, str_replace, insert,
  * undo_edit), execute_bash, search, finish.
  */

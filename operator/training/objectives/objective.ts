@@ -2,7 +2,7 @@
  * One objective per algorithm (SFT, DPO, KTO) around one step loop (step-loop.ts), the way TRL
  * keeps one trainer per algorithm without copying the loop: an objective says which sequences a
  * micro-batch forwards, computes its loss from their log-prob sums, and keeps its per-step
- * extras (z0, margins). Losses follow METHOD.md sections 2-5 (losses.ts).
+ * extras (z0, margins). Losses follow docs/method.md sections 2-5 (losses.ts).
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { Training } from '../../api/common.ts';

@@ -83,7 +83,7 @@ test('entropo rollout: tasks x samples with concurrency, trajectories and SWE-be
   t.teardown(() => llm.close());
   await writeFile(path.join(dir, 'tasks.jsonl'), [fixtureTask('calc-a'), fixtureTask('calc-b')].map((x) => JSON.stringify(x)).join('\n') + '\n');
   const out = path.join(dir, 'out');
-  const r = await entropo(['rollout', '--tasks', path.join(dir, 'tasks.jsonl'), '--endpoint', llm.url, '--model', 'scripted', '--samples', '2', '--concurrency', '2', '--out', out, '--max-steps', '10', '--seed', '5']);
+  const r = await entropo(['rollout', '--tasks', path.join(dir, 'tasks.jsonl'), '--endpoint', llm.url, '--model', 'scripted', '--samples', '2', '--concurrency', '2', '--out-dir', out, '--max-steps', '10', '--seed', '5']);
   t.is(r.code, 0, r.stderr);
   const trajectories = (await readFile(path.join(out, 'trajectories.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
   t.deepEqual(trajectories.map((x) => x.id), ['calc-a/0/local', 'calc-a/1/local', 'calc-b/0/local', 'calc-b/1/local']);
@@ -123,7 +123,7 @@ test('entropo rollout stopped by SIGTERM: running commands killed, work trees re
   const llm = await startScriptedLLM(() => ({ content: null, tool_calls: [{ name: 'execute_bash', arguments: { command: 'sleep 61.234 & sleep 61.234' } }] }));
   t.teardown(() => llm.close());
   await writeFile(path.join(dir, 'tasks.jsonl'), JSON.stringify(fixtureTask()) + '\n');
-  const child = spawn(process.execPath, [BIN, 'rollout', '--tasks', path.join(dir, 'tasks.jsonl'), '--endpoint', llm.url, '--model', 'm', '--isolation', 'none', '--no-progress', '--out', path.join(dir, 'out')], {
+  const child = spawn(process.execPath, [BIN, 'rollout', '--tasks', path.join(dir, 'tasks.jsonl'), '--endpoint', llm.url, '--model', 'm', '--isolation', 'none', '--no-progress', '--out-dir', path.join(dir, 'out')], {
     env: { ...process.env, TMPDIR: work, ENTROPO_LOG_LEVEL: 'warn' },
     stdio: 'ignore',
   });

@@ -105,6 +105,44 @@ test('12. a SWE-bench checkout keeps no future: no later commit, tag, branch, re
   }
 });
 
+test('12. grading too: a candidate whose code looks up the fix in a later commit at test time finds none', async (t) => {
+  const fx = fixtureTask('calc-future-grading');
+  const repo = await mkdtemp(path.join(os.tmpdir(), 'entropo-future-g-'));
+  t.teardown(() => rm(repo, { recursive: true, force: true }));
+  const base = await materialiseWorkTree(fx, repo);
+  await writeFile(path.join(repo, 'src/math.js'), fx.files['src/math.js'].replace('a - b', 'a + b'));
+  for (const args of [['commit', '-qam', 'the fix'], ['branch', 'fixed'], ['checkout', '-q', base]]) t.is((await git(repo, args)).code, 0);
+  const swe: SweBenchTask = {
+    instance_id: 'calc__future-2', repo: 'calc/calc', base_commit: base, problem_statement: fx.problem_statement,
+    patch: fx.patch, test_patch: fx.test_patch, FAIL_TO_PASS: fx.FAIL_TO_PASS, PASS_TO_PASS: fx.PASS_TO_PASS,
+    test_command: fx.test_command, test_framework: 'node',
+  };
+  // The "solution": at import, take src/math.js from the newest commit of any ref and use its add.
+  const cheat = [
+    "import { execSync } from 'node:child_process';",
+    'let future = "";',
+    "try { future = execSync('for c in $(git rev-list --all); do git show $c:src/math.js; done', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }); } catch {}",
+    "export const add = future.includes('return a + b') ? (a, b) => a + b : (a, b) => a - b;",
+  ].join('\n');
+  const llm = await startScriptedLLM(
+    byTurn([{ content: null, tool_calls: [{ name: 'file_editor', arguments: { command: 'str_replace', path: 'src/math.js', old_str: 'export function add(a, b) {\n  return a - b;\n}', new_str: cheat } }] }]),
+  );
+  t.teardown(() => llm.close());
+  const out = await runRolloutDetailed({
+    task: swe,
+    sample: 0,
+    run: 'leak',
+    model: 'scripted',
+    endpoint: { baseURL: llm.url, maxRetries: 0 },
+    sampling: SAMPLING,
+    limits: LIMITS,
+    sandbox: { repoDir: repo, inPlace: false },
+  });
+  t.regex(out.trajectory.patch, /git rev-list --all/);
+  t.false(out.trajectory.resolved, out.gradingLog);
+  t.deepEqual(out.trajectory.hidden.passed, []);
+});
+
 test('13. processes that outlive the agent (setsid nohup) are dead before grading', async (t) => {
   const marker = `93.${process.pid}${Date.now() % 100000}`;
   const llm = await startScriptedLLM(byTurn([bash(`setsid nohup sleep ${marker} >/dev/null 2>&1 & disown; echo started`), ...SOLVE_NATIVE]));

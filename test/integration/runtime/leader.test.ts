@@ -18,7 +18,7 @@ test('two operator processes: one reconciles; SIGKILL of the leader hands over w
   const admin = await adminClient(cp);
   t.teardown(() => admin.close());
   const ns = await createNamespace(admin);
-  const args = ['--namespace', ns, '--leader-election-namespace', ns, '--leader-election-id', LEASE, '--workers', '2'];
+  const args = ['--watch-namespace', ns, '--leader-election-namespace', ns, '--leader-election-id', LEASE, '--workers', '2'];
   // One finds its kubeconfig through --kubeconfig, the other through KUBECONFIG.
   const procs = [await startOperator(t, cp, args), await startOperator(t, cp, args, { kubeconfigFromEnv: true })];
 

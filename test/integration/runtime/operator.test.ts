@@ -40,7 +40,7 @@ test('the operator accepts all three kinds, exposes its metrics, writes nothing 
   const ns = await createNamespace(admin);
   const applied = cp.kubectl(['-n', ns, 'apply', '-f', 'manifests/examples/']);
   t.is(applied.status, 0, applied.stderr);
-  const op = await startOperator(t, cp, ['--namespace', ns, '--leader-elect=false', '--sync-period-seconds', '5', '--workers', '2', '--store-mount', mkdtempSync(join(tmpdir(), 'entropo-pvc-'))]);
+  const op = await startOperator(t, cp, ['--watch-namespace', ns, '--leader-elect=false', '--sync-period', '5s', '--workers', '2', '--store-mount', mkdtempSync(join(tmpdir(), 'entropo-pvc-'))]);
 
   const all = () => {
     const r = cp.kubectl(['-n', ns, 'get', 'trainingruns,rolloutbatches,evalsuites', '-o', 'json']);

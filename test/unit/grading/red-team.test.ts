@@ -210,16 +210,27 @@ test('8. the framework patched on import (no-op assertions, forced reports): the
   t.truthy(js.tampering?.some((x) => /must fail/.test(x)), js.log);
 });
 
-test('8. a hidden test file rewritten during the run is detected (read-only under bwrap, hashed in any case)', async (t) => {
-  const rewrite = [
+const REWRITE = [
     'import glob, os',
     "for _f in glob.glob('tests/test_issue_*.py'):",
     '    try:',
     "        open(_f, 'a').write('\\n# touched\\n')",
     '    except OSError:',
     '        pass',
-  ].join('\n');
-  await notResolved(t, PY, await patchOf(PY, prepend(PY, 'tinymatrix.py', rewrite)));
+].join('\n');
+
+test('8. a hidden test file rewritten during the run: read-only under bwrap', async (t) => {
+  await notResolved(t, PY, await patchOf(PY, prepend(PY, 'tinymatrix.py', REWRITE)));
+});
+
+test.serial('8. a hidden test file rewritten during the run: without bwrap (as in a Pod), caught by its hash', async (t) => {
+  process.env.ENTROPO_GRADING_SANDBOX = 'none';
+  try {
+    const r = await notResolved(t, PY, await patchOf(PY, prepend(PY, 'tinymatrix.py', REWRITE)));
+    t.truthy(r.tampering?.some((x) => /hidden test file tests\/test_issue_.*changed during the run/.test(x)), r.log);
+  } finally {
+    delete process.env.ENTROPO_GRADING_SANDBOX;
+  }
 });
 
 test('9. patches that write into .git or outside the tree are refused on every path', async (t) => {

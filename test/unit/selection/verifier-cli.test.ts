@@ -51,7 +51,7 @@ test.serial('entropo verifier train then score: calibration table, id-keyed JSON
     writeFileSync(path.join(dir, 'eval.jsonl'), jsonl(evalSet));
     const tr = await entropo(
       'verifier', 'train', path.join(dir, 'train.jsonl'),
-      '--model', MODEL, '-o', path.join(dir, 'v'),
+      '--model', MODEL, '--out-dir', path.join(dir, 'v'),
       '--method', 'full', '--learning-rate', '0.01', '--epochs', '6', '--batch-size', '8', '--max-sequence-length', '512',
       '--system-prompt', 'Judge.', '--validation-fraction', '0', '--no-progress',
     );
@@ -64,7 +64,7 @@ test.serial('entropo verifier train then score: calibration table, id-keyed JSON
 
     const sc = await entropo(
       'verifier', 'score', path.join(dir, 'eval.jsonl'), '--verifier', path.join(dir, 'v/model'),
-      '-o', path.join(dir, 'scores.jsonl'), '--annotate', path.join(dir, 'annotated.jsonl'), '--calibration',
+      '--out-file', path.join(dir, 'scores.jsonl'), '--annotate', path.join(dir, 'annotated.jsonl'), '--calibration',
     );
     t.is(sc.status, 0, sc.stderr);
     const evalAuc = Number(/\| scored \| 16 \| 8 \| ([\d.]+) \|/.exec(sc.stdout)?.[1]);
