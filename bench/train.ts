@@ -13,7 +13,7 @@
  * process with a time limit (--sweep-timeout seconds, default 900; the pure-JS cpu backend only up
  * to --cpu-max-tokens, default 1024, on the test model; a series stops at its first time-out).
  *
- *   npm run bench:train -- --only-lengths [--lengths 1024,4096 --sweep-backends wasm]
+ *   npm run bench:train -- --only-lengths [--lengths 1024,4096 --sweep-backends wasm --sweep-objectives 'SFT|SFT, gradient checkpointing|EntroPO-KTO']
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -155,7 +155,7 @@ interface SweepSpec {
   model: string;
   modelDir: string;
   tokens: number;
-  objective: 'SFT' | 'EntroPO-KTO';
+  objective: 'SFT' | 'SFT, gradient checkpointing' | 'EntroPO-KTO';
 }
 
 interface SweepResult extends SweepSpec {
@@ -177,7 +177,8 @@ async function sweepChild(spec: SweepSpec): Promise<SweepResult> {
     const r = await train({
       modelDir: spec.modelDir,
       outputDir: out,
-      objective: spec.objective === 'SFT' ? 'sft' : 'preference',
+      objective: spec.objective === 'EntroPO-KTO' ? 'preference' : 'sft',
+      gradientCheckpointing: spec.objective === 'SFT, gradient checkpointing',
       trajectories: longTrajectories(spec.tokens),
       // the trajectories are a little longer than `tokens`: KeepEnd cuts them to exactly that
       training: parse(Training, { backend: API_BACKEND[spec.backend] ?? spec.backend, batchSize: 1, maxSequenceLength: spec.tokens, truncation: 'KeepEnd', epochs: 10 }, 'training'),
@@ -195,7 +196,7 @@ async function sweepChild(spec: SweepSpec): Promise<SweepResult> {
   }
 }
 
-function sweep(a: Args & { lengths: number[]; sweepBackends: string[]; sweepTimeout: number; cpuMaxTokens: number }): string[] {
+function sweep(a: Args & { lengths: number[]; sweepBackends: string[]; sweepTimeout: number; cpuMaxTokens: number; sweepObjectives: SweepSpec['objective'][] }): string[] {
   const dirs = {
     'test model (vocab 320)': makeModel(mkdtempSync(path.join(os.tmpdir(), 'entropo-bench-test-')), 32, 2, 320),
     'vocab 151,936 (synthetic)': makeModel(mkdtempSync(path.join(os.tmpdir(), 'entropo-bench-150k-')), 32, 2, 151936),
@@ -205,7 +206,7 @@ function sweep(a: Args & { lengths: number[]; sweepBackends: string[]; sweepTime
   const overLimit = new Set<string>();
   for (const backend of a.sweepBackends) {
     for (const [model, modelDir] of Object.entries(dirs)) {
-      for (const objective of ['SFT', 'EntroPO-KTO'] as const) {
+      for (const objective of a.sweepObjectives) {
         for (const tokens of a.lengths) {
           if (skipped.has(backend)) continue;
           if (backend === 'cpu' && (tokens > a.cpuMaxTokens || model.startsWith('vocab'))) {
@@ -279,6 +280,7 @@ async function main(): Promise<void> {
     sweepBackends: (opt('sweep-backends') ?? a.backends.join(',')).split(','),
     sweepTimeout: Number(opt('sweep-timeout') ?? 900),
     cpuMaxTokens: Number(opt('cpu-max-tokens') ?? 1024),
+    sweepObjectives: (opt('sweep-objectives') ?? 'SFT|SFT, gradient checkpointing|EntroPO-KTO').split('|') as SweepSpec['objective'][],
   };
   if (argv.includes('--only-lengths')) {
     console.log(sweep(sweepArgs).join('\n'));

@@ -38,13 +38,16 @@ export interface StepMemory {
 /**
  * Bytes one optimizer micro-step needs for `sequences` sequences of `tokens` tokens (float32).
  * Per layer and token the backward keeps about 12 D + 4 H hd + 4 KV hd + 6 I floats (norms,
- * projections before and after RoPE, the attention output, the SwiGLU intermediates).
+ * projections before and after RoPE, the attention output, the SwiGLU intermediates); with
+ * gradient checkpointing only each layer's input (D) and one layer's activations at a time.
  */
-export function stepMemory(c: ModelConfig, sequences: number, tokens: number, o: { full: boolean; separateReference: boolean }): StepMemory {
+export function stepMemory(c: ModelConfig, sequences: number, tokens: number, o: { full: boolean; separateReference: boolean; gradientCheckpointing?: boolean }): StepMemory {
   const params = parameterCount(c);
   const weights = 4 * params * (o.full ? 4 : 1) + (o.separateReference ? 4 * params : 0);
   const perToken = 12 * c.hiddenSize + 4 * c.numHeads * c.headDim + 4 * c.numKvHeads * c.headDim + 6 * c.intermediateSize;
-  const activations = 4 * sequences * tokens * (c.numLayers * perToken + 4 * c.hiddenSize);
+  // with gradient checkpointing only each layer's input is kept, plus one layer's activations during its recompute
+  const kept = o.gradientCheckpointing ? c.numLayers * c.hiddenSize + perToken : c.numLayers * perToken;
+  const activations = 4 * sequences * tokens * (kept + 4 * c.hiddenSize);
   const buffers = 4 * 6 * DEFAULT_CHUNK_FLOATS;
   return { weights, activations, buffers, total: weights + activations + buffers };
 }
@@ -58,7 +61,7 @@ const gib = (b: number) => `${(b / GiB).toFixed(2)} GiB`;
 export function assertFits(
   c: ModelConfig,
   micro: { sequences: number; tokens: number },
-  o: { full: boolean; separateReference: boolean; backend: BackendName; maxSequenceLength: number; limit?: number },
+  o: { full: boolean; separateReference: boolean; backend: BackendName; maxSequenceLength: number; limit?: number; gradientCheckpointing?: boolean },
 ): StepMemory {
   const m = stepMemory(c, micro.sequences, micro.tokens, o);
   const limit = o.limit ?? backendMemoryLimit(o.backend);
@@ -66,7 +69,7 @@ export function assertFits(
     throw new Error(
       `training.maxSequenceLength ${o.maxSequenceLength}: a micro-batch of ${micro.sequences} sequence(s) of ${micro.tokens} tokens needs about ${gib(m.total)} ` +
         `(activations ${gib(m.activations)}, weights and optimizer ${gib(m.weights)}, chunk buffers ${gib(m.buffers)}), more than the ${o.backend} backend can address (${gib(limit)}); ` +
-        'lower training.maxSequenceLength, use more training.gradientAccumulationSteps, or a backend with more memory (tfjs-node)',
+        'lower training.maxSequenceLength, use more training.gradientAccumulationSteps, gradientCheckpointing, or a backend with more memory (tfjs-node)',
     );
   }
   return m;

@@ -51,6 +51,8 @@ export interface ForwardOptions {
    * direct form.
    */
   attentionChunk?: number;
+  /** Recompute each layer in the backward pass instead of keeping its activations (training; not with a cache). */
+  gradientCheckpointing?: boolean;
   /**
    * Batched decoding over a right-aligned cache (operator/serving): the position of each row's
    * first new token (length B). Default: the cache length, the same for every row.
@@ -58,6 +60,18 @@ export interface ForwardOptions {
   positions?: number[];
   /** Additive attention bias over the keys, [B, cache length + T] (0 keep, -1e9 masked): a right-aligned cache's padding. */
   keyBias?: tf.Tensor2D;
+}
+
+/** What every layer of one forward pass shares. */
+interface LayerContext {
+  B: number;
+  T: number;
+  start: number;
+  chunked: boolean;
+  maskBias?: tf.Tensor;
+  cos: tf.Tensor3D;
+  sin: tf.Tensor3D;
+  newCache: KvCache;
 }
 
 export class CausalLM {
@@ -179,7 +193,6 @@ export class CausalLM {
     const H = c.numHeads;
     const KV = c.numKvHeads;
     const n = H / KV;
-    const hd = c.headDim;
     const newCache: KvCache = { k: [], v: [], length: Tk };
 
     const chunked = !opts.keyBias && opts.attentionChunk !== 0 && (opts.attentionChunk !== undefined || B * H * T * Tk > DEFAULT_CHUNK_FLOATS);
@@ -198,53 +211,103 @@ export class CausalLM {
     const { cos, sin } = this.rope(opts.positions ?? [start], T);
 
     let h = embeddingLookup(this.p('model.embed_tokens.weight') as tf.Tensor2D, tf.reshape(idsT, [-1]) as tf.Tensor1D) as tf.Tensor2D; // [B*T, D]
+    const layer: LayerContext = { B, T, start, chunked, maskBias, cos, sin, newCache };
     for (let i = 0; i < c.numLayers; i++) {
-      const pre = `model.layers.${i}`;
-      const x = this.rmsNorm(h, this.p(`${pre}.input_layernorm.weight`)) as tf.Tensor2D;
-      let q = tf.reshape(this.linear(x, `${pre}.self_attn.q_proj`, opts), [B, T, H, hd]) as tf.Tensor4D;
-      let k = tf.reshape(this.linear(x, `${pre}.self_attn.k_proj`, opts), [B, T, KV, hd]) as tf.Tensor4D;
-      const v = tf.reshape(this.linear(x, `${pre}.self_attn.v_proj`, opts), [B, T, KV, hd]) as tf.Tensor4D;
-      if (c.qkNorm) {
-        q = this.rmsNorm(q, this.p(`${pre}.self_attn.q_norm.weight`)) as tf.Tensor4D;
-        k = this.rmsNorm(k, this.p(`${pre}.self_attn.k_norm.weight`)) as tf.Tensor4D;
-      }
-      q = this.applyRope(q, cos, sin);
-      k = this.applyRope(k, cos, sin);
-      let kt = tf.transpose(k, [0, 2, 1, 3]) as tf.Tensor4D; // [B, KV, T, hd]
-      let vt = tf.transpose(v, [0, 2, 1, 3]) as tf.Tensor4D;
-      if (opts.cache) {
-        kt = tf.concat([opts.cache.k[i], kt], 2);
-        vt = tf.concat([opts.cache.v[i], vt], 2);
-      }
-      if (opts.returnCache) {
-        newCache.k.push(kt);
-        newCache.v.push(vt);
-      }
-      // Grouped-query attention without repeating K/V: query head h = kv * n + j shares kv head kv.
-      let merged: tf.Tensor2D;
-      if (chunked) {
-        // rows position-major (t * n + j), so a chunk of positions is a contiguous block of rows
-        const qg = tf.reshape(tf.transpose(tf.reshape(q, [B, T, KV, n, hd]), [0, 2, 1, 3, 4]), [B, KV, T * n, hd]) as tf.Tensor4D;
-        const ctx = causalAttention(qg, kt, vt, n, start, opts.attentionChunk);
-        merged = tf.reshape(tf.transpose(tf.reshape(ctx, [B, KV, T, n, hd]), [0, 2, 1, 3, 4]), [B * T, H * hd]) as tf.Tensor2D;
-      } else {
-        const qg = tf.reshape(tf.transpose(tf.reshape(q, [B, T, KV, n, hd]), [0, 2, 3, 1, 4]), [B, KV, n * T, hd]);
-        const scores = tf.add(tf.mul(tf.matMul(qg, kt, false, true), 1 / Math.sqrt(hd)), maskBias!);
-        const attn = tf.softmax(scores, -1);
-        const ctx = tf.matMul(attn, vt); // [B, KV, n*T, hd]
-        merged = tf.reshape(tf.transpose(tf.reshape(ctx, [B, KV, n, T, hd]), [0, 3, 1, 2, 4]), [B * T, H * hd]) as tf.Tensor2D;
-      }
-      h = tf.add(h, this.linear(merged, `${pre}.self_attn.o_proj`, opts));
-      const x2 = this.rmsNorm(h, this.p(`${pre}.post_attention_layernorm.weight`)) as tf.Tensor2D;
-      const gate = this.linear(x2, `${pre}.mlp.gate_proj`, opts);
-      const up = this.linear(x2, `${pre}.mlp.up_proj`, opts);
-      const act = tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as tf.Tensor2D; // SwiGLU: silu(gate) * up
-      h = tf.add(h, this.linear(act, `${pre}.mlp.down_proj`, opts));
+      h = opts.gradientCheckpointing && !opts.cache && !opts.returnCache ? this.checkpointedLayer(i, h, layer, opts) : this.layer(i, h, layer, opts);
     }
     h = this.rmsNorm(h, this.p('model.norm.weight')) as tf.Tensor2D;
     if (opts.hiddenOnly) return { logits: tf.reshape(h, [B, T, D]) as tf.Tensor3D, cache: opts.returnCache ? newCache : undefined };
     const logits = tf.reshape(this.lmHead(h as tf.Tensor2D), [B, T, c.vocabSize]) as tf.Tensor3D;
     return { logits, cache: opts.returnCache ? newCache : undefined };
+  }
+
+  /** One decoder layer: h [B*T, D] -> h (pre-norm attention and SwiGLU MLP, residuals). */
+  private layer(i: number, h: tf.Tensor2D, ctx: LayerContext, opts: ForwardOptions): tf.Tensor2D {
+    const c = this.config;
+    const { B, T, start, chunked, maskBias, cos, sin, newCache } = ctx;
+    const H = c.numHeads;
+    const KV = c.numKvHeads;
+    const n = H / KV;
+    const hd = c.headDim;
+    const pre = `model.layers.${i}`;
+    const x = this.rmsNorm(h, this.p(`${pre}.input_layernorm.weight`)) as tf.Tensor2D;
+    let q = tf.reshape(this.linear(x, `${pre}.self_attn.q_proj`, opts), [B, T, H, hd]) as tf.Tensor4D;
+    let k = tf.reshape(this.linear(x, `${pre}.self_attn.k_proj`, opts), [B, T, KV, hd]) as tf.Tensor4D;
+    const v = tf.reshape(this.linear(x, `${pre}.self_attn.v_proj`, opts), [B, T, KV, hd]) as tf.Tensor4D;
+    if (c.qkNorm) {
+      q = this.rmsNorm(q, this.p(`${pre}.self_attn.q_norm.weight`)) as tf.Tensor4D;
+      k = this.rmsNorm(k, this.p(`${pre}.self_attn.k_norm.weight`)) as tf.Tensor4D;
+    }
+    q = this.applyRope(q, cos, sin);
+    k = this.applyRope(k, cos, sin);
+    let kt = tf.transpose(k, [0, 2, 1, 3]) as tf.Tensor4D; // [B, KV, T, hd]
+    let vt = tf.transpose(v, [0, 2, 1, 3]) as tf.Tensor4D;
+    if (opts.cache) {
+      kt = tf.concat([opts.cache.k[i], kt], 2);
+      vt = tf.concat([opts.cache.v[i], vt], 2);
+    }
+    if (opts.returnCache) {
+      newCache.k.push(kt);
+      newCache.v.push(vt);
+    }
+    // Grouped-query attention without repeating K/V: query head h = kv * n + j shares kv head kv.
+    let merged: tf.Tensor2D;
+    if (chunked) {
+      // rows position-major (t * n + j), so a chunk of positions is a contiguous block of rows
+      const qg = tf.reshape(tf.transpose(tf.reshape(q, [B, T, KV, n, hd]), [0, 2, 1, 3, 4]), [B, KV, T * n, hd]) as tf.Tensor4D;
+      const ctx = causalAttention(qg, kt, vt, n, start, opts.attentionChunk);
+      merged = tf.reshape(tf.transpose(tf.reshape(ctx, [B, KV, T, n, hd]), [0, 2, 1, 3, 4]), [B * T, H * hd]) as tf.Tensor2D;
+    } else {
+      const qg = tf.reshape(tf.transpose(tf.reshape(q, [B, T, KV, n, hd]), [0, 2, 3, 1, 4]), [B, KV, n * T, hd]);
+      const scores = tf.add(tf.mul(tf.matMul(qg, kt, false, true), 1 / Math.sqrt(hd)), maskBias!);
+      const attn = tf.softmax(scores, -1);
+      const ctx = tf.matMul(attn, vt); // [B, KV, n*T, hd]
+      merged = tf.reshape(tf.transpose(tf.reshape(ctx, [B, KV, n, T, hd]), [0, 3, 1, 2, 4]), [B * T, H * hd]) as tf.Tensor2D;
+    }
+    h = tf.add(h, this.linear(merged, `${pre}.self_attn.o_proj`, opts));
+    const x2 = this.rmsNorm(h, this.p(`${pre}.post_attention_layernorm.weight`)) as tf.Tensor2D;
+    const gate = this.linear(x2, `${pre}.mlp.gate_proj`, opts);
+    const up = this.linear(x2, `${pre}.mlp.up_proj`, opts);
+    const act = tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as tf.Tensor2D; // SwiGLU: silu(gate) * up
+    h = tf.add(h, this.linear(act, `${pre}.mlp.down_proj`, opts));
+    return h;
+  }
+
+  /**
+   * The layer with gradient checkpointing: the forward keeps only its input; the backward
+   * recomputes the layer and takes its gradients (w.r.t. the input and the layer's trainable
+   * variables) in one go. Memory: one layer's activations at a time instead of every layer's.
+   */
+  private checkpointedLayer(i: number, h: tf.Tensor2D, ctx: LayerContext, opts: ForwardOptions): tf.Tensor2D {
+    const prefix = `model.layers.${i}.`;
+    const vars = [...this.trainableVariables()].filter(([k]) => k.startsWith(prefix)).map(([, v]) => v);
+    const consts = [ctx.cos, ctx.sin, ...(ctx.maskBias ? [ctx.maskBias] : [])];
+    const rebuild = (saved: tf.Tensor[]): LayerContext => ({ ...ctx, cos: saved[1] as tf.Tensor3D, sin: saved[2] as tf.Tensor3D, maskBias: ctx.maskBias ? saved[3] : undefined });
+    const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const save = args[args.length - 1] as tf.GradSaveFunc;
+      const inputs = args.slice(0, 1 + consts.length) as tf.Tensor[];
+      save(inputs);
+      return {
+        value: this.layer(i, inputs[0] as tf.Tensor2D, rebuild(inputs), opts),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const hv = tf.variable(saved[0], true, `ckpt_${i}_${Math.random().toString(36).slice(2)}`);
+          // A gradient computed inside a gradient: tfjs's engine drops the outer pass's tape when
+          // the inner one ends (it was written for one level), so the outer tape is put back.
+          const state = (tf.engine() as unknown as { state: { activeTape: unknown } }).state;
+          const outerTape = state.activeTape;
+          let grads: tf.NamedTensorMap;
+          try {
+            grads = tf.variableGrads(() => tf.sum(tf.mul(this.layer(i, hv as unknown as tf.Tensor2D, rebuild(saved), opts), dy)) as tf.Scalar, [hv, ...vars]).grads;
+          } finally {
+            state.activeTape = outerTape;
+          }
+          const out = [grads[hv.name], ...consts.map((t) => tf.zerosLike(t)), ...vars.map((v) => grads[v.name] ?? tf.zerosLike(v))];
+          hv.dispose();
+          return out;
+        },
+      };
+    });
+    return f(h, ...consts, ...vars) as tf.Tensor2D;
   }
 
   /** Logits [N, vocab] of final hidden states [N, D] (forward's hiddenOnly output, e.g. only the last position's). */

@@ -58,6 +58,8 @@ export interface LoopInput {
   /** Reference distribution for the KL metric every N steps; 0: never. */
   referenceMetricsEvery: number;
   checkpointEvery?: number;
+  /** Recompute each layer in backward (model.ts checkpointedLayer). */
+  gradientCheckpointing: boolean;
   haltAfterStep?: number;
   progress: boolean;
   /** progress asked for explicitly on a stream that is not a TTY: a line every 5 s. */
@@ -135,7 +137,8 @@ export async function runSteps(input: LoopInput, opt: AdamW): Promise<LoopResult
       const refHidden = needRefDist ? tf.tidy(() => reference.hidden(padded.ids)) : undefined;
       const { value, grads: g } = tf.variableGrads(() => {
         const p = policy(mi);
-        const st = sequenceStats(p.hidden(padded.ids), p.head, padded, { headTrainable, reference: refHidden ? { hidden: refHidden, head: reference.head } : undefined });
+        const hidden = input.gradientCheckpointing ? model.forward(padded.ids, { hiddenOnly: true, gradientCheckpointing: true, dropoutSeed: seedOf(mi) }).logits : p.hidden(padded.ids);
+        const st = sequenceStats(hidden, p.head, padded, { headTrainable, reference: refHidden ? { hidden: refHidden, head: reference.head } : undefined });
         const hSums = st.entropySums;
         const n = st.counts.reduce((a, x) => a + x, 0);
         assistantTokens += n;

@@ -60,6 +60,8 @@ export interface TrainJob {
   saveModel?: boolean;
   registry?: Registry;
   runName?: string;
+  /** Recompute each layer in the backward pass instead of keeping its activations (memory ~1/layers of the activations, ~1.3x the compute). Default false. */
+  gradientCheckpointing?: boolean;
   /** Memory the backend may use, bytes (default: 4 GiB on wasm, the machine's RAM otherwise; memory.ts). */
   memoryLimitBytes?: number;
 }
@@ -134,7 +136,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   const mem = assertFits(
     model.config,
     { sequences: Math.min(microItems, items.length) * items[0].seqs.length, tokens: longest },
-    { full: tr.method === 'Full', separateReference: Boolean(refModel), backend, maxSequenceLength: tr.maxSequenceLength, limit: job.memoryLimitBytes },
+    { full: tr.method === 'Full', separateReference: Boolean(refModel), backend, maxSequenceLength: tr.maxSequenceLength, limit: job.memoryLimitBytes, gradientCheckpointing: job.gradientCheckpointing },
   );
   log.info('memory estimate per micro-batch', { bytes: mem.total, activations: mem.activations, weights: mem.weights, longestSequence: longest });
 
@@ -175,6 +177,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
       log,
       referenceMetricsEvery: job.referenceMetricsEvery ?? 10,
       checkpointEvery: job.checkpointEvery,
+      gradientCheckpointing: job.gradientCheckpointing ?? false,
       haltAfterStep: job.haltAfterStep,
       progress: job.progress ?? Boolean(process.stderr.isTTY),
       progressLines: job.progress === true && !process.stderr.isTTY,

@@ -316,7 +316,16 @@ export class NodeCluster {
   /** Starts the whole cluster and waits until the node is Ready; on failure leaves nothing running. */
   static async start(options: NodeClusterOptions = {}): Promise<NodeCluster> {
     if (process.getuid?.() !== 0) throw new Error('the real node needs root (kubelet, containerd, CNI): run the e2e tier as root, as CI does');
-    const c = new NodeCluster(options);
+    // The lock first: a start that waits for another cluster has created nothing yet.
+    const release = await acquireNodeLock();
+    let c: NodeCluster;
+    try {
+      c = new NodeCluster(options);
+    } catch (e) {
+      release();
+      throw e;
+    }
+    c.releaseLock = release;
     try {
       await c.startAll();
     } catch (e) {
@@ -340,7 +349,6 @@ export class NodeCluster {
 
   private async startAll(): Promise<void> {
     process.on('exit', this.onExit);
-    this.releaseLock = await this.timed('lock', () => acquireNodeLock());
     this.assets = await this.timed('provision control plane', () => resolveAssets());
     this.node = await this.timed('provision node', () => provisionNode());
     const pause = await this.timed('pause image', () => pauseImage(this.node!.pause));

@@ -111,3 +111,32 @@ test.serial('chunked attention equals the direct form at every chunk size, with 
   t.true(relDiff(tail, direct.slice(25 * V)) < 1e-5);
   model.dispose();
 });
+
+test.serial('gradient checkpointing (each layer recomputed in backward) gives the same loss and gradients, LoRA and full', (t) => {
+  const seqs = [enc(conv('Let me run the tests.', 'FAILED')), enc(conv('def add(a, b):', 'ok'))];
+  const batch = padBatch(seqs, tok.padTokenId);
+  for (const full of [false, true]) {
+    const model = loadModel(dir, { trainable: full });
+    if (!full) {
+      attachLora(model, { rank: 2, alpha: 4, dropout: 0.1, targetModules: ['q_proj', 'v_proj', 'down_proj', 'gate_proj'] }, 3);
+      randomise(model, 9);
+    }
+    const vars = [...model.trainableVariables().values()];
+    const run = (gradientCheckpointing: boolean) =>
+      tf.variableGrads(() => {
+        const hidden = model.forward(batch.ids, { hiddenOnly: true, gradientCheckpointing, attentionChunk: 5, dropoutSeed: 11 }).logits;
+        const st = sequenceStats(hidden, model.headWeight(), batch, { headTrainable: full });
+        return tf.sum(st.logp) as tf.Scalar;
+      }, vars);
+    const a = run(false);
+    const b = run(true);
+    t.true(Math.abs(a.value.dataSync()[0] - b.value.dataSync()[0]) < 1e-4, `${full ? 'full' : 'LoRA'} loss`);
+    let worst = 0;
+    for (const v of vars) {
+      t.truthy(b.grads[v.name], `${v.name} has a gradient with checkpointing`);
+      worst = Math.max(worst, relDiff(b.grads[v.name].dataSync(), a.grads[v.name].dataSync()));
+    }
+    t.true(worst < 1e-4, `${full ? 'full' : 'LoRA'}: worst relative gradient difference ${worst} over ${vars.length} variables`);
+    model.dispose();
+  }
+});

@@ -250,6 +250,17 @@ test.serial('KTO reference-point variants and full fine-tuning run end to end', 
   t.true(full.history[full.history.length - 1].kl! > 0);
 });
 
+test.serial('gradientCheckpointing trains the same steps as keeping every activation', async (t) => {
+  const settings = { trajectories: syntheticTrajectories({ tasks: 2, samplesPerTask: 2, tools: false }), preference: { algorithm: 'KTO' }, training: { epochs: 1, lora: { rank: 4, dropout: 0.1 } } };
+  const a = await train(job(settings));
+  const b = await train(job({ ...settings, gradientCheckpointing: true }));
+  t.is(b.history.length, a.history.length);
+  for (const [i, h] of b.history.entries()) {
+    t.true(Math.abs(h.loss - a.history[i].loss) < 1e-5, `step ${i + 1} loss ${h.loss} vs ${a.history[i].loss}`);
+    t.true(Math.abs(h.gradNorm - a.history[i].gradNorm) < 1e-4 * Math.max(1, h.gradNorm), `step ${i + 1} grad norm ${h.gradNorm} vs ${a.history[i].gradNorm}`);
+  }
+});
+
 test.serial('a sequence that cannot fit fails before training, naming maxSequenceLength and the memory it would need', async (t) => {
   const trajectories = syntheticTrajectories({ tasks: 1, samplesPerTask: 2, turns: 12, tools: false });
   const j = job({ trajectories, objective: 'sft', training: { maxSequenceLength: 1024, batchSize: 2 }, memoryLimitBytes: 8 * 1024 * 1024 });
