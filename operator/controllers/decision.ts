@@ -150,6 +150,8 @@ export interface TrainerUnit extends UnitBase {
 export interface PolicyServerUnit extends UnitBase {
   role: 'PolicyServer';
   checkpoint: number;
+  /** A server that failed is replaced by attempt + 1 (a new name). */
+  attempt: number;
   model: string;
   source: ModelSource;
   storeUri: string;

@@ -47,6 +47,8 @@ export function servePolicy(i: ServeInput): ServeResult {
   const source = i.source ?? i.policy.source!;
   const mine = (u: { role: string; checkpoint?: number; index?: number }) => u.role === 'PolicyServer' && (u.checkpoint ?? u.index) === i.checkpoint;
   const recorded = new Set(i.records.map((r) => r.unit));
+  // a server already recorded (ended) but still there: let it go
+  for (const u of i.units) if (mine(u) && recorded.has(u.name) && !u.terminating) out.stop.push({ name: u.name, role: 'PolicyServer', reason: 'Recorded' });
   const live = i.units.filter((u) => mine(u) && !recorded.has(u.name));
   for (const u of live) {
     if (u.phase === 'Failed' || u.phase === 'Succeeded') {
@@ -74,7 +76,8 @@ export function servePolicy(i: ServeInput): ServeResult {
   if (ok.length > 0) return out;
   const slot = slotStates([...i.records, ...out.records].filter(mine), i.backoffLimit, (r) => r.index).get(i.checkpoint);
   if (slot?.exhausted) {
-    out.failed = `policy server for ${source} failed ${slot.failures} times (last: ${slot.lastReason})`;
+    const last = [...i.records, ...out.records].filter((r) => mine(r) && r.outcome === 'Failed').pop();
+    out.failed = `policy server for ${source} failed ${slot.failures} times (last: ${slot.lastReason}${last?.message ? `: ${last.message}` : ''})`.slice(0, 2000);
     return out;
   }
   const maxLive = Math.max(-1, ...i.units.filter(mine).map((u) => u.attempt ?? 0));
@@ -84,6 +87,7 @@ export function servePolicy(i: ServeInput): ServeResult {
     name: policyServerName(i.base, i.checkpoint, attempt),
     owner: i.owner,
     checkpoint: i.checkpoint,
+    attempt,
     model: i.policy.name,
     source,
     storeUri: i.storeUri,

@@ -337,8 +337,10 @@ export class ObjectRunner {
   /** Ends every live unit of this object and its children (Ctrl-C); unrecorded work is redone on resume. */
   async shutdown(): Promise<void> {
     await Promise.all([...this.children.values()].map((c) => c.shutdown()));
-    await Promise.all([...this.live.values()].map((u) => u.stop().catch(() => undefined)));
-    this.live.clear();
+    // child objects stay known (their results); every other unit ends
+    const workers = [...this.live.entries()].filter(([, u]) => u.observed.role !== 'RolloutBatch' && u.observed.role !== 'EvalSuite');
+    await Promise.all(workers.map(([, u]) => u.stop().catch(() => undefined)));
+    for (const [name] of workers) this.live.delete(name);
     await this.save();
   }
 

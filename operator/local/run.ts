@@ -15,7 +15,8 @@ import { readFileSync } from 'node:fs';
 import type { EvalSuite, RolloutBatch, TrainingRun } from '../api/kinds.ts';
 import { parseResource, ValidationError } from '../api/validate.ts';
 import { logger, type Logger } from '../logging/logger.ts';
-import { pipelineMetrics, observeRecord, observeStatus } from '../metrics/pipeline.ts';
+import { domainMetrics } from '../metrics/domain.ts';
+import { observeRecord, observeStatus } from '../metrics/pipeline.ts';
 import { createRegistry } from '../metrics/registry.ts';
 import { FsStore } from '../store/fs-store.ts';
 import { killAllGroups } from '../util/process-groups.ts';
@@ -148,7 +149,7 @@ export async function runLocal(o: RunOptions): Promise<RunResult> {
   }
 
   const registry = createRegistry();
-  const metrics = pipelineMetrics(registry);
+  const metrics = domainMetrics(registry);
   const server = await serveMetrics(o.metricsPort, registry);
   if (server) {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
@@ -175,7 +176,7 @@ export async function runLocal(o: RunOptions): Promise<RunResult> {
       if (holder.root) progress.update(holder.root);
     },
     onRecord: (r, rec) => {
-      observeRecord(metrics, r.obj, rec);
+      observeRecord(metrics, r.obj.kind, rec);
       if (holder.root) progress.update(holder.root);
     },
   });

@@ -280,7 +280,7 @@ export function startTrainer(u: TrainerUnit, ctx: UnitContext): LocalUnit {
 
 /** `entropo serve` in this process on 127.0.0.1 (a free port); ready once the model is loaded. */
 export function startPolicyServer(u: PolicyServerUnit, ctx: UnitContext): LocalUnit {
-  const observed = base(u, { checkpoint: u.checkpoint, ready: false });
+  const observed = base(u, { checkpoint: u.checkpoint, attempt: u.attempt, ready: false });
   let server: { close(): Promise<void>; baseURL: string } | undefined;
   let stopped = false;
   (async () => {

@@ -86,7 +86,8 @@ spec:
   t.true(ev.distinctPatchesPerTask! >= 1 && ev.distinctPatchesPerTask! <= 2);
   t.deepEqual(st.metrics, ev);
   t.true(existsSync(path.join(r.storeRoot, st.checkpoint!, 'config.json')), 'checkpoint 1 is a servable model');
-  t.regex(scraped, /entropo_rollouts_total\{kind="RolloutBatch",namespace="default",name="small-it1-rollout",outcome="(resolved|unresolved)"\} \d/);
+  t.regex(scraped, /entropo_rollouts_total\{kind="RolloutBatch",outcome="(resolved|unresolved)"\} [1-4]\n/);
+  t.regex(scraped, /entropo_resolve_rate\{kind="RolloutBatch",namespace="default",name="small-it1-rollout"\} (0|0\.5|1|0\.25|0\.75)\n/);
   // contract: the children's final statuses and the trainer's records, fed to decide() with no status, give the same status
   const obs = await storedObservation(run, r.storeRoot);
   for (const kind of ['RolloutBatch', 'EvalSuite'] as const) {

@@ -94,7 +94,7 @@ export function step<S>(d: Decision<S>, world: Observed, now: number, finish: (u
   for (const s of d.start) {
     const base: ObservedUnit = { name: s.name, role: s.role, phase: 'Running', createdAt: now, startedAt: now };
     if (s.role === 'Sandbox') Object.assign(base, { index: s.index, attempt: s.attempt });
-    if (s.role === 'PolicyServer') Object.assign(base, { checkpoint: s.checkpoint, ready: true, endpoint: `http://${s.name}:8000/v1` });
+    if (s.role === 'PolicyServer') Object.assign(base, { checkpoint: s.checkpoint, attempt: s.attempt, ready: true, endpoint: `http://${s.name}:8000/v1` });
     if (s.role === 'Trainer') Object.assign(base, { iteration: s.iteration, attempt: s.attempt });
     if (s.role === 'Verifier') Object.assign(base, { attempt: s.attempt });
     if (s.role === 'RolloutBatch' || s.role === 'EvalSuite') Object.assign(base, { iteration: s.iteration, status: {} });

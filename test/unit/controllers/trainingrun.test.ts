@@ -180,3 +180,10 @@ test('a trainer that cannot train on the data (exit 2) fails the run at once, wi
   t.is(status.phase, 'Failed');
   t.regex(status.conditions!.find((c) => c.type === 'Failed')!.message, /cannot train on this data.*0 finished/);
 });
+
+test('a policy server that keeps failing is replaced with new names up to backoffLimit, then the run fails with its reason', (t) => {
+  const { status, trace } = drive(run({ backoffLimit: 2 }), (u) => (u.role === 'PolicyServer' ? { phase: 'Failed', reason: 'ServerFailed', ready: false } : finishAll(u)));
+  t.deepEqual(started(trace), ['tr-policy-c0-a0', 'tr-policy-c0-a1', 'tr-policy-c0-a2']);
+  t.is(status.phase, 'Failed');
+  t.is(status.conditions!.find((c) => c.type === 'Failed')!.reason, 'PolicyServerFailed');
+});
