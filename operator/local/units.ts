@@ -286,7 +286,21 @@ export function startPolicyServer(u: PolicyServerUnit, ctx: UnitContext): LocalU
   (async () => {
     const [{ resolveModel }, { startPolicyServer: start }] = await Promise.all([import('../serving/source.ts'), import('../serving/server.ts')]);
     const m = await resolveModel(u.source, { store: ctx.store });
-    const s = await start({ modelDir: m.modelDir, ...(m.adapterDir ? { adapterDir: m.adapterDir } : {}), servedModelName: u.model, host: '127.0.0.1', port: 0, metrics: false, log: ctx.log });
+    // The server's URL is written into child objects' specs (a child RolloutBatch's
+    // policy.endpoint), so a resumed run must serve the unit on the SAME port: the port is kept
+    // in the store under the unit's name, reused when free, else a new one is picked (logged).
+    const portKey = `local/policy-ports/${u.name}.json`;
+    const previous = (await ctx.store.exists(portKey)) ? (JSON.parse(await ctx.store.getText(portKey)) as { port?: number }).port : undefined;
+    const options = { modelDir: m.modelDir, ...(m.adapterDir ? { adapterDir: m.adapterDir } : {}), servedModelName: u.model, host: '127.0.0.1', metrics: false, log: ctx.log };
+    let s;
+    try {
+      s = await start({ ...options, port: previous ?? 0 });
+    } catch (e) {
+      if (previous === undefined || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+      ctx.log.warn('policy server port of the earlier run is taken: children created before still name the old URL', { unit: u.name, port: previous });
+      s = await start({ ...options, port: 0 });
+    }
+    await ctx.store.put(portKey, JSON.stringify({ port: Number(new URL(s.baseURL).port) }));
     if (stopped) return s.close();
     server = s;
     Object.assign(observed, { ready: true, endpoint: s.baseURL });

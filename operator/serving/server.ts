@@ -112,7 +112,13 @@ export async function startPolicyServer(o: PolicyServerOptions): Promise<PolicyS
     (i) => (info = i),
     (e: Error) => (loadError = e.message),
   );
-  await app.listen({ host: o.host, port: o.port });
+  try {
+    await app.listen({ host: o.host, port: o.port });
+  } catch (e) {
+    // The port is taken (EADDRINUSE) or not allowed: stop the model worker too, then report.
+    await engine.close().catch(() => undefined);
+    throw e;
+  }
   try {
     await engine.ready;
   } catch (e) {
