@@ -54,7 +54,7 @@ export const stateKey = (o: { kind: string; metadata: { name?: string; namespace
 /** The object as `kubectl get -o yaml` shows it: apiVersion, kind, metadata, spec, status. */
 export function toKubeYaml(o: AnyObject): string {
   const { apiVersion, kind, metadata, spec, status } = o as AnyObject & { status?: unknown };
-  return toYaml({ apiVersion, kind, metadata, spec, ...(status ? { status } : {}) }, { lineWidth: 0 });
+  return toYaml({ apiVersion, kind, metadata, spec, ...(status ? { status } : {}) }, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
 /** Gives an object what the API server would: defaults, uid, generation, creationTimestamp. */
