@@ -42,11 +42,12 @@ import { check } from '../api/validate.ts';
 import type { Condition } from '../api/common.ts';
 import { setCondition } from '../runtime/conditions.ts';
 import type { TaskSource } from '../api/common.ts';
-import { isSelfContained, type RolloutSummary, type TaskRecord } from '../api/records.ts';
+import { isSelfContained, type TaskRecord } from '../api/records.ts';
 import type { ArtifactStore } from '../store/store.ts';
 import { openStore } from '../store/fs-store.ts';
 import { formatError, loadTaskSource, parseTaskJsonl } from '../tasks/dataset.ts';
 import type { DomainMetrics } from '../metrics/domain.ts';
+import { observeRecord, observeStatus } from '../metrics/pipeline.ts';
 import { sandboxPod, type SandboxPodEnv } from '../workloads/sandbox-pod.ts';
 import { observeSandboxPod } from '../workloads/pod-state.ts';
 import { sandboxNetworkPolicy } from '../workloads/network-policy.ts';
@@ -120,8 +121,6 @@ interface ObjectState {
 
 /** How long a created child that the cache has not shown yet is still expected. */
 export const EXPECTATION_TTL_MS = 60_000;
-
-type Status = Record<string, unknown> & { phase?: string; resolveRate?: number; metrics?: Record<string, unknown> };
 
 const numLabel = (o: KubeObject, k: string): number | undefined => {
   const v = o.metadata.labels?.[k];
@@ -223,7 +222,7 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
       (decision.status as { conditions?: Condition[] }).conditions = setCondition(conds, { type: STORE_CONDITION, status: 'True', reason: 'StoreAvailable', message: 'the artifact store is readable and writable' }, now);
     }
     const requeue = await this.act(obj, decision, state, store, prefix, ctx);
-    this.observeMetrics(obj, decision.status as Status);
+    observeStatus(this.opts.metrics, { kind: this.binding.kind, metadata: obj.metadata, status: decision.status });
     if (observed.invalid) throw new TerminalError(`${this.binding.kind} ${key}: ${observed.invalid}`);
     return requeue;
   }
@@ -406,7 +405,7 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
         await store.put(recordKey(prefix, r.unit), JSON.stringify(r));
         const had = state.records?.has(r.unit);
         state.records?.set(r.unit, r);
-        if (!had) this.countRecord(r);
+        if (!had) observeRecord(this.opts.metrics, this.binding.kind, r);
       }
       for (const w of d.writes) await this.write(store, w);
     }
@@ -576,38 +575,6 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
     } else if (s.role === 'Trainer' || s.role === 'Verifier') await del(Jobs);
     else if (s.role === 'RolloutBatch' || s.role === 'EvalSuite') await del(EntropoResources[s.role]);
     else throw new Error(`${this.binding.kind}: cannot stop units of role ${s.role} yet`);
-  }
-
-  // ---- metrics -------------------------------------------------------------------------------
-
-  private countRecord(r: AttemptRecord): void {
-    if (r.role !== 'Sandbox') return;
-    const m = this.opts.metrics;
-    const kind = this.binding.kind;
-    if (r.outcome === 'Failed') {
-      m.rollouts.inc({ kind, outcome: 'failed' });
-      m.sandboxFailures.inc({ kind, reason: r.reason });
-    } else if (r.outcome === 'Stopped') m.rollouts.inc({ kind, outcome: 'stopped' });
-    else {
-      const s = r.summary as RolloutSummary | undefined;
-      m.rollouts.inc({ kind, outcome: s?.resolved ? 'resolved' : 'unresolved' });
-      if (s) {
-        m.duration.observe({ kind }, s.seconds);
-        m.steps.observe({ kind }, s.steps);
-        m.tokens.observe({ kind }, s.tokens);
-      }
-    }
-  }
-
-  private observeMetrics(obj: T, status: Status): void {
-    const m = this.opts.metrics;
-    const labels = { kind: this.binding.kind, namespace: obj.metadata.namespace!, name: obj.metadata.name! };
-    if (typeof status.resolveRate === 'number') m.resolveRate.set(labels, status.resolveRate);
-    const em = status.metrics as { pass1?: number; bestAtN?: number; oracleGap?: number } | undefined;
-    if (em?.pass1 !== undefined) m.pass1.set(labels, em.pass1);
-    if (em?.bestAtN !== undefined) m.bestAtN.set(labels, em.bestAtN);
-    if (em?.oracleGap !== undefined) m.oracleGap.set(labels, em.oracleGap);
-    if (status.phase) for (const phase of ['Pending', 'Running', 'Succeeded', 'Failed', 'Suspended']) m.phase.set({ ...labels, phase }, phase === status.phase ? 1 : 0);
   }
 }
 
