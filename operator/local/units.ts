@@ -17,9 +17,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
 import type { RolloutSummary, TrajectoryRecord } from '../api/records.ts';
-import type { ObservedUnit, PolicyServerUnit, SandboxUnit, TrainerProgress, TrainerSummary, TrainerUnit, VerifierUnit } from '../controllers/decision.ts';
+import type { ObservedUnit, PolicyServerUnit, SandboxUnit, TrainerSummary, TrainerUnit, VerifierUnit } from '../controllers/decision.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { ArtifactStore } from '../store/store.ts';
+import { parseProgressLine } from '../training/progress-line.ts';
 
 /** A live unit: its observation (mutated as it changes) and how to end it. */
 export interface LocalUnit {
@@ -153,13 +154,8 @@ export function startSandbox(u: SandboxUnit, ctx: UnitContext): LocalUnit {
 
 // ---- trainer ---------------------------------------------------------------------------------
 
-/** Parses the trainer's progress line ("train [...] 5/20 steps | loss 0.6931 | ..."). */
-export function parseTrainerProgress(line: string): Pick<TrainerProgress, 'step' | 'totalSteps' | 'loss'> | undefined {
-  const m = /(\d+)\/(\d+) steps \| loss (\S+)/.exec(line);
-  if (!m) return undefined;
-  const loss = Number(m[3]);
-  return { step: Number(m[1]), totalSteps: Number(m[2]), ...(Number.isFinite(loss) ? { loss } : {}) };
-}
+/** Parses the trainer's progress line (operator/training/progress-line.ts). */
+export { parseProgressLine as parseTrainerProgress } from '../training/progress-line.ts';
 
 /** The model directory of a source (builtin:, store://, file://). */
 async function sourceDir(source: string, ctx: UnitContext): Promise<string> {
@@ -213,7 +209,7 @@ export function startTrainer(u: TrainerUnit, ctx: UnitContext): LocalUnit {
       const text = b.toString();
       stderr = (stderr + text).slice(-8000);
       for (const line of text.split(/[\r\n]/)) {
-        const p = parseTrainerProgress(line);
+        const p = parseProgressLine(line);
         if (p) {
           observed.progress = { ...p, elapsedSeconds: (Date.now() - t0) / 1000 };
           ctx.changed();

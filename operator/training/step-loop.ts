@@ -18,6 +18,7 @@ import { permutation } from './rng.ts';
 import { saveCheckpoint } from './checkpoint.ts';
 import type { TrainingMetrics } from './metrics.ts';
 import type { TrainingObjective } from './objectives/index.ts';
+import { PROGRESS_FORMAT } from './progress-line.ts';
 
 export interface StepMetrics {
   step: number;
@@ -96,7 +97,7 @@ export async function runSteps(input: LoopInput, opt: AdamW): Promise<LoopResult
     ? new cliProgress.SingleBar(
         {
           stream: process.stderr,
-          format: 'train [{bar}] {value}/{total} steps | loss {loss} | {tps} tok/s | eta {eta_formatted}',
+          format: PROGRESS_FORMAT,
           hideCursor: true,
           noTTYOutput: input.progressLines,
           notTTYSchedule: 5000,

@@ -18,14 +18,7 @@ import type { Command } from 'commander';
 import { stringify as toYaml } from 'yaml';
 import { openStore, FsStore } from '../../store/fs-store.ts';
 import { TRAINER_UNIT_ENV, type TrainerAssignment } from '../../workloads/trainer-job.ts';
-
-/** "12/40 steps | loss 0.61" progress lines of `entropo train --progress`. */
-export function parseProgressLine(line: string): { step: number; totalSteps: number; loss?: number } | undefined {
-  const m = /(\d+)\/(\d+) steps \| loss (\S+)/.exec(line);
-  if (!m) return undefined;
-  const loss = Number(m[3]);
-  return { step: Number(m[1]), totalSteps: Number(m[2]), ...(Number.isFinite(loss) ? { loss } : {}) };
-}
+import { parseProgressLine } from '../../training/progress-line.ts';
 
 export function registerTrainJob(program: Command): void {
   program
