@@ -82,10 +82,16 @@ test('installed from crds/ and manifests/install/: Ready, holds the Lease, recon
   t.is(notMaster.stdout.trim(), 'no', 'the operator is not cluster-admin');
 
   // 4. /metrics through the Service, from another Pod (DNS name, ClusterIP, kube-proxy).
-  // The Service balances over both replicas; scrape until the leader (status 1) answers.
+  // The Service balances over both replicas per TCP connection (kube-proxy), so each scrape opens
+  // a new connection (agent: false; fetch would keep one alive and always reach the same Pod) and
+  // we scrape until the leader (status 1) answers: P(40 misses) = 2^-40.
   const scrape = `(async () => {
+      const http = require('node:http');
+      const get = (url) => new Promise((ok, ko) => http.get(url, { agent: false }, (r) => {
+        let b = ''; r.setEncoding('utf8'); r.on('data', (d) => (b += d)); r.on('end', () => ok(b));
+      }).on('error', ko));
       for (let i = 0; i < 40; i++) {
-        const b = await fetch('http://entropo-operator-metrics.${NS}.svc:8080/metrics').then((r) => r.text());
+        const b = await get('http://entropo-operator-metrics.${NS}.svc:8080/metrics');
         const keep = b.split('\\n').filter((l) => /^(leader_election_master_status|controller_runtime_reconcile_total)\\{/.test(l));
         if (keep.some((l) => /^leader_election_master_status.* 1$/.test(l))) { console.log(keep.join('\\n')); return; }
       }
