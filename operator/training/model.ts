@@ -310,6 +310,27 @@ export class CausalLM {
     return f(h, ...consts, ...vars) as tf.Tensor2D;
   }
 
+  /**
+   * The final hidden state (after the last RMSNorm: the LM head's input) at the last real token of
+   * each row: [B, D]. `ids` are right-padded rows; `lengths[b]` (1..T) is row b's real length
+   * (causal attention: padding never changes earlier positions). The paper's diversity measure
+   * (docs/method.md section 9: mean pairwise cosine similarity of a task's N trajectories) compares
+   * these. Throws RangeError on a length outside 1..T or a count that differs from the rows.
+   */
+  lastHiddenStates(ids: number[][], lengths: readonly number[], opts: Pick<ForwardOptions, 'adapters' | 'attentionChunk'> = {}): tf.Tensor2D {
+    if (lengths.length !== ids.length) throw new RangeError(`lastHiddenStates: ${lengths.length} lengths for ${ids.length} rows`);
+    const T = ids[0]?.length ?? 0;
+    for (const [b, n] of lengths.entries()) {
+      if (!Number.isInteger(n) || n < 1 || n > T) throw new RangeError(`lastHiddenStates: length ${n} of row ${b} is outside 1..${T}`);
+    }
+    return tf.tidy(() => {
+      const h = this.forward(ids, { ...opts, hiddenOnly: true }).logits; // [B, T, D]
+      const D = this.config.hiddenSize;
+      const rows = lengths.map((n, b) => tf.reshape(tf.slice(h, [b, n - 1, 0], [1, 1, D]), [1, D]));
+      return tf.concat(rows, 0) as tf.Tensor2D;
+    });
+  }
+
   /** Logits [N, vocab] of final hidden states [N, D] (forward's hiddenOnly output, e.g. only the last position's). */
   lmHead(h: tf.Tensor2D): tf.Tensor2D {
     return this.project(h, this.params.has('lm_head.weight') ? 'lm_head.weight' : 'model.embed_tokens.weight');
