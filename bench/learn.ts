@@ -238,7 +238,7 @@ for (const job of plan) {
   }
 }
 for (const j of plan) if (noUpdate.has(j.name)) failures[j.name] = 'no preference examples in its rollouts (no update): evaluated as the seed checkpoint (the SFT-only numbers of this seed)';
-const training: Record<string, { loss?: number; entropy?: number; klToReference?: number; steps?: number; examples?: number; rolloutResolveRate?: number }> = {};
+const training: Record<string, { loss?: number; z0?: number; entropy?: number; klToReference?: number; examples?: number; rolloutResolveRate?: number }> = {};
 for (const j of plan.filter((x) => x.kind === 'TrainingRun')) {
   const run = await saved<TrainingRun>('TrainingRun', j.name);
   const h = run?.status?.history?.at(-1);

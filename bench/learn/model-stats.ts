@@ -4,7 +4,8 @@
  * final hidden state of each trajectory (the paper's diversity measure). Uses the training core's
  * own pieces: loadModel, the chat tokenizer and conversation encoding the trainer uses
  * (encodeConversation, assistant-only mask), sequenceStats (full-vocabulary entropy and
- * cross-entropy in bounded memory) and CausalLM.lastHiddenStates.
+ * cross-entropy in bounded memory) and the final hidden state of CausalLM.lastHiddenStates
+ * (lastPositions of the same forward pass).
  */
 import * as tf from '@tensorflow/tfjs';
 import { Registry } from 'prom-client';
@@ -13,7 +14,7 @@ import { selectBackend } from '../../operator/training/backend.ts';
 import { loadChatTokenizer } from '../../operator/training/chat.ts';
 import { padBatch, sequenceStats } from '../../operator/training/logprobs.ts';
 import { loadModel } from '../../operator/training/model-io.ts';
-import type { CausalLM } from '../../operator/training/model.ts';
+import { lastPositions, type CausalLM } from '../../operator/training/model.ts';
 import { encodeConversation, MaskError } from '../../operator/training/render.ts';
 
 /** One trajectory's statistics; sums over its assistant tokens (nats). */
@@ -61,9 +62,11 @@ export async function trajectoryStats(policyDir: string, referenceDir: string, t
       const s = tf.tidy(() => {
         const batch = padBatch([seq], tok.padTokenId);
         const h = policy.forward(batch.ids, { hiddenOnly: true }).logits;
-        const rh = reference.forward(batch.ids, { hiddenOnly: true }).logits;
+        // the seed checkpoint is its own reference: one forward pass
+        const rh = reference === policy ? h : reference.forward(batch.ids, { hiddenOnly: true }).logits;
         const st = sequenceStats(h, policy.headWeight(), batch, { reference: { hidden: rh, head: reference.headWeight() } });
-        const last = policy.lastHiddenStates(batch.ids, [seq.ids.length]);
+        // = policy.lastHiddenStates(batch.ids, [length]), without a second forward pass
+        const last = lastPositions(h, [seq.ids.length]);
         return { tokens: st.counts[0], entropySum: st.entropySums[0], ceSum: st.crossEntropySums![0], hidden: Array.from(last.dataSync()) };
       });
       out.push({ id: t.id, taskId: t.taskId, tokens: s.tokens, entropySum: s.entropySum, klSum: s.ceSum - s.entropySum, hidden: s.hidden });

@@ -30,7 +30,7 @@ export interface ReportInput {
   /** Sweep points: ratio -> arm id. */
   sweep: { ratio: number; arm: string }[];
   /** Trainer summaries per arm (loss, entropy, KL during training), by job name. */
-  training: Record<string, { loss?: number; entropy?: number; klToReference?: number; steps?: number; examples?: number; rolloutResolveRate?: number }>;
+  training: Record<string, { loss?: number; z0?: number; entropy?: number; klToReference?: number; examples?: number; rolloutResolveRate?: number }>;
   generatedAt: string;
 }
 
@@ -60,14 +60,15 @@ function linesWithErrors(rows: { x: number; series: string; mean: number; sd: nu
 }
 
 /** Bars of mean with ± sd error bars, one panel per metric (independent y scales). */
-function barsWithErrors(rows: { bar: string; panel: string; mean: number; sd: number }[], title: string, horizontal = false): TopLevelSpec {
+function barsWithErrors(rows: { bar: string; panel: string; mean: number; sd: number }[], title: string, horizontal = false, dots = false): TopLevelSpec {
   const data = rows.map((r) => ({ ...r, lo: r.mean - r.sd, hi: r.mean + r.sd }));
   const cat = { field: 'bar', type: 'nominal' as const, title: null, sort: null };
-  const val = (field: string) => ({ field, type: 'quantitative' as const, title: null });
+  // dots: values far from 0 (similarities near 1) read better on a scale that does not start at 0
+  const val = (field: string) => ({ field, type: 'quantitative' as const, title: null, ...(dots ? { scale: { zero: false } } : {}) });
   const enc = (field: string) => (horizontal ? { y: cat, x: val(field) } : { x: cat, y: val(field) });
   const spec = {
     layer: [
-      { mark: 'bar' as const, encoding: { ...enc('mean'), color: { field: 'bar', type: 'nominal' as const, legend: null } } },
+      { mark: dots ? { type: 'point' as const, filled: true, size: 60 } : ('bar' as const), encoding: { ...enc('mean'), color: { field: 'bar', type: 'nominal' as const, legend: null } } },
       { mark: { type: 'errorbar' as const, ticks: true }, encoding: horizontal ? { y: cat, x: val('lo'), x2: { field: 'hi' } } : { x: cat, y: val('lo'), y2: { field: 'hi' } } },
     ],
   };
@@ -107,7 +108,7 @@ export async function writeReport(r: ReportInput, out: string): Promise<string> 
       return s ? [{ bar: a.label, panel, mean: s.mean, sd: s.sd }] : [];
     }),
   );
-  plots.push({ file: 'diversity.svg', title: 'Diversity, entropy, KL, distinct patches (train split)', spec: barsWithErrors(divRows, 'Diversity of the policy (train split, mean ± sd over seeds)') });
+  plots.push({ file: 'diversity.svg', title: 'Diversity, entropy, KL, distinct patches (train split)', spec: barsWithErrors(divRows, 'Diversity of the policy (train split, mean ± sd over seeds)', false, true) });
   const sweepRows = r.sweep.flatMap((p) => {
     const s = armSpread(r.results, p.arm, 'train', 'pass@1', 1);
     return s ? [{ x: p.ratio, series: 'EntroPO-KTO', mean: s.mean, sd: s.sd }] : [];
@@ -170,9 +171,9 @@ export async function writeReport(r: ReportInput, out: string): Promise<string> 
   for (const x of ablation) L.push(`| ${x.name} | ${f(x.s)} | ${x.s && hybrid ? (x.s.mean - hybrid.mean).toFixed(3) : '-'} |`);
   L.push('', '![selection ablation](selection-ablation.svg)', '');
   L.push('## Training (per TrainingRun)', '');
-  L.push('| run | rollout resolve rate | examples | steps | final loss | entropy (trainer) | KL to ref (trainer) | wall s |', '|---|---:|---:|---:|---:|---:|---:|---:|');
+  L.push('| run | rollout resolve rate | examples | loss (last step) | z0 | entropy (trainer) | KL to ref (trainer) | wall s |', '|---|---:|---:|---:|---:|---:|---:|---:|');
   const n3 = (x?: number, d = 3) => (x === undefined ? '-' : x.toFixed(d));
-  for (const [job, t] of Object.entries(r.training)) L.push(`| ${job} | ${n3(t.rolloutResolveRate)} | ${t.examples ?? '-'} | ${t.steps ?? '-'} | ${n3(t.loss)} | ${n3(t.entropy, 4)} | ${n3(t.klToReference, 4)} | ${n3(r.jobSeconds[job], 0)} |`);
+  for (const [job, t] of Object.entries(r.training)) L.push(`| ${job} | ${n3(t.rolloutResolveRate)} | ${t.examples ?? '-'} | ${n3(t.loss)} | ${n3(t.z0)} | ${n3(t.entropy, 4)} | ${n3(t.klToReference, 4)} | ${n3(r.jobSeconds[job], 0)} |`);
   L.push('');
   L.push('## Cost per job (wall seconds on this machine)', '');
   const byArm = new Map<string, number[]>();

@@ -74,6 +74,20 @@ interface LayerContext {
   newCache: KvCache;
 }
 
+/**
+ * Row b's vector at position lengths[b] - 1 of `h` [B, T, D]: [B, D] (the last real token of
+ * right-padded rows). Used by CausalLM.lastHiddenStates, and by callers that already hold a
+ * forward pass's hidden states.
+ */
+export function lastPositions(h: tf.Tensor3D, lengths: readonly number[]): tf.Tensor2D {
+  const [B, T, D] = h.shape;
+  if (lengths.length !== B) throw new RangeError(`lastPositions: ${lengths.length} lengths for ${B} rows`);
+  return tf.tidy(() => tf.concat(lengths.map((n, b) => {
+    if (!Number.isInteger(n) || n < 1 || n > T) throw new RangeError(`lastPositions: length ${n} of row ${b} is outside 1..${T}`);
+    return tf.reshape(tf.slice(h, [b, n - 1, 0], [1, 1, D]), [1, D]);
+  }), 0) as tf.Tensor2D);
+}
+
 export class CausalLM {
   constructor(
     readonly config: ModelConfig,
@@ -323,12 +337,7 @@ export class CausalLM {
     for (const [b, n] of lengths.entries()) {
       if (!Number.isInteger(n) || n < 1 || n > T) throw new RangeError(`lastHiddenStates: length ${n} of row ${b} is outside 1..${T}`);
     }
-    return tf.tidy(() => {
-      const h = this.forward(ids, { ...opts, hiddenOnly: true }).logits; // [B, T, D]
-      const D = this.config.hiddenSize;
-      const rows = lengths.map((n, b) => tf.reshape(tf.slice(h, [b, n - 1, 0], [1, 1, D]), [1, D]));
-      return tf.concat(rows, 0) as tf.Tensor2D;
-    });
+    return tf.tidy(() => lastPositions(this.forward(ids, { ...opts, hiddenOnly: true }).logits, lengths));
   }
 
   /** Logits [N, vocab] of final hidden states [N, D] (forward's hiddenOnly output, e.g. only the last position's). */

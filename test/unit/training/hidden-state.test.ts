@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Registry } from 'prom-client';
 import { selectBackend } from '../../../operator/training/backend.ts';
 import { loadModel } from '../../../operator/training/model-io.ts';
+import { lastPositions } from '../../../operator/training/model.ts';
 import { FIXTURES, maxAbsDiff } from './helpers.ts';
 
 test.before(async () => {
@@ -35,6 +36,9 @@ test('lastHiddenStates of right-padded rows equals each row run alone, and the L
     const viaHead = tf.tidy(() => Array.from(model.lmHead(tf.tensor2d([got[b]])).dataSync()));
     t.true(maxAbsDiff(viaHead, logits) < 1e-4, `row ${b}: it is the LM head's input`);
   }
+  // lastPositions of a forward pass one already holds gives the same
+  const again = tf.tidy(() => lastPositions(model.forward(padded, { hiddenOnly: true }).logits, rows.map((r) => r.length)).arraySync());
+  for (const b of [0, 1]) t.true(maxAbsDiff(again[b], got[b]) < 1e-6);
   // different rows give different states (not a constant)
   t.true(maxAbsDiff(got[0], got[1]) > 1e-3);
   last.dispose();
