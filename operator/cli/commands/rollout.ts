@@ -127,7 +127,14 @@ export function registerRollout(program: Command): void {
       if (o.samples < 1 || o.concurrency < 1) throw new Error('--samples and --concurrency must be at least 1');
       cleanupOnSignals();
       const tasks = await loadTasks(o);
-      const environments = await taskEnvironments(tasks, o.environments, o.tasks);
+      let environments: Map<string, ResolvedEnvironment>;
+      try {
+        environments = await taskEnvironments(tasks, o.environments, o.tasks);
+      } catch (e) {
+        console.error(`entropo rollout: ${(e as Error).message}`);
+        process.exitCode = 2;
+        return;
+      }
       const endpoint = { baseURL: o.endpoint!, ...(process.env.OPENAI_API_KEY ? { apiKey: process.env.OPENAI_API_KEY } : {}) };
       if (o.endpointCheck) {
         try {
