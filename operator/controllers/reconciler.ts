@@ -44,7 +44,7 @@ import { setCondition } from '../runtime/conditions.ts';
 import type { TaskSource } from '../api/common.ts';
 import { isSelfContained, type TaskRecord } from '../api/records.ts';
 import type { ArtifactStore } from '../store/store.ts';
-import { openStore } from '../store/fs-store.ts';
+import { openStore } from '../store/open.ts';
 import { formatError, loadTaskSource, parseTaskJsonl } from '../tasks/dataset.ts';
 import type { DomainMetrics } from '../metrics/domain.ts';
 import { observeRecord, observeStatus } from '../metrics/pipeline.ts';

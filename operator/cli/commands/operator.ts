@@ -11,7 +11,8 @@ import { InvalidArgumentError } from 'commander';
 import { logger } from '../../logging/logger.ts';
 import { Manager } from '../../runtime/manager.ts';
 import { registerControllers } from '../../controllers/index.ts';
-import { openStore, PVC_MOUNT } from '../../store/fs-store.ts';
+import { PVC_MOUNT } from '../../store/fs-store.ts';
+import { openStore } from '../../store/open.ts';
 
 const SA_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
