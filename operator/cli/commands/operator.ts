@@ -131,7 +131,7 @@ export function registerOperator(program: Command): void {
         workers: flags.workers,
         operatorImage: flags.operatorImage ?? process.env.ENTROPO_OPERATOR_IMAGE ?? (await ownImage(mgr)),
         sandboxBaseImage: flags.sandboxBaseImage,
-        openStore: (uri) => openStore(uri, { pvcMount: flags.storeMount }),
+        openStore: (uri, o) => openStore(uri, { ...o, pvcMount: flags.storeMount }),
       });
       const onSignal = (sig: NodeJS.Signals) => {
         logger.info('signal received, shutting down', { component: 'operator', signal: sig });
