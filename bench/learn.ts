@@ -262,7 +262,7 @@ const md = await writeReport(
     arms: allArms,
     results,
     claims: cl,
-    command: `npm run bench:learn${values.quick ? ' -- --quick' : ''}`,
+    command: `npm run bench:learn${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     policy: policyId,
     machine,
     wallSeconds: timings.wallSeconds,
