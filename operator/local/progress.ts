@@ -7,13 +7,36 @@ import cliProgress from 'cli-progress';
 import type { RolloutBatch } from '../api/kinds.ts';
 
 type PodCounts = NonNullable<NonNullable<RolloutBatch['status']>['counts']>;
+import type { ObservedUnit } from '../controllers/decision.ts';
 import type { ObjectRunner } from './executor.ts';
 
-interface Line {
+/** One progress line: `value` of `total` done; total 0 = not known yet (shown as "-", not "0/0"). */
+export interface Line {
   label: string;
   value: number;
   total: number;
   info: string;
+}
+
+/** "3/8", or "-" while the total is not known (a trainer that has not reported yet). */
+export const countText = (l: Line): string => (l.total > 0 ? `${l.value}/${l.total}` : '-');
+
+/** The line as printed where stderr is not a terminal: `it1 training 3/40 loss 0.5123`. */
+export const lineText = (l: Line): string => `${l.label.trim()} ${countText(l)} ${l.info}`;
+
+/**
+ * A trainer unit's line: step / total with the loss once it reports progress; before that
+ * (loading tfjs, the model, the data, the reference log-probs) the total is unknown.
+ */
+export function trainerLine(u: ObservedUnit): Line {
+  const p = u.progress;
+  const known = p !== undefined && p.totalSteps > 0;
+  return {
+    label: `it${u.iteration} training`.padEnd(16),
+    value: known ? p.step : 0,
+    total: known ? p.totalSteps : 0,
+    info: p?.loss !== undefined ? `loss ${p.loss.toFixed(4)}` : known ? 'first step' : u.phase === 'Pending' ? 'starting' : 'loading the model and data',
+  };
 }
 
 /** The progress lines of a tree of runners (pure in what it reads). */
@@ -38,13 +61,7 @@ export function progressLines(root: ObjectRunner): Map<string, Line> {
     if (o.kind === 'TrainingRun') {
       for (const u of r.liveUnits()) {
         if (u.role !== 'Trainer') continue;
-        const p = u.progress;
-        out.set(u.name, {
-          label: `it${u.iteration} training`.padEnd(16),
-          value: p?.step ?? 0,
-          total: p?.totalSteps ?? 0,
-          info: p?.loss !== undefined ? `loss ${p.loss.toFixed(4)}` : u.phase === 'Pending' ? 'loading' : 'starting',
-        });
+        out.set(u.name, trainerLine(u));
       }
       const done = (o.status?.history ?? []).filter((h) => h.training && h.trainingJob);
       for (const h of done) {
@@ -63,7 +80,7 @@ export class Progress {
   constructor(private readonly enabled: boolean, private readonly tty = Boolean(process.stderr.isTTY)) {
     if (enabled && tty) {
       this.multi = new cliProgress.MultiBar(
-        { stream: process.stderr, format: '{label} [{bar}] {value}/{total} | {info}', hideCursor: true, clearOnComplete: false, barsize: 24 },
+        { stream: process.stderr, format: '{label} [{bar}] {count} | {info}', hideCursor: true, clearOnComplete: false, barsize: 24 },
         cliProgress.Presets.shades_classic,
       );
     }
@@ -73,12 +90,13 @@ export class Progress {
     if (!this.enabled) return;
     for (const [key, l] of progressLines(root)) {
       if (this.multi) {
-        const bar = this.bars.get(key) ?? this.multi.create(Math.max(1, l.total), l.value, { label: l.label, info: l.info });
+        const payload = { label: l.label, info: l.info, count: countText(l) };
+        const bar = this.bars.get(key) ?? this.multi.create(Math.max(1, l.total), l.value, payload);
         this.bars.set(key, bar);
         bar.setTotal(Math.max(1, l.total));
-        bar.update(l.value, { label: l.label, info: l.info });
+        bar.update(l.value, payload);
       } else {
-        const text = `${l.label.trim()} ${l.value}/${l.total} ${l.info}`;
+        const text = lineText(l);
         if (this.printed.get(key) !== text) {
           this.printed.set(key, text);
           process.stderr.write(`${text}\n`);

@@ -18,6 +18,7 @@ import { logger, type Logger } from '../logging/logger.ts';
 import { domainMetrics } from '../metrics/domain.ts';
 import { observeRecord, observeStatus } from '../metrics/pipeline.ts';
 import { createRegistry } from '../metrics/registry.ts';
+import { objectPrefix } from '../controllers/decision.ts';
 import { FsStore } from '../store/fs-store.ts';
 import { killAllGroups } from '../util/process-groups.ts';
 import { admit, ObjectRunner, stateKey, toKubeYaml, type AnyObject } from './executor.ts';
@@ -30,7 +31,7 @@ export interface RunOptions {
   /** Store directory (default ./.entropo). */
   store: string;
   resume: boolean;
-  /** Start over even if an unfinished run of this name is in the store. */
+  /** Start over even if a run of this name (unfinished or finished) is in the store. */
   fresh?: boolean;
   /** Port of /metrics on 127.0.0.1 (0: any free port; -1: none). */
   metricsPort: number;
@@ -54,6 +55,8 @@ export interface RunResult {
   statusKey: string;
   interrupted: boolean;
   storeRoot: string;
+  /** The store already held this run, finished: nothing was run (its saved object is returned). */
+  alreadyFinished?: boolean;
 }
 
 export class RunInputError extends Error {
@@ -138,12 +141,23 @@ export async function runLocal(o: RunOptions): Promise<RunResult> {
     }
     obj = saved;
   } else {
-    const unfinished = saved && saved.status?.phase !== 'Succeeded' && saved.status?.phase !== 'Failed';
-    if (unfinished && !o.fresh) {
+    const finished = saved?.status?.phase === 'Succeeded' || saved?.status?.phase === 'Failed';
+    if (saved && !finished && !o.fresh) {
       throw new RunInputError(
         `${storeRoot} holds an unfinished run of ${manifest.kind} ${saved.metadata.namespace}/${saved.metadata.name} (${saved.status?.phase ?? 'Pending'}): ` +
           'continue it with --resume, or start over with --fresh',
       );
+    }
+    if (saved && finished && !o.fresh) {
+      // as `kubectl apply` of an object that exists: nothing is redone; its result is shown again
+      const changed = JSON.stringify(saved.spec) !== JSON.stringify(admit(manifest).spec);
+      out(
+        `${saved.kind} ${saved.metadata.namespace ?? 'default'}/${saved.metadata.name} already ran to ${saved.status!.phase} (${saved.status?.completionTime ?? saved.metadata.creationTimestamp}) in ${storeRoot}; nothing was run.\n` +
+          (changed ? `${o.file} differs from that run's spec: the spec below is the finished run's.\n` : '') +
+          `To run it again: add --fresh (a new run under the same name; the old artifacts stay in the store), or give the manifest another metadata.name, or remove ${storeRoot}.\n`,
+      );
+      await printResult(store, saved, o.file, storeRoot, key, out);
+      return { object: saved, statusKey: key, interrupted: false, storeRoot, alreadyFinished: true };
     }
     obj = admit(manifest);
   }
@@ -198,22 +212,26 @@ export async function runLocal(o: RunOptions): Promise<RunResult> {
     await new Promise<void>((res) => (server ? server.close(() => res()) : res()));
   }
   const interrupted = abort.signal.aborted && final.status?.phase !== 'Succeeded' && final.status?.phase !== 'Failed';
-  const statusPath = path.join(storeRoot, key);
   if (interrupted) {
     out(`\ninterrupted: ${final.kind} ${final.metadata.name} is ${final.status?.phase ?? 'Pending'}; continue with: entropo run ${o.file} --local --resume${o.store !== '.entropo' ? ` --store ${o.store}` : ''}\n`);
   } else {
-    // the run's EvalSuites, as saved (decidedBy per iteration)
-    const evalSuites = new Map<string, EvalSuite>();
-    for (const k of await store.list(`local/objects/${final.metadata.namespace ?? 'default'}/EvalSuite`)) {
-      const es = parseYaml(await store.getText(k)) as EvalSuite;
-      evalSuites.set(es.metadata.name!, es);
-    }
-    const tbl =
-      final.kind === 'TrainingRun' ? trainingRunTable(final as TrainingRun, evalSuites) : final.kind === 'RolloutBatch' ? rolloutBatchTable(final as RolloutBatch) : evalSuiteTable(final as EvalSuite);
-    out(`\n${final.kind} ${final.metadata.name}: ${final.status?.phase}${final.status?.message ? ` (${final.status.message})` : ''}\n\n${tbl}\n\n`);
-    out(`status (as kubectl get -o yaml): ${statusPath}\nartifacts: ${path.join(storeRoot, runner.prefix)}\n`);
+    await printResult(store, final, o.file, storeRoot, key, out);
   }
   return { object: final, statusKey: key, interrupted, storeRoot };
+}
+
+/** Prints the final status of a run as a table, and where its status YAML and artifacts are. */
+async function printResult(store: FsStore, final: AnyObject, file: string, storeRoot: string, key: string, out: (text: string) => void): Promise<void> {
+  // the run's EvalSuites, as saved (decidedBy per iteration)
+  const evalSuites = new Map<string, EvalSuite>();
+  for (const k of await store.list(`local/objects/${final.metadata.namespace ?? 'default'}/EvalSuite`)) {
+    const es = parseYaml(await store.getText(k)) as EvalSuite;
+    evalSuites.set(es.metadata.name!, es);
+  }
+  const tbl =
+    final.kind === 'TrainingRun' ? trainingRunTable(final as TrainingRun, evalSuites) : final.kind === 'RolloutBatch' ? rolloutBatchTable(final as RolloutBatch) : evalSuiteTable(final as EvalSuite);
+  out(`\n${final.kind} ${final.metadata.name}: ${final.status?.phase}${final.status?.message ? ` (${final.status.message})` : ''}\n\n${tbl}\n\n`);
+  out(`status (as kubectl get -o yaml): ${path.join(storeRoot, key)}\nartifacts: ${path.join(storeRoot, objectPrefix(final))}\n`);
 }
 
 export { toKubeYaml };

@@ -20,7 +20,7 @@ export function registerRun(program: Command): void {
     .option('--local', 'run here, without a cluster (required: in a cluster use kubectl apply -f FILE)')
     .option('--store <dir>', 'artifact store directory: trajectories, checkpoints, results, saved status', '.entropo')
     .option('--resume', 'continue the run of this name saved in the store (finished work is not redone)')
-    .option('--fresh', 'start over even if an unfinished run of this name is in the store')
+    .option('--fresh', 'start a new run even if a run of this name (unfinished or finished) is in the store; the old artifacts stay')
     .option('--metrics-port <port>', '/metrics on 127.0.0.1 while it runs (0: any free port, -1: off)', int, 9464)
     .option('--no-progress', 'no live progress lines')
     .option('--isolation <mode>', 'sandbox of the agent\'s commands: auto | bwrap | unshare | none', oneOf(['auto', 'bwrap', 'unshare', 'none'] as const), 'auto')

@@ -1,7 +1,8 @@
 /**
  * `entropo validate [FILE...] [-f FILE]...`: checks manifests the way the API server would,
  * without one (operator/api/manifests.ts decides). `-` or `-f -` reads stdin. Exit 0 when every
- * entropo.dev object is valid, 1 otherwise; documents of other kinds are skipped with a note.
+ * entropo.dev object is valid, 1 otherwise (also for a file with no object at all: empty or only
+ * comments); documents of other kinds are skipped with a note.
  */
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
@@ -46,7 +47,13 @@ export function registerValidate(program: Command): void {
           continue;
         }
         const source = file === '-' ? '<stdin>' : file;
-        for (const r of validateManifests(text, source)) {
+        const results = validateManifests(text, source);
+        if (results.length === 0) {
+          // as `kubectl apply -f` of such a file ("no objects passed to apply"): an error, not a pass
+          console.error(`${source}: no objects to validate (the file is empty or holds only comments)`);
+          bad++;
+        }
+        for (const r of results) {
           if (r.status === 'skipped') console.error(`${r.where}: ${r.note}`);
           else if (r.status === 'invalid') {
             bad++;

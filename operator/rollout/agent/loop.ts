@@ -75,6 +75,26 @@ export function turnRequest(
   return body;
 }
 
+/**
+ * Why a native-format reply has `<tool_call>` in its text and no tool calls (undefined when it
+ * has none), with the log level to report it at. A well-formed block left in the text means the
+ * endpoint parses no tool calls (a vLLM started without a tool parser): a warning saying how to
+ * turn it on. A malformed block (bad JSON, no name) is the model's own mistake, which any endpoint,
+ * our policy server included, leaves in the text: info, and the endpoint is not blamed.
+ */
+export function unparsedToolCallHint(content: string): { level: 'warn' | 'info'; message: string } | undefined {
+  if (!content.includes('<tool_call>')) return undefined;
+  const calls = parseTextToolCalls(content);
+  if (calls.some((c) => c.ok)) {
+    return {
+      level: 'warn',
+      message: 'the model wrote <tool_call> in its text but the native tool-call format is configured: the endpoint parses no tool calls (vLLM: --enable-auto-tool-choice --tool-call-parser hermes), or set toolCallFormat: Text',
+    };
+  }
+  const bad = calls.find((c) => !c.ok);
+  return { level: 'info', message: `the model wrote a malformed tool call, which ends its turn without a call${bad && !bad.ok ? `: ${bad.error}` : ''}` };
+}
+
 const isContextLengthError = (e: unknown): boolean =>
   e instanceof OpenAI.APIError && e.status === 400 && /context length|maximum context|context window|too many tokens|prompt is too long/i.test(e.message);
 
@@ -169,9 +189,9 @@ export async function runAgent(o: AgentOptions): Promise<AgentResult> {
         continue;
       }
       // No tool call: the agent stopped on its own.
-      if (!text && /<tool_call>/.test(content ?? '')) {
-        o.log?.warn('the model wrote <tool_call> in its text but the native tool-call format is configured: the endpoint parses no tool calls (vLLM: --enable-auto-tool-choice --tool-call-parser hermes), or set toolCallFormat: Text');
-      }
+      const hint = text ? undefined : unparsedToolCallHint(content ?? '');
+      if (hint?.level === 'warn') o.log?.warn(hint.message);
+      else if (hint) o.log?.info(hint.message);
       return end('finished');
     }
 

@@ -83,6 +83,22 @@ test('entropo run --local: a RolloutBatch to Succeeded; status YAML as kubectl s
   const preds = (await readFile(path.join(s.store, obj.status.predictions), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
   t.deepEqual(preds.map((p) => p.instance_id), ['calc-a', 'calc-b']);
   t.regex(preds[0].model_patch, /return a \+ b;/);
+
+  // a rerun of the same file finds the finished run: it says so, shows its result and how to run
+  // it again, and runs nothing (as `kubectl apply` of an object that exists)
+  const requests = s.llm.requests.length;
+  const again = await entropo(['run', s.file, '--local', '--store', s.store, '--metrics-port', '-1', '--no-progress']);
+  t.is(again.code, 0, again.stderr);
+  t.regex(again.stdout, /RolloutBatch default\/demo already ran to Succeeded .*; nothing was run/);
+  t.regex(again.stdout, /--fresh .* another metadata\.name.* remove /);
+  t.regex(again.stdout, /demo\s+Succeeded\s+4\s+4\s+0\s+0\s+2\s+50\.0%/);
+  t.is(s.llm.requests.length, requests, 'nothing was rerun');
+  t.is(parseYaml(await readFile(yamlPath, 'utf8')).metadata.uid, obj.metadata.uid, 'the saved run is kept');
+  // --fresh starts a new run under the same name
+  const fresh = await entropo(['run', s.file, '--local', '--store', s.store, '--metrics-port', '-1', '--no-progress', '--fresh']);
+  t.is(fresh.code, 0, fresh.stderr);
+  t.true(s.llm.requests.length > requests);
+  t.not(parseYaml(await readFile(yamlPath, 'utf8')).metadata.uid, obj.metadata.uid);
 });
 
 test('entropo run --local: an EvalSuite gets selection and pass@k / best@N from the same decide() as the operator (contract)', async (t) => {

@@ -33,6 +33,20 @@ test('entropo validate accepts the examples and rejects a bad manifest naming th
   const y = entropo('validate', broken);
   t.is(y.status, 1);
   t.regex(y.stderr, /broken\.yaml:\d+: document is invalid:\n {2}- \(root\): YAML: /);
+
+  // a file with no object is an error naming the file (as kubectl apply -f: "no objects passed")
+  const empty = join(dir, 'empty.yaml');
+  writeFileSync(empty, '');
+  const comments = join(dir, 'comments.yaml');
+  writeFileSync(comments, '# nothing here yet\n---\n');
+  const e = entropo('validate', empty, 'manifests/examples/quickstart.yaml', comments);
+  t.is(e.status, 1);
+  t.regex(e.stderr, /empty\.yaml: no objects to validate \(the file is empty or holds only comments\)/);
+  t.regex(e.stderr, /comments\.yaml: no objects to validate/);
+  t.regex(e.stdout, /quickstart\.yaml:\d+: TrainingRun is valid/);
+  const stdinEmpty = spawnSync('node', ['bin/entropo.js', 'validate', '-'], { encoding: 'utf8', input: '' });
+  t.is(stdinEmpty.status, 1);
+  t.regex(stdinEmpty.stderr, /<stdin>: no objects to validate/);
 });
 
 test('entropo validate: -o is an output format (xml fails), -f - and - read stdin, other kinds are skipped with a note', (t) => {

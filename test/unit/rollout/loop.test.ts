@@ -1,5 +1,5 @@
 import test from 'ava';
-import { turnRequest } from '../../../operator/rollout/agent/loop.ts';
+import { turnRequest, unparsedToolCallHint } from '../../../operator/rollout/agent/loop.ts';
 import { TOOLS } from '../../../operator/rollout/tools/schemas.ts';
 
 const toolbox = { tools: TOOLS } as any;
@@ -19,4 +19,16 @@ test('turnRequest: sampling in the API\'s names, top_k as an extra parameter, to
   );
   // top_k 0 (off) and no seed are left out, so strict endpoints accept the request.
   t.deepEqual(text, { model: 'm', messages, temperature: 1, top_p: 1, max_tokens: 10 });
+});
+
+test('a <tool_call> left in the text: the endpoint gets the vLLM hint only when the call was well-formed (a malformed one is the model\'s, whatever the server)', (t) => {
+  t.is(unparsedToolCallHint('I am done.'), undefined);
+  const unparsed = unparsedToolCallHint('<tool_call>{"name": "finish", "arguments": {}}</tool_call>');
+  t.is(unparsed?.level, 'warn');
+  t.regex(unparsed!.message, /vLLM: --enable-auto-tool-choice --tool-call-parser hermes/);
+  // what the built-in tiny coder sometimes writes, and our policy server rightly leaves in the text
+  const malformed = unparsedToolCallHint('<tool_call>{"name": "file_editor", "arguments": {"command": "view", "path": "a.py"</tool_call>');
+  t.is(malformed?.level, 'info');
+  t.notRegex(malformed!.message, /vLLM|endpoint/);
+  t.regex(malformed!.message, /malformed tool call, .*: the tool call is not valid JSON/);
 });

@@ -1,0 +1,15 @@
+import test from 'ava';
+import type { ObservedUnit } from '../../../operator/controllers/decision.ts';
+import { lineText, trainerLine } from '../../../operator/local/progress.ts';
+
+const trainer = (o: Partial<ObservedUnit>): ObservedUnit => ({ name: 'qs-it1-train-a1', role: 'Trainer', iteration: 1, attempt: 1, phase: 'Running', ...o });
+
+test('the training line says what the trainer is doing before it reports its steps, never "0/0"', (t) => {
+  const pending = lineText(trainerLine(trainer({ phase: 'Pending' })));
+  t.is(pending, 'it1 training - starting');
+  const loading = lineText(trainerLine(trainer({})));
+  t.is(loading, 'it1 training - loading the model and data');
+  t.notRegex(pending + loading, /0\/0/);
+  t.is(lineText(trainerLine(trainer({ progress: { step: 0, totalSteps: 20 } }))), 'it1 training 0/20 first step');
+  t.is(lineText(trainerLine(trainer({ progress: { step: 5, totalSteps: 20, loss: 0.69312 } }))), 'it1 training 5/20 loss 0.6931');
+});
