@@ -39,6 +39,8 @@ export interface GradedRunOptions {
   canaries?: boolean;
   semantics?: GradingSemantics;
   task: Pick<TaskRecord, 'FAIL_TO_PASS' | 'PASS_TO_PASS'>;
+  /** Variables of the task's environment (PATH with its venv first, ...), over the pinned ones. */
+  env?: Record<string, string>;
 }
 
 export interface GradedRun {
@@ -81,7 +83,7 @@ async function runGraded(o: GradedRunOptions, hidden: string[], reportDir: strin
   const before = await hashFiles(o.dir, hidden);
   const unittest = o.framework === 'unittest';
   const sandboxed = gradingSandboxWorks();
-  const opts = { cwd: o.dir, timeoutSeconds: o.timeoutSeconds, env: gradingEnv(), captureStderr: unittest };
+  const opts = { cwd: o.dir, timeoutSeconds: o.timeoutSeconds, env: gradingEnv(o.env), captureStderr: unittest };
   let exec: ExecResult;
   if (sandboxed) {
     const protect = [...hidden, '.git'].filter((f) => existsSync(path.join(o.dir, f)));
