@@ -30,6 +30,7 @@ import { GROUP, VERSION, type RolloutLimits, type Sampling } from '../api/common
 import type { OwnerReference } from '../runtime/kube/types.ts';
 import { ANNOTATION_TASK_ID, KUEUE_QUEUE, LABEL_ATTEMPT, LABEL_INDEX, LABEL_ITERATION, LABEL_OWNER_UID, LABEL_ROLE, LABEL_SAMPLE, LABEL_TASK, labelValue, ownerLabels } from './labels.ts';
 import { sandboxImage } from './swebench.ts';
+import { storeEnv, type StorageSettings } from './store-env.ts';
 
 /** Where the runtime emptyDir is mounted in every container. */
 export const RUNTIME_MOUNT = '/entropo';
@@ -102,6 +103,8 @@ export interface SandboxPodEnv {
   /** Base image of self-contained tasks (Python + Node + git). */
   baseImage: string;
   task: { format: 'swe-bench' | 'self-contained'; image?: string };
+  /** spec.storage: an s3:// store's settings reach the containers that open the store (store-env.ts). */
+  storage?: StorageSettings;
 }
 
 /** The ownerReference of a child of an entropo.dev object (controller, blockOwnerDeletion). */
@@ -171,7 +174,7 @@ export function sandboxPod(unit: SandboxPodInput, env: SandboxPodEnv): V1Pod {
   const workspace = v('ENTROPO_WORKSPACE', WORKSPACE_MOUNT);
   const hidden = v('ENTROPO_HIDDEN', HIDDEN_MOUNT);
   const repo = v('ENTROPO_REPO_DIR', repoDir);
-  const taskRef = [v('ENTROPO_TASK_KEY', unit.tasksKey), v('ENTROPO_TASK_ID', unit.taskId), v('ENTROPO_STORE_URI', unit.storeUri)];
+  const taskRef = [v('ENTROPO_TASK_KEY', unit.tasksKey), v('ENTROPO_TASK_ID', unit.taskId), v('ENTROPO_STORE_URI', unit.storeUri), ...storeEnv(env.storage)];
   const identity = [v('ENTROPO_SAMPLE', String(unit.sample)), v('ENTROPO_RUN', unit.run), v('ENTROPO_SOURCE', JSON.stringify(unit.source))];
   const termination = v('ENTROPO_TERMINATION_LOG', TERMINATION_LOG);
   const apiKey: V1EnvVar[] = unit.policy.apiKeySecretRef
@@ -245,6 +248,7 @@ export function sandboxPod(unit: SandboxPodInput, env: SandboxPodEnv): V1Pod {
       workspace,
       hidden,
       v('ENTROPO_STORE_URI', unit.storeUri),
+      ...storeEnv(env.storage),
       v('ENTROPO_TRAJECTORY_KEY', unit.trajectoryKey),
       ...identity,
       termination,

@@ -62,7 +62,7 @@ export function registerServe(program: Command): void {
       const { resolveModel } = await import('../../serving/source.ts');
       const { startPolicyServer } = await import('../../serving/server.ts');
       (await import('../../serving/loaded-model.ts')).backendPreference(flags.backend);
-      const store = flags.store ? (await import('../../store/fs-store.ts')).openStore(flags.store) : undefined;
+      const store = flags.store ? (await import('../../store/open.ts')).openStore(flags.store) : undefined;
       const name = flags.servedModelName ?? flags.model;
       const log = logger.child({ component: 'serve', model: name });
       const resolved = await resolveModel(flags.model, { store, base: flags.base });
