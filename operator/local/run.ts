@@ -47,6 +47,8 @@ export interface RunOptions {
   onRunner?: (runner: ObjectRunner) => void;
   /** After every status change of any object of the run (benchmarks). */
   onStatusChange?: (runner: ObjectRunner) => void;
+  /** The registry the run's metrics go to (default a new one; tests serve it beyond the run). */
+  registry?: ReturnType<typeof createRegistry>;
 }
 
 export interface RunResult {
@@ -162,7 +164,7 @@ export async function runLocal(o: RunOptions): Promise<RunResult> {
     obj = admit(manifest);
   }
 
-  const registry = createRegistry();
+  const registry = o.registry ?? createRegistry();
   const metrics = domainMetrics(registry);
   const server = await serveMetrics(o.metricsPort, registry);
   if (server) {
