@@ -49,6 +49,8 @@ export interface RunOptions {
   onRunner?: (runner: ObjectRunner) => void;
   /** After every status change of any object of the run (benchmarks). */
   onStatusChange?: (runner: ObjectRunner) => void;
+  /** The registry the run's metrics go to (default a new one; tests serve it beyond the run). */
+  registry?: ReturnType<typeof createRegistry>;
 }
 
 export interface RunResult {
@@ -179,7 +181,7 @@ async function runWith(o: RunOptions, log: Logger, out: (text: string) => void, 
     obj = admit(manifest);
   }
 
-  const registry = createRegistry();
+  const registry = o.registry ?? createRegistry();
   const metrics = domainMetrics(registry);
   const server = await serveMetrics(o.metricsPort, registry);
   if (server) {
