@@ -11,11 +11,11 @@
  *   Verifier      verifier scoring of the trajectories in this process
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
+import { entropoEntry } from '../util/package-root.ts';
 import type { RolloutSummary, TrajectoryRecord } from '../api/records.ts';
 import type { ObservedUnit, PolicyServerUnit, SandboxUnit, TrainerSummary, TrainerUnit, VerifierUnit } from '../controllers/decision.ts';
 import type { Logger } from '../logging/logger.ts';
@@ -42,15 +42,6 @@ export interface UnitContext {
   scratch: string;
 }
 
-/** The repository (or package) root: where bin/entropo.js is. */
-export function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(path.join(dir, 'bin', 'entropo.js'))) return dir;
-    dir = path.dirname(dir);
-  }
-  throw new Error('cannot find bin/entropo.js above operator/local');
-}
 
 const base = (u: { name: string; role: ObservedUnit['role'] }, extra: Partial<ObservedUnit> = {}): ObservedUnit => ({
   name: u.name,
@@ -192,7 +183,7 @@ export function startTrainer(u: TrainerUnit, ctx: UnitContext): LocalUnit {
       }),
     );
     if (stopped) return;
-    child = spawn(process.execPath, [path.join(packageRoot(), 'bin', 'entropo.js'), 'train', '--config', config, '--progress'], {
+    child = spawn(process.execPath, [entropoEntry(), 'train', '--config', config, '--progress'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ENTROPO_LOG_LEVEL: process.env.ENTROPO_LOG_LEVEL ?? 'warn' },
     });

@@ -13,9 +13,9 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { stringify as toYaml } from 'yaml';
+import { entropoEntry } from '../../util/package-root.ts';
 import { openStore } from '../../store/open.ts';
 import { trainerFiles } from '../../training/store-files.ts';
 import { TRAINER_UNIT_ENV, type TrainerAssignment } from '../../workloads/trainer-job.ts';
@@ -46,9 +46,8 @@ export function registerTrainJob(program: Command): void {
         config,
         toYaml({ model, reference, trajectories: files.trajectories, output: files.output, training: a.training, preference: a.preference, resume: true, checkpointEvery: 1, progress: true }),
       );
-      const entry = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'entropo.js');
       const t0 = Date.now();
-      const child = spawn(process.execPath, [entry, 'train', '--config', config, '--progress'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [entropoEntry(), 'train', '--config', config, '--progress'], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let lastWrite = 0;
       child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
