@@ -16,6 +16,7 @@ import { stringify } from 'yaml';
 import { loadBuiltinSuite } from '../../operator/tasks/suite.ts';
 import { nodeCluster } from './cluster.ts';
 import { REPO } from './images.ts';
+import { waitEstablished } from '../envtest/crds.ts';
 import { diagnose, hostStore, waitFinished } from './workloads.ts';
 
 /** The endpoint Pod: resolves a task when its problem statement matches a scripted patch, else finishes at once. */
@@ -39,7 +40,7 @@ test('RolloutBatch 3 tasks x 2 and EvalSuite N = 4 run to Succeeded with real sa
   const c = await nodeCluster();
   const ns = await c.namespace('rec');
   ok(t, c.kubectl(['apply', '--server-side', '-f', join(REPO, 'crds')]), 'crds');
-  ok(t, c.kubectl(['wait', '--for=condition=Established', '--timeout=60s', '-f', join(REPO, 'crds')]), 'crds established');
+  waitEstablished((args) => c.kubectl(args));
 
   // The store: a hostPath PersistentVolume bound to the claim the specs name.
   const { dir: store, cleanup } = hostStore(c, [ns], 'entropo-e2e-rec-store-');
