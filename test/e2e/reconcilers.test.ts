@@ -79,14 +79,15 @@ test('RolloutBatch 3 tasks x 2 and EvalSuite N = 4 run to Succeeded with real sa
     limits: { maxSteps: 5, timeoutSeconds: 300 },
     sandbox: { resources: { requests: { cpu: '50m', memory: '128Mi', 'ephemeral-storage': '100Mi' } } },
     storage: { uri: 'pvc://entropo-artifacts' },
-    // Generous: on a busy 2-core node a Pod may wait a while for its turn (the missing image: 20 s).
+    // Generous: on a busy 2-core node a Pod may wait a while for its turn (the missing image: 60 s,
+    // time for the set-up containers to run and the kubelet to report ErrImagePull).
     startDeadlineSeconds: 180,
     backoffLimit: 1,
   };
   const objects = [
     { apiVersion: 'entropo.dev/v1alpha1', kind: 'RolloutBatch', metadata: { name: 'batch', namespace: ns }, spec: { ...common, tasks: { builtin: { split: 'All' }, instanceIds: tasks.map((x) => x.instance_id) }, samplesPerTask: 2, parallelism: 3 } },
     { apiVersion: 'entropo.dev/v1alpha1', kind: 'EvalSuite', metadata: { name: 'suite', namespace: ns }, spec: { ...common, tasks: { builtin: { split: 'All' }, instanceIds: [tasks[0].instance_id, tasks[2].instance_id] }, samplesPerTask: 4, parallelism: 3 } },
-    { apiVersion: 'entropo.dev/v1alpha1', kind: 'RolloutBatch', metadata: { name: 'noimage', namespace: ns }, spec: { ...common, tasks: { builtin: { split: 'All' }, instanceIds: [tasks[0].instance_id] }, samplesPerTask: 1, startDeadlineSeconds: 20, sandbox: { ...common.sandbox, image: 'entropo.local/does-not-exist:1' } } },
+    { apiVersion: 'entropo.dev/v1alpha1', kind: 'RolloutBatch', metadata: { name: 'noimage', namespace: ns }, spec: { ...common, tasks: { builtin: { split: 'All' }, instanceIds: [tasks[0].instance_id] }, samplesPerTask: 1, startDeadlineSeconds: 60, sandbox: { ...common.sandbox, image: 'entropo.local/does-not-exist:1' } } },
   ];
   ok(t, c.kubectl(['apply', '-f', '-'], objects.map((d) => stringify(d)).join('---\n')), 'objects');
 
