@@ -6,10 +6,13 @@
  * child RolloutBatch's sandbox Pods against it, trains (`entropo train-job` in a Job: EntroPO-KTO
  * with tfjs on CPU), serves checkpoint 1 and evaluates it with the child EvalSuite; the run ends
  * Succeeded with its history, training figures and evaluation metrics in status, the checkpoint
- * in the store, and nothing left running.
+ * in the store, and nothing left running; the same spec run in local mode (`entropo run --local`)
+ * at the same time gives the same results within sampling noise.
  */
 import test from 'ava';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { nodeCluster } from './cluster.ts';
@@ -47,28 +50,44 @@ test('kubectl apply of a TrainingRun: the operator in the cluster serves, rolls 
   // 2. The TrainingRun: 2 train tasks x 2 samples, one iteration, evaluation N = 2 on one task.
   const tasks = ['lru-overwrite-leaks-size', 'mx-rank-misses-later-pivot'];
   const small = { requests: { cpu: '50m', memory: '128Mi', 'ephemeral-storage': '100Mi' }, limits: { cpu: '2', memory: '2Gi', 'ephemeral-storage': '2Gi' } };
+  // The spec, as a user writes it once; the cluster run adds where its Pods run and store.
+  const spec = {
+    policy: { name: 'tiny-coder', source: 'builtin:tiny-coder' },
+    iterations: 1,
+    tasks: { builtin: { suite: 'entropo-bugs', split: 'Train' }, instanceIds: tasks },
+    rollout: {
+      samplesPerTask: 2,
+      parallelism: 4,
+      sampling: { seed: 1, maxTokensPerTurn: 384 },
+      limits: { maxSteps: 8, maxTokens: 4096, timeoutSeconds: 300, toolTimeoutSeconds: 60 },
+    },
+    preference: { algorithm: 'KTO', zeta: 0.11, gamma: 0.1 },
+    training: { method: 'LoRA', learningRate: 2e-3, batchSize: 2, maxSequenceLength: 1024 },
+    evaluation: { tasks: { builtin: { suite: 'entropo-bugs', split: 'Train' }, instanceIds: [tasks[0]] }, samplesPerTask: 2 },
+  };
   const run = {
     apiVersion: 'entropo.dev/v1alpha1',
     kind: 'TrainingRun',
     metadata: { name: 'tiny', namespace: ns },
     spec: {
-      policy: { name: 'tiny-coder', source: 'builtin:tiny-coder' },
-      iterations: 1,
-      tasks: { builtin: { suite: 'entropo-bugs', split: 'Train' }, instanceIds: tasks },
-      rollout: {
-        samplesPerTask: 2,
-        parallelism: 4,
-        sampling: { seed: 1, maxTokensPerTurn: 384 },
-        limits: { maxSteps: 8, maxTokens: 4096, timeoutSeconds: 300, toolTimeoutSeconds: 60 },
-        sandbox: { resources: small },
-      },
-      preference: { algorithm: 'KTO', zeta: 0.11, gamma: 0.1 },
-      training: { method: 'LoRA', learningRate: 2e-3, batchSize: 2, maxSequenceLength: 1024, resources: { requests: { cpu: '100m', memory: '1Gi' }, limits: { cpu: '2', memory: '6Gi' } } },
-      evaluation: { tasks: { builtin: { suite: 'entropo-bugs', split: 'Train' }, instanceIds: [tasks[0]] }, samplesPerTask: 2 },
+      ...spec,
+      rollout: { ...spec.rollout, sandbox: { resources: small } },
+      training: { ...spec.training, resources: { requests: { cpu: '100m', memory: '1Gi' }, limits: { cpu: '2', memory: '6Gi' } } },
       serving: { resources: { requests: { cpu: '100m', memory: '512Mi' }, limits: { cpu: '2', memory: '2Gi' } } },
       storage: { uri: `pvc://${STORE_CLAIM}` },
     },
   };
+  // The same spec in local mode (`entropo run --local`), beside the cluster run.
+  const local = mkdtempSync(join(tmpdir(), 'entropo-e2e-local-'));
+  t.teardown(() => rmSync(local, { recursive: true, force: true }));
+  writeFileSync(join(local, 'tiny.yaml'), stringify({ apiVersion: 'entropo.dev/v1alpha1', kind: 'TrainingRun', metadata: { name: 'tiny' }, spec }));
+  const localRun = new Promise<{ code: number | null; out: string }>((resolve) => {
+    const child = spawn(process.execPath, ['bin/entropo.js', 'run', join(local, 'tiny.yaml'), '--local', '--store', join(local, 'store'), '--no-progress', '--metrics-port', '-1'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    child.on('exit', (code) => resolve({ code, out }));
+  });
   const t0 = Date.now();
   ok(c.kubectl(['apply', '-f', '-'], stringify(run)), 'kubectl apply TrainingRun');
   const seen = new Set<string>();
@@ -119,6 +138,18 @@ test('kubectl apply of a TrainingRun: the operator in the cluster serves, rolls 
   // 5. Nothing left running: sandboxes deleted, policy servers and trainer Pods gone.
   const left = JSON.parse(c.kubectl(['-n', ns, 'get', 'pods', '-o', 'json']).stdout).items.filter((p: { status: { phase: string } }) => p.status.phase === 'Running' || p.status.phase === 'Pending');
   t.deepEqual(left.map((p: { metadata: { name: string } }) => p.metadata.name), [], 'no Pod left running');
+  // 6. The same spec in local mode gives the same results within sampling noise.
+  const lr = await localRun;
+  t.is(lr.code, 0, lr.out.slice(-3000));
+  const localStatus = parse(readFileSync(join(local, 'store', 'local', 'objects', 'default', 'TrainingRun', 'tiny.yaml'), 'utf8')).status;
+  const lh = localStatus.history[0];
+  t.log(`cluster vs local: resolve ${h.rolloutResolveRate} / ${lh.rolloutResolveRate}, loss ${h.training.loss.toFixed(4)} / ${lh.training.loss.toFixed(4)}, pass@1 ${m.pass1} / ${localStatus.metrics.pass1}, best@N ${m.bestAtN} / ${localStatus.metrics.bestAtN}`);
+  t.is(localStatus.phase, 'Succeeded');
+  t.is(lh.training.examples, h.training.examples, 'the same number of training examples');
+  t.true(Math.abs(lh.rolloutResolveRate - h.rolloutResolveRate) <= 0.5, 'rollout resolve rates within sampling noise (4 samples)');
+  t.true(Math.abs(lh.training.loss - h.training.loss) <= 0.1, 'training losses within noise');
+  t.true(Math.abs(localStatus.metrics.pass1 - m.pass1) <= 0.5, 'evaluation pass@1 within sampling noise (2 samples)');
+
   const columns = c.kubectl(['-n', ns, 'get', 'trainingrun', 'tiny']).stdout;
   t.regex(columns, /Succeeded/);
   t.log(columns.trim());
