@@ -27,7 +27,7 @@ export const TaskEnvironment = Type.Object(
     checkout: Type.Optional(Type.String({ minLength: 1, description: 'A git checkout of the repository holding base_commit (never modified: cloned per rollout).' })),
     python: Type.Optional(Type.String({ minLength: 1, description: 'A virtual environment directory (with pyvenv.cfg) or a Python interpreter; its bin directory goes first on PATH.' })),
     path: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Directories put on PATH (after python\'s), shown read-only in the sandbox.' })),
-    env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String(), { description: 'Environment variables of the agent\'s commands and of the test run.' })),
+    env: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Environment variables of the agent\'s commands and of the test run.' })),
     setup: Type.Optional(Type.String({ minLength: 1, description: 'Shell command run in each fresh clone before the agent starts and before grading (e.g. building extensions in place); what it creates is kept out of the patch.' })),
     test_command: Type.Optional(Type.String({ minLength: 1, description: 'Test command for tasks that carry none (the SWE-bench harness keeps it per repo and version).' })),
   },

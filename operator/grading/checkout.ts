@@ -27,7 +27,7 @@ export async function resetCheckout(dir: string, base: string): Promise<void> {
 export async function evaluateInCheckout(
   task: SweBenchTask,
   patch: string,
-  opts: { dir: string; base: string; timeoutSeconds: number; semantics?: GradingSemantics; env?: Record<string, string> },
+  opts: { dir: string; base: string; timeoutSeconds: number; semantics?: GradingSemantics; env?: Record<string, string>; readOnlyDirs?: readonly string[] },
 ): Promise<PatchEvaluation> {
   const t0 = process.hrtime.bigint();
   const seconds = () => Number(process.hrtime.bigint() - t0) / 1e9;
@@ -59,6 +59,7 @@ export async function evaluateInCheckout(
       task,
       ...(opts.semantics ? { semantics: opts.semantics } : {}),
       ...(opts.env ? { env: opts.env } : {}),
+      ...(opts.readOnlyDirs ? { readOnlyDirs: opts.readOnlyDirs } : {}),
     });
     const run = graded.exec;
     const g = graded.grade;

@@ -276,7 +276,12 @@ export async function gradeSweBench(task: SweBenchTask, patch: string, opts: San
   const clean = await Sandbox.create(task, { ...opts, isolation: 'none', user: 'runner' });
   try {
     const env = environmentVariables(opts.environment, process.env.PATH ?? '/usr/bin:/bin');
-    return await evaluateInCheckout(withEnvironmentDefaults(task, opts.environment), patch, { dir: clean.workDir, base: clean.base, timeoutSeconds, ...(opts.environment ? { env } : {}) });
+    return await evaluateInCheckout(withEnvironmentDefaults(task, opts.environment), patch, {
+      dir: clean.workDir,
+      base: clean.base,
+      timeoutSeconds,
+      ...(opts.environment ? { env, readOnlyDirs: opts.environment.readOnlyDirs } : {}),
+    });
   } finally {
     await clean.dispose();
   }

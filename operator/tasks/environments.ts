@@ -72,6 +72,11 @@ export function parseEnvironments(text: string, file: string): EnvironmentsFile 
       problems.push(...r.errors.map((e) => `${file}: environments[${i}]${e.field ? `.${e.field}` : ''}: ${e.message}`));
       return;
     }
+    const badName = badVariableName(r.value.env);
+    if (badName !== undefined) {
+      problems.push(`${file}: environments[${i}].env: ${JSON.stringify(badName)} is not a variable name (letters, digits and _, not starting with a digit)`);
+      return;
+    }
     const key = `${r.value.repo}@${r.value.version ?? ''}`;
     if (seen.has(key)) {
       problems.push(`${file}: environments[${i}]: repeats environments[${seen.get(key)}] (${r.value.repo}${r.value.version ? ` ${r.value.version}` : ''})`);
@@ -83,6 +88,9 @@ export function parseEnvironments(text: string, file: string): EnvironmentsFile 
   if (problems.length) throw new EnvironmentError(problems.join('\n'));
   return { file: path.resolve(file), entries };
 }
+
+/** The first key of env that is not a shell variable name. */
+const badVariableName = (env: Record<string, string> | undefined): string | undefined => Object.keys(env ?? {}).find((k) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k));
 
 /** Reads and parses an environments file. */
 export async function loadEnvironments(file: string): Promise<EnvironmentsFile> {
@@ -124,6 +132,8 @@ export function resolveSpec(spec: TaskEnvironment, baseDir: string, origin: stri
   const fail = (field: string, message: string): never => {
     throw new EnvironmentError(`${origin}: ${field}: ${message}`);
   };
+  const badName = badVariableName(spec.env);
+  if (badName !== undefined) fail('env', `${JSON.stringify(badName)} is not a variable name`);
   const out: ResolvedEnvironment = { pathEntries: [], env: { ...(spec.env ?? {}) }, readOnlyDirs: [], origin };
   if (spec.checkout) {
     const dir = abs(spec.checkout);

@@ -187,6 +187,30 @@ test('entropo rollout on SWE-bench tasks from checkouts: the agent runs the test
   const gold = trajectories.filter((x) => x.sample === 0);
   for (const g of gold) t.is(g.patch, fx.tasks.find((x) => x.instance_id === g.taskId)!.patch);
   t.regex(r.stdout, /\| TOTAL \| 9 \| 3 \| 33\.3% \|/);
+
+  // entropo evaluate over these rollouts: the default pipeline (no verifier) drops the regression-breaking
+  // sample (Regression AllPass), then prefers the gold one for its extra step (Steps Most).
+  const evalDir = path.join(dir, 'eval');
+  const ev = await entropo(['evaluate', path.join(out, 'trajectories.jsonl'), '--out-dir', evalDir]);
+  t.is(ev.code, 0, ev.stderr);
+  t.regex(ev.stdout, /pipeline Finished -> Regression -> Steps/);
+  t.regex(ev.stdout, /\| pass@1 \| 33\.3% \|/);
+  t.regex(ev.stdout, /\| best@N \| 100\.0% \|/);
+  t.regex(ev.stdout, /\| 2 \| 66\.7% \| 66\.7% \| rank \|/);
+  const evaluation = JSON.parse(await readFile(path.join(evalDir, 'evaluation.json'), 'utf8'));
+  t.like(evaluation.metrics, { passAtN: 1, bestAtN: 1, oracleGap: 0, distinctPatchesPerTask: 3, selectionAccuracy: 1 });
+  t.deepEqual(evaluation.decidedBy, { Steps: 3 });
+  for (const sel of evaluation.selections) {
+    t.regex(sel.selected, /\/0\/local$/);
+    t.deepEqual(sel.steps.map((x: { step: string; before: number; after: number }) => [x.step, x.before, x.after]), [['Finished', 3, 3], ['Regression', 3, 2], ['Steps', 2, 1]]);
+    t.regex(sel.explanation, /2\. Regression: 3 -> 2 \(2 of 3 pass every existing test\)/);
+  }
+  const selected = (await readFile(path.join(evalDir, 'predictions.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  t.deepEqual(selected.map((p) => p.model_patch).sort(), fx.tasks.map((x) => x.patch).sort());
+  // and the selected predictions grade as resolved
+  const g = await entropo(['grade', '--predictions', path.join(evalDir, 'predictions.jsonl'), '--tasks', fx.tasksFile, '--environments', fx.environmentsFile, '--out-dir', path.join(dir, 'graded'), '--no-progress']);
+  t.is(g.code, 0, g.stderr);
+  t.regex(g.stdout, /scripted: 3 instances, 3 submitted, 3 completed, 3 resolved, 0 unresolved, 0 empty patch, 0 error/);
 });
 
 test('entropo rollout refuses SWE-bench tasks whose checkout nobody names, before any rollout', async (t) => {

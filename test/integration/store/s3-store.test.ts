@@ -274,3 +274,48 @@ test.serial('openStore opens s3:// from the environment a Pod gets, and register
   unregister();
   t.not(openStore(configured.uri), configured);
 });
+
+test.serial('the trainer on S3: trajectories and the newest complete checkpoint come down, new checkpoints and the model go up', async (t) => {
+  const { trainerFiles } = await import('../../../operator/training/store-files.ts');
+  const { mkdirSync, writeFileSync, readFileSync, existsSync } = await import('node:fs');
+  const store = fresh();
+  const ck = 'trainingruns/ns/r/iter-1';
+  await store.put('rb/trajectories.jsonl', '{"id":"a"}\n');
+  await store.put(`${ck}/checkpoints/step-000001/trainable.safetensors`, 'w1');
+  await store.put(`${ck}/checkpoints/step-000001/state.json`, '{"step":1}');
+  await store.put(`${ck}/checkpoints/step-000002/trainable.safetensors`, 'w2');
+  await store.put(`${ck}/checkpoints/step-000002/state.json`, '{"step":2}');
+  await store.put(`${ck}/checkpoints/step-000003/trainable.safetensors`, 'w3'); // no state.json: an interrupted upload
+  await store.put(`${ck}/metrics.jsonl`, '{"step":1}\n{"step":2}\n');
+  const work = mkdtempSync(path.join(tmpdir(), 'entropo-trainer-'));
+  try {
+    const f = await trainerFiles(store, { trajectoriesKey: 'rb/trajectories.jsonl', checkpointKey: ck }, work);
+    t.is(readFileSync(f.trajectories, 'utf8'), '{"id":"a"}\n');
+    // the newest complete checkpoint (step 2; step 3 has no state.json) and the run's files, nothing else
+    t.true(existsSync(path.join(f.output, 'checkpoints', 'step-000002', 'state.json')));
+    t.false(existsSync(path.join(f.output, 'checkpoints', 'step-000001')));
+    t.false(existsSync(path.join(f.output, 'checkpoints', 'step-000003')));
+    t.is(readFileSync(path.join(f.output, 'metrics.jsonl'), 'utf8'), '{"step":1}\n{"step":2}\n');
+    // the trainer makes step 4 (and a half-written .tmp), then the model
+    mkdirSync(path.join(f.output, 'checkpoints', 'step-000004'), { recursive: true });
+    writeFileSync(path.join(f.output, 'checkpoints', 'step-000004', 'trainable.safetensors'), 'w4');
+    writeFileSync(path.join(f.output, 'checkpoints', 'step-000004', 'state.json'), '{"step":4}');
+    mkdirSync(path.join(f.output, 'checkpoints', 'step-000005.tmp'), { recursive: true });
+    writeFileSync(path.join(f.output, 'checkpoints', 'step-000005.tmp', 'trainable.safetensors'), 'partial');
+    writeFileSync(path.join(f.output, 'metrics.jsonl'), '{"step":1}\n{"step":2}\n{"step":4}\n');
+    await f.sync();
+    t.is(await store.getText(`${ck}/checkpoints/step-000004/state.json`), '{"step":4}');
+    t.is(await store.getText(`${ck}/metrics.jsonl`), '{"step":1}\n{"step":2}\n{"step":4}\n');
+    t.deepEqual((await store.list(`${ck}/checkpoints`)).filter((k) => k.includes('step-000005')), [], 'an unfinished checkpoint stays local');
+    mkdirSync(path.join(f.output, 'model'), { recursive: true });
+    writeFileSync(path.join(f.output, 'model', 'model.safetensors'), 'final');
+    writeFileSync(path.join(f.output, 'summary.json'), '{"steps":4}');
+    await f.finish();
+    t.is(await store.getText(`${ck}/model/model.safetensors`), 'final');
+    t.is(await store.getText(`${ck}/summary.json`), '{"steps":4}');
+    await f.cleanup();
+    t.false(existsSync(work));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});
