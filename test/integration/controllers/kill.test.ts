@@ -89,6 +89,6 @@ test('SIGKILL of the operator at 6 random points of an 8-rollout batch: same fin
     t.is(r.summary.resolved, r.index % 2 === 0, k);
   }
   // Nothing left behind; the merged trajectories hold the 8 rollouts.
-  await waitFor('no Pod left', async () => (await pods(admin, ns)).length === 0, 60_000);
+  await waitFor('no Pod left', async () => (await pods(admin, ns)).length === 0, 180_000);
   t.is((await store.getText(done.status!.trajectories)).trim().split('\n').length, 8);
 });
