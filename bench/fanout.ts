@@ -10,6 +10,8 @@
  *   plain loop   N sandbox Pods (operator/workloads/sandbox-pod.ts) created one after another by a
  *                counted RestClient: the ceiling of one client creating Pods on this API server;
  *                they are then deleted (and their deletion waited for) before the next arm;
+ *   plain x16    the same with CREATE_CONCURRENCY (16) loops at once: the reconciler's own create
+ *                concurrency, a ceiling it can be held to fairly (--no-parallel-arm skips it);
  *   reconciler   one RolloutBatch of N rollouts (T built-in tasks x N/T samples, parallelism N)
  *                reconciled by the operator's Manager and controllers in this process. The batch
  *                is created suspended: the bench writes each rollout's trajectory record into the
@@ -24,7 +26,7 @@
  * reported, the peak RSS of this process (the operator; the bench's own watch is small; sampled
  * every 50 ms) and the 1-minute load average at the start and end of each arm.
  *
- * Flags: --pods N (default 2000), --tasks T (default 40), --nodes K (default 4),
+ * Flags: --pods N (default 2000), --tasks T (default 40), --nodes K (default 4), --no-parallel-arm,
  *        --complete-ms D (kwok: Running -> Succeeded, default 1000).
  * Env: ENTROPO_LOG_LEVEL (default error).
  */
@@ -39,6 +41,7 @@ import { installCrds } from '../test/envtest/crds.ts';
 import { provisionNode } from '../test/e2e/cluster.ts';
 import { startKwok, type Kwok } from '../test/e2e/kwok.ts';
 import { Manager } from '../operator/runtime/manager.ts';
+import { CREATE_CONCURRENCY } from '../operator/controllers/reconciler.ts';
 import { registerControllers } from '../operator/controllers/index.ts';
 import { objectPrefix } from '../operator/controllers/decision.ts';
 import { sandboxUnitName } from '../operator/controllers/sandbox-fleet.ts';
@@ -56,6 +59,7 @@ const { values } = parseArgs({
     tasks: { type: 'string', default: '40' },
     nodes: { type: 'string', default: '4' },
     'complete-ms': { type: 'string', default: '1000' },
+    'no-parallel-arm': { type: 'boolean', default: false },
   },
 });
 const N = Number(values.pods);
@@ -69,7 +73,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const load1 = () => loadavg()[0].toFixed(1);
 
 let peakRss = 0;
-const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 100);
 
 /** Samples whose rollout kwok reports as resolved (reward 1): every third. */
 const RESOLVED_SAMPLES = Array.from({ length: SAMPLES }, (_, s) => s).filter((s) => s % 3 === 0);
@@ -168,16 +172,21 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, timeo
   }
 }
 
-/** The plain arm: N Pods of the same spec, created one after another; then deleted. */
-async function plainLoop(cp: ControlPlane, kwok: Kwok) {
+/**
+ * A plain arm: N Pods of the same spec, created by `concurrency` loops each creating one after
+ * another (1: the plain loop); then deleted.
+ */
+async function plainLoop(cp: ControlPlane, kwok: Kwok, concurrency: number) {
   const { client, registry } = await connect(cp);
-  const ns = 'plain';
+  const ns = `plain-${concurrency}`;
   await namespace(client, ns);
   const w = podWatch(client, ns);
   await sleep(300);
   const load = [load1()];
   const t0 = performance.now();
-  for (let i = 0; i < TOTAL; i++) {
+  let next = 0;
+  const loop = async () => {
+  for (let i = next++; i < TOTAL; i = next++) {
     const name = sandboxUnitName('plain', i, 0);
     const pod = sandboxPod(
       {
@@ -203,6 +212,8 @@ async function plainLoop(cp: ControlPlane, kwok: Kwok) {
     // An owner uid that does not exist: the garbage collector is not running in envtest.
     await client.request('POST', resourcePath(Pods, ns), { body: pod, discardResponse: true });
   }
+  };
+  await Promise.all(Array.from({ length: concurrency }, loop));
   await until('plain Pods announced', () => w.added === TOTAL, 120_000);
   const seconds = (w.tAll - t0) / 1000;
   load.push(load1());
@@ -308,8 +319,9 @@ const scheduler = await startScheduler(cp);
 let kwok: Kwok | undefined;
 try {
   kwok = await startKwok({ kubeconfig: cp.kubeconfigPath, kubectl: assets.kubectl, nodes: Number(values.nodes), completeDelayMs: Number(values['complete-ms']), terminationMessageTemplate: SUMMARY_TEMPLATE });
-  const plain = await plainLoop(cp, kwok);
+  const plain = await plainLoop(cp, kwok, 1);
   const rec = await reconcilerArm(cp, kwok);
+  const parallel = values['no-parallel-arm'] ? undefined : await plainLoop(cp, kwok, CREATE_CONCURRENCY);
   const plainRate = TOTAL / plain.seconds;
   const recRate = TOTAL / rec.createSeconds;
   const resolvedExpected = TASKS * RESOLVED_SAMPLES.length;
@@ -320,8 +332,12 @@ try {
   console.log('|---|---:|---:|---:|---:|---|');
   console.log(`| plain create loop (same client) | ${TOTAL} | ${plain.seconds.toFixed(1)} | ${plainRate.toFixed(1)} | ${(plain.requests / TOTAL).toFixed(2)} | ${plain.load.join(' -> ')} |`);
   console.log(`| RolloutBatch reconciler | ${TOTAL} | ${rec.createSeconds.toFixed(1)} | ${recRate.toFixed(1)} | ${(rec.requests / TOTAL).toFixed(2)} | ${rec.load.join(' -> ')} |`);
+  if (parallel) {
+    console.log(`| ${CREATE_CONCURRENCY} plain create loops at once (the reconciler's create concurrency) | ${TOTAL} | ${parallel.seconds.toFixed(1)} | ${(TOTAL / parallel.seconds).toFixed(1)} | ${(parallel.requests / TOTAL).toFixed(2)} | ${parallel.load.join(' -> ')} |`);
+  }
   console.log('');
   console.log(`- Pods/s ratio reconciler / plain loop: **${(recRate / plainRate).toFixed(2)}** (goal >= 0.8)`);
+  if (parallel) console.log(`- Pods/s ratio reconciler / ${CREATE_CONCURRENCY} plain loops at once: ${(recRate / (TOTAL / parallel.seconds)).toFixed(2)}`);
   console.log(`- first Pod ${rec.firstPodSeconds.toFixed(2)} s after the batch was resumed; from the first to the last Pod: ${(TOTAL / (rec.createSeconds - rec.firstPodSeconds)).toFixed(1)} Pods/s`);
   console.log(
     `- whole batch (create, schedule, run on kwok, record, delete, merge ${rec.merged} trajectories) to Succeeded: ${rec.seconds.toFixed(1)} s; counts ${JSON.stringify(rec.status.counts)}, resolveRate ${rec.status.resolveRate} (expected ${resolvedExpected}/${TOTAL} resolved: ${rec.status.counts?.resolved === resolvedExpected && rec.status.counts?.completed === TOTAL ? 'ok' : 'MISMATCH'})`,
