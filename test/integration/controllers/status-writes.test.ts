@@ -4,10 +4,12 @@
  * yet the batch's status is written at most once per second (minStatusIntervalMs, default
  * 1000), and nothing is written once it is idle. The bound is counted, not timed: within a
  * window of W ms the operator can have written at most floor(W / 1000) + 1 times, however slow
- * the machine is.
+ * the machine is. The operator's Pod cache keeps no managedFields.
  */
 import test from 'ava';
 import { sumCounter } from '../../../operator/metrics/registry.ts';
+import { Pods } from '../../../operator/runtime/kube/resource.ts';
+import { MANAGED_SELECTOR } from '../../../operator/workloads/labels.ts';
 import { adminClient, cluster, create, createNamespace, get, pods, RB, rolloutBatch, startOperator, succeed, tempStore, waitFor } from './helpers.ts';
 
 test('status writes stay <= 1 per second per object while 40 Pods finish; none while idle', async (t) => {
@@ -27,6 +29,11 @@ test('status writes stay <= 1 per second per object while 40 Pods finish; none w
     const ps = await pods(admin, ns);
     return ps.length === n && ps;
   });
+  // The operator's Pod cache holds no managedFields (the API server's Pods do).
+  const name = live[0].metadata!.name!;
+  t.truthy(live[0].metadata!.managedFields?.length);
+  const cached = await waitFor('the Pod cached', async () => op.mgr.cache(Pods, MANAGED_SELECTOR).get(ns, name));
+  t.is(cached.metadata.managedFields, undefined);
   // Finish every Pod, 8 at a time: a stream of Pod events while the operator records and deletes.
   const queue = [...live];
   await Promise.all(
