@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'scratch/**', 'test/fixtures/**', 'operator/tasks/suite/**'] },
+  { ignores: ['dist/**', 'dist-sandbox/**', 'node_modules/**', 'scratch/**', 'test/fixtures/**', 'operator/tasks/suite/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

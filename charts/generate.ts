@@ -2,14 +2,13 @@
  * `npm run generate` (after operator/api/generate.ts): writes the generated files of the Helm chart
  * charts/entropo-operator and the plain install manifests made from it:
  *
- *   charts/entropo-operator/crds/*.yaml                      the CRDs (operator/api, as crds/)
  *   charts/entropo-operator/dashboards/entropo-operator.json the Grafana dashboard (operator/metrics/dashboard.ts)
  *   charts/entropo-operator/README.md                        the values table from values.yaml's "# --" comments
  *   manifests/install/operator.yaml                          `helm template` of the chart with the default values
  *                                                            (release entropo-operator in entropo-system), plus the
  *                                                            Namespace, without Helm's own labels
  *
- * `--check` fails on drift instead (test/unit/chart/generated.test.ts runs the same check). The
+ * (The chart's crds/ are written by operator/api/generate.ts with crds/.) `--check` fails on drift instead (test/unit/chart/generated.test.ts runs the same check). The
  * install manifests need the helm binary: HELM, else test/envtest/provision.sh's (cached).
  */
 import { execFileSync } from 'node:child_process';
@@ -17,7 +16,6 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMap, isScalar, isSeq, parseDocument, stringify, type Pair, type YAMLMap } from 'yaml';
-import { renderCrds } from '../operator/api/generate.ts';
 import { grafanaDashboard } from '../operator/metrics/dashboard.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -161,7 +159,6 @@ export function renderInstallManifest(helm = helmBinary()): string {
 /** Every file this script writes, by path relative to the repository root. */
 export function renderChartFiles(opts: { helm?: string } = {}): Map<string, string> {
   const files = new Map<string, string>();
-  for (const [name, text] of renderCrds()) files.set(`charts/entropo-operator/crds/${name}`, text);
   files.set('charts/entropo-operator/dashboards/entropo-operator.json', JSON.stringify(grafanaDashboard(), null, 2) + '\n');
   files.set('charts/entropo-operator/README.md', renderChartReadme());
   files.set('manifests/install/operator.yaml', renderInstallManifest(opts.helm));

@@ -493,9 +493,10 @@ export const Storage = Type.Object(
     s3: Type.Optional(
       Type.Object(
         {
-          endpoint: Type.Optional(Type.String({ description: 'S3-compatible endpoint URL.' })),
-          region: Type.Optional(Type.String({ description: 'Region.' })),
-          credentialsSecretRef: Type.Optional(Type.Object({ name: Type.String({ minLength: 1, maxLength: 253, pattern: DNS1123_SUBDOMAIN, description: 'Secret name.' }) }, { description: 'Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.' })),
+          endpoint: Type.Optional(Type.String({ pattern: '^https?://[^/]+/?$', description: 'S3-compatible endpoint URL (http(s)://host[:port]), e.g. https://storage.googleapis.com or http://minio.storage.svc:9000; default: AWS S3 of the region.' })),
+          region: Type.Optional(Type.String({ description: 'Region (default us-east-1).' })),
+          forcePathStyle: Type.Optional(Type.Boolean({ description: 'Path-style addressing (endpoint/bucket/key) instead of virtual-hosted (bucket.endpoint/key). Default: true with a custom endpoint, false for AWS S3.' })),
+          credentialsSecretRef: Type.Optional(Type.Object({ name: Type.String({ minLength: 1, maxLength: 253, pattern: DNS1123_SUBDOMAIN, description: 'Secret name.' }) }, { description: 'Secret in the object\'s namespace with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and optionally AWS_SESSION_TOKEN; read by the operator and passed to Pods by reference. Without it: the default AWS credential chain (IRSA, workload identity, instance role).' })),
         },
         { description: 'Settings for an s3:// store.' },
       ),

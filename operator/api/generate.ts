@@ -1,4 +1,4 @@
-/** `npm run generate`: rewrites crds/*.yaml from the schemas. `--check` fails on drift instead. */
+/** `npm run generate`: rewrites crds/*.yaml (and the Helm chart's copy) from the schemas. `--check` fails on drift instead. */
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,10 @@ export function renderCrds(): Map<string, string> {
 /** Every generated file, keyed by its path relative to the repository root. */
 export function renderAll(): Map<string, string> {
   const files = new Map<string, string>();
-  for (const [name, text] of renderCrds()) files.set(`crds/${name}`, text);
+  for (const [name, text] of renderCrds()) {
+    files.set(`crds/${name}`, text);
+    files.set(`charts/entropo-operator/crds/${name}`, text); // the Helm chart's copy (Helm installs crds/ of a chart)
+  }
   files.set('docs/api-reference.md', renderReference() + '\n');
   return files;
 }

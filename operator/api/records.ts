@@ -15,6 +15,42 @@ const TestIdList = (description: string) =>
 export const TestFrameworks = ['pytest', 'unittest', 'node'] as const;
 export type TestFramework = (typeof TestFrameworks)[number];
 
+/**
+ * Where a SWE-bench task's repository is checked out on this machine and which environment runs
+ * its tests (issue 18): a field of the task record (`environment`) or an entry of an environments
+ * file (operator/tasks/environments.ts) keyed by repo and version. The checkout is only read: every
+ * rollout and every grading run works in a clone of it. Paths are absolute, or relative to the
+ * file that names them.
+ */
+export const TaskEnvironment = Type.Object(
+  {
+    checkout: Type.Optional(Type.String({ minLength: 1, description: 'A git checkout of the repository holding base_commit (never modified: cloned per rollout).' })),
+    python: Type.Optional(Type.String({ minLength: 1, description: 'A virtual environment directory (with pyvenv.cfg) or a Python interpreter; its bin directory goes first on PATH.' })),
+    path: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Directories put on PATH (after python\'s), shown read-only in the sandbox.' })),
+    env: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Environment variables of the agent\'s commands and of the test run.' })),
+    setup: Type.Optional(Type.String({ minLength: 1, description: 'Shell command run in each fresh clone before the agent starts and before grading (e.g. building extensions in place); what it creates is kept out of the patch.' })),
+    test_command: Type.Optional(Type.String({ minLength: 1, description: 'Test command for tasks that carry none (the SWE-bench harness keeps it per repo and version).' })),
+  },
+  { additionalProperties: false },
+);
+export type TaskEnvironment = Static<typeof TaskEnvironment>;
+
+/** A task environment with every path absolute and PATH worked out (operator/tasks/environments.ts resolveEnvironment). */
+export interface ResolvedEnvironment {
+  /** The user's checkout (read only). */
+  checkout?: string;
+  /** Directories to put first on PATH, in order. */
+  pathEntries: string[];
+  /** Variables for commands and test runs (VIRTUAL_ENV included for a venv). */
+  env: Record<string, string>;
+  setup?: string;
+  testCommand?: string;
+  /** Directories the sandbox must show read-only at their own paths (the venv, its base interpreter, PATH entries). */
+  readOnlyDirs: string[];
+  /** Where it came from, for messages: "environments.yaml: python-attrs/attrs 23.1", "task record". */
+  origin: string;
+}
+
 /** A task in SWE-bench format: per-instance image, repository at base_commit. */
 export const SweBenchTask = Type.Object(
   {
@@ -33,6 +69,7 @@ export const SweBenchTask = Type.Object(
     image: Type.Optional(Type.String({ description: 'Sandbox image; default sweb.eval.x86_64.<instance_id>.' })),
     test_command: Type.Optional(Type.String({ description: 'Command running the tests; default by framework.' })),
     test_framework: Type.Optional(StringEnum(TestFrameworks)),
+    environment: Type.Optional(TaskEnvironment),
   },
   { additionalProperties: true },
 );

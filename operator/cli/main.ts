@@ -19,6 +19,8 @@ import { registerServe } from './commands/serve.ts';
 import { registerBuildSuite } from './commands/build-suite.ts';
 import { registerRun } from './commands/run.ts';
 import { registerTrainJob } from './commands/train-job.ts';
+import { registerGrade } from './commands/grade.ts';
+import { registerEvaluate } from './commands/evaluate.ts';
 
 /** The package's own package.json: two levels up from the sources, three from dist/. */
 function packageJson(): { version: string } {
@@ -47,6 +49,8 @@ export function buildProgram(): Command {
   registerBuildSuite(program);
   registerRun(program);
   registerTrainJob(program);
+  registerGrade(program);
+  registerEvaluate(program);
   return program;
 }
 

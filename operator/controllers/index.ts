@@ -18,6 +18,7 @@ import { decideRolloutBatch } from './rolloutbatch.ts';
 import { decideEvalSuite } from './evalsuite.ts';
 import { decideTrainingRun } from './trainingrun.ts';
 import type { ArtifactStore } from '../store/store.ts';
+import type { OpenStoreOptions } from '../store/open.ts';
 
 export interface ControllerOptions {
   workers?: number;
@@ -27,7 +28,8 @@ export interface ControllerOptions {
   sandboxBaseImage?: string;
   /** At most one status write per object per this many ms (default 1000). */
   minStatusIntervalMs?: number;
-  openStore?: (uri: string) => ArtifactStore;
+  /** Opens a spec.storage.uri's store (opts.s3: spec.storage.s3 with the Secret's credentials). */
+  openStore?: (uri: string, opts?: OpenStoreOptions) => ArtifactStore;
 }
 
 export function registerControllers(mgr: Manager, opts: ControllerOptions = {}): void {

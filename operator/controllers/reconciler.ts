@@ -33,7 +33,7 @@ import type { Reconciler, ReconcileContext, ReconcileResult } from '../runtime/c
 import { TerminalError } from '../runtime/controller.ts';
 import type { Cache } from '../runtime/cache.ts';
 import type { Resource } from '../runtime/kube/resource.ts';
-import { Deployments, EntropoResources, Jobs, NetworkPolicies, Pods, Services, resourcePath } from '../runtime/kube/resource.ts';
+import { Deployments, EntropoResources, Jobs, NetworkPolicies, Pods, Secrets, Services, resourcePath } from '../runtime/kube/resource.ts';
 import { isAlreadyExists, isNotFound, type RestClient } from '../runtime/kube/rest.ts';
 import { patchStatus, deepEqual } from '../runtime/status.ts';
 import type { EventRecorder } from '../runtime/events.ts';
@@ -44,7 +44,8 @@ import { setCondition } from '../runtime/conditions.ts';
 import type { TaskSource } from '../api/common.ts';
 import { isSelfContained, type TaskRecord } from '../api/records.ts';
 import type { ArtifactStore } from '../store/store.ts';
-import { openStore } from '../store/fs-store.ts';
+import { credentialsFromSecretData, openStore, s3SettingsFromSpec, type OpenStoreOptions } from '../store/open.ts';
+import { storeEndpoint, type StorageSettings } from '../workloads/store-env.ts';
 import { formatError, loadTaskSource, parseTaskJsonl } from '../tasks/dataset.ts';
 import type { DomainMetrics } from '../metrics/domain.ts';
 import { observeRecord, observeStatus } from '../metrics/pipeline.ts';
@@ -57,6 +58,12 @@ import { LABEL_UNIT, observeTrainerJob, trainerJob } from '../workloads/trainer-
 import { parseScores, verifierJob } from '../workloads/verifier-job.ts';
 import { runKeys } from './trainingrun.ts';
 import { objectPrefix, recordKey, recordPrefix, type AttemptRecord, type Decision, type Observed, type ObservedTasks, type ObservedUnit, type StopAction, type StoreWrite, type UnitRole, type UnitSpec } from './decision.ts';
+
+/** How long the credentials read from a store's Secret are used before the Secret is read again. */
+export const STORE_SECRET_TTL_MS = 5 * 60_000;
+
+/** The Secret of an s3:// store could not be read (missing, no such key, no access): retried, never an invalid spec. */
+class StoreSecretError extends Error {}
 
 /** The condition the executor sets when the artifact store is unreachable from the operator. */
 export const STORE_CONDITION = 'StoreAvailable';
@@ -93,8 +100,11 @@ export interface ClusterExecutorOptions {
   log: Logger;
   /** At most one status write per object per this many ms (default 1000). */
   minStatusIntervalMs?: number;
-  /** Opens the store of a spec.storage.uri (default: store/fs-store.ts openStore; pvc:// is the operator's own mount). */
-  openStore?: (uri: string) => ArtifactStore;
+  /**
+   * Opens the store of a spec.storage.uri (default: store/open.ts openStore; pvc:// is the
+   * operator's own mount). opts.s3 carries spec.storage.s3 and the credentials of its Secret.
+   */
+  openStore?: (uri: string, opts?: OpenStoreOptions) => ArtifactStore;
   now?: () => number;
 }
 
@@ -145,6 +155,9 @@ async function settleAll<T>(items: readonly T[], concurrency: number, fn: (item:
   if (failure) throw failure.e;
 }
 
+/** spec.storage of an object (its s3 settings go to the workloads: workloads/store-env.ts). */
+const storageOf = (o: KubeObject): StorageSettings | undefined => (o as unknown as { spec?: { storage?: StorageSettings } }).spec?.storage;
+
 const numLabel = (o: KubeObject, k: string): number | undefined => {
   const v = o.metadata.labels?.[k];
   return v === undefined || v === '' || !/^\d+$/.test(v) ? undefined : Number(v);
@@ -152,7 +165,7 @@ const numLabel = (o: KubeObject, k: string): number | undefined => {
 
 export class ClusterExecutor<T extends KubeObject, S extends Record<string, unknown>> implements Reconciler {
   private readonly states = new Map<string, ObjectState>();
-  private readonly stores = new Map<string, ArtifactStore>();
+  private readonly stores = new Map<string, { store: ArtifactStore; at: number }>();
   private readonly byKey = new Map<string, string>(); // namespace/name -> uid
   /**
    * Observations of sandbox Pods by cached object: the informer replaces an object on every
@@ -170,13 +183,34 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
     return (this.opts.now ?? Date.now)();
   }
 
-  private store(uri: string): ArtifactStore {
-    let s = this.stores.get(uri);
-    if (!s) {
-      s = (this.opts.openStore ?? openStore)(uri);
-      this.stores.set(uri, s);
+  /**
+   * The store of a spec.storage, opened once and kept. An s3:// store with a credentialsSecretRef
+   * is opened with the Secret's AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN (read
+   * from the object's namespace, again every STORE_SECRET_TTL_MS so rotated keys are picked up);
+   * without one, the operator's own credential chain applies. Throws StoreSecretError when the
+   * Secret cannot be read (retried), anything else for a bad URI (an invalid spec).
+   */
+  private async store(storage: StorageSettings, namespace: string, client: RestClient): Promise<ArtifactStore> {
+    const secret = storage.uri.startsWith('s3://') ? storage.s3?.credentialsSecretRef?.name : undefined;
+    const key = `${storage.uri}\n${JSON.stringify(storage.s3 ?? {})}\n${secret ? `${namespace}/${secret}` : ''}`;
+    const cached = this.stores.get(key);
+    if (cached && (!secret || this.now() - cached.at < STORE_SECRET_TTL_MS)) return cached.store;
+    let opts: OpenStoreOptions = {};
+    if (storage.uri.startsWith('s3://')) {
+      let credentials;
+      if (secret) {
+        try {
+          const data = (await client.request<{ data?: Record<string, string> }>('GET', resourcePath(Secrets, namespace, secret))).data;
+          credentials = credentialsFromSecretData(`${namespace}/${secret}`, data);
+        } catch (e) {
+          throw new StoreSecretError(`spec.storage.s3.credentialsSecretRef: ${(e as Error).message}`);
+        }
+      }
+      opts = { s3: s3SettingsFromSpec(storage.s3, credentials) };
     }
-    return s;
+    const store = (this.opts.openStore ?? openStore)(storage.uri, opts);
+    this.stores.set(key, { store, at: this.now() });
+    return store;
   }
 
   async reconcile(req: Request, ctx: ReconcileContext): Promise<ReconcileResult | void> {
@@ -206,14 +240,15 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
     const checked = state.checked.result as ReturnType<typeof check<T>>;
     const obj = (checked.ok ? { ...checked.value, metadata: raw.metadata, ...(raw.status ? { status: raw.status } : {}) } : raw) as T;
     let invalid = checked.ok ? undefined : checked.errors.map((e) => `${e.field || '(root)'}: ${e.message}`).join('; ');
-    const spec = (obj as unknown as { spec: { storage?: { uri?: string } } }).spec;
+    const spec = (obj as unknown as { spec: { storage?: StorageSettings } }).spec;
     const prefix = objectPrefix(obj as unknown as { kind: string; metadata: { name?: string; namespace?: string; uid?: string } });
 
     let store: ArtifactStore | undefined;
     if (!invalid) {
       try {
-        store = this.store(spec.storage?.uri ?? 'pvc://entropo-artifacts');
+        store = await this.store(spec.storage ?? { uri: 'pvc://entropo-artifacts' }, req.namespace, ctx.client);
       } catch (e) {
+        if (e instanceof StoreSecretError) return this.storeUnavailable(obj, e.message, ctx);
         invalid = `spec.storage.uri: ${(e as Error).message}`;
       }
     }
@@ -534,31 +569,31 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
           namespace: ns,
           owner: { kind: u.owner.kind, name: u.owner.name, ref: { apiVersion: obj.apiVersion!, kind: obj.kind!, name: obj.metadata.name!, uid: obj.metadata.uid!, controller: true, blockOwnerDeletion: true } },
           network: u.sandbox.network ?? 'PolicyOnly',
-          endpoints: [u.policy.url],
+          endpoints: [u.policy.url, ...[storeEndpoint(storageOf(obj))].filter((x): x is string => x !== undefined)],
           ...(this.policyServerPeer(u.policy.url, ns) ?? {}),
         });
         if (np) await this.createObject(client, NetworkPolicies, ns, np);
         state.networkPolicy = true;
       }
       const info = state.taskInfo.get(u.taskId) ?? { format: 'self-contained' as const };
-      const env: SandboxPodEnv = { operatorImage: this.opts.operatorImage, baseImage: this.opts.sandboxBaseImage, task: info };
+      const env: SandboxPodEnv = { operatorImage: this.opts.operatorImage, baseImage: this.opts.sandboxBaseImage, task: info, storage: storageOf(obj) };
       await this.createObject(client, Pods, ns, sandboxPod({ ...u, iteration: u.source.iteration }, env));
       state.expected.set(u.name, { at: this.now(), unit: { name: u.name, role: 'Sandbox', index: u.index, attempt: u.attempt, phase: 'Pending', createdAt: this.now() } });
       return;
     }
     if (u.role === 'PolicyServer') {
       await this.createObject(client, Services, ns, policyServerService(u));
-      const dep = policyServerDeployment(u, this.opts.operatorImage);
+      const dep = policyServerDeployment(u, this.opts.operatorImage, storageOf(obj));
       dep.metadata!.labels![LABEL_ATTEMPT] = /-a(\d+)$/.exec(u.name)?.[1] ?? '0';
       await this.createObject(client, Deployments, ns, dep);
       return;
     }
     if (u.role === 'Trainer') {
-      await this.createObject(client, Jobs, ns, trainerJob(u, this.opts.operatorImage));
+      await this.createObject(client, Jobs, ns, trainerJob(u, this.opts.operatorImage, storageOf(obj)));
       return;
     }
     if (u.role === 'Verifier') {
-      await this.createObject(client, Jobs, ns, verifierJob(u, this.opts.operatorImage));
+      await this.createObject(client, Jobs, ns, verifierJob(u, this.opts.operatorImage, storageOf(obj)));
       return;
     }
     if (u.role === 'RolloutBatch' || u.role === 'EvalSuite') {

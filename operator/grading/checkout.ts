@@ -27,12 +27,12 @@ export async function resetCheckout(dir: string, base: string): Promise<void> {
 export async function evaluateInCheckout(
   task: SweBenchTask,
   patch: string,
-  opts: { dir: string; base: string; timeoutSeconds: number; semantics?: GradingSemantics },
+  opts: { dir: string; base: string; timeoutSeconds: number; semantics?: GradingSemantics; env?: Record<string, string>; readOnlyDirs?: readonly string[] },
 ): Promise<PatchEvaluation> {
   const t0 = process.hrtime.bigint();
   const seconds = () => Number(process.hrtime.bigint() - t0) / 1e9;
   if (!task.test_command) {
-    throw new Error(`SWE-bench task ${task.instance_id} has no test_command: set it to the harness's command for ${task.repo} (it runs in the task image)`);
+    throw new Error(`SWE-bench task ${task.instance_id} has no test_command: set it on the task, or as test_command of its environment (the harness's command for ${task.repo}, run from the checkout's root)`);
   }
   const notes = [`task ${task.instance_id}: grading in the checkout ${opts.dir} at ${opts.base}`];
   await resetCheckout(opts.dir, opts.base);
@@ -58,6 +58,8 @@ export async function evaluateInCheckout(
       hiddenFiles: testFiles,
       task,
       ...(opts.semantics ? { semantics: opts.semantics } : {}),
+      ...(opts.env ? { env: opts.env } : {}),
+      ...(opts.readOnlyDirs ? { readOnlyDirs: opts.readOnlyDirs } : {}),
     });
     const run = graded.exec;
     const g = graded.grade;

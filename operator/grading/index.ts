@@ -8,3 +8,4 @@ export * from './checkout.ts';
 export * from './patch-paths.ts';
 export * from './integrity.ts';
 export * from './run.ts';
+export * from './harness-report.ts';

@@ -39,6 +39,10 @@ export interface GradedRunOptions {
   canaries?: boolean;
   semantics?: GradingSemantics;
   task: Pick<TaskRecord, 'FAIL_TO_PASS' | 'PASS_TO_PASS'>;
+  /** Variables of the task's environment (PATH with its venv first, ...), over the pinned ones. */
+  env?: Record<string, string>;
+  /** Directories of the task's environment (venv, interpreter) the run must see, also under /tmp (bwrap gives the run a private /tmp). */
+  readOnlyDirs?: readonly string[];
 }
 
 export interface GradedRun {
@@ -81,11 +85,11 @@ async function runGraded(o: GradedRunOptions, hidden: string[], reportDir: strin
   const before = await hashFiles(o.dir, hidden);
   const unittest = o.framework === 'unittest';
   const sandboxed = gradingSandboxWorks();
-  const opts = { cwd: o.dir, timeoutSeconds: o.timeoutSeconds, env: gradingEnv(), captureStderr: unittest };
+  const opts = { cwd: o.dir, timeoutSeconds: o.timeoutSeconds, env: gradingEnv(o.env), captureStderr: unittest };
   let exec: ExecResult;
   if (sandboxed) {
     const protect = [...hidden, '.git'].filter((f) => existsSync(path.join(o.dir, f)));
-    const argv = sandboxedGradingArgv(command, o.dir, protect, junit && reportDir ? [reportDir] : [], runner ? [runner] : []);
+    const argv = sandboxedGradingArgv(command, o.dir, protect, junit && reportDir ? [reportDir] : [], [...(runner ? [runner] : []), ...(o.readOnlyDirs ?? []).filter((d) => existsSync(d))]);
     exec = await runProcess(argv[0], argv.slice(1), opts);
   } else {
     exec = await runShell(command, opts);

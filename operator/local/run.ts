@@ -20,6 +20,8 @@ import { observeRecord, observeStatus } from '../metrics/pipeline.ts';
 import { createRegistry } from '../metrics/registry.ts';
 import { objectPrefix } from '../controllers/decision.ts';
 import { FsStore } from '../store/fs-store.ts';
+import { openStore, registerStore, s3SettingsFromEnv, s3SettingsFromSpec, type StorageS3Spec } from '../store/open.ts';
+import type { ArtifactStore } from '../store/store.ts';
 import { killAllGroups } from '../util/process-groups.ts';
 import { admit, ObjectRunner, stateKey, toKubeYaml, type AnyObject } from './executor.ts';
 import { Progress } from './progress.ts';
@@ -47,6 +49,8 @@ export interface RunOptions {
   onRunner?: (runner: ObjectRunner) => void;
   /** After every status change of any object of the run (benchmarks). */
   onStatusChange?: (runner: ObjectRunner) => void;
+  /** The registry the run's metrics go to (default a new one; tests serve it beyond the run). */
+  registry?: ReturnType<typeof createRegistry>;
 }
 
 export interface RunResult {
@@ -84,10 +88,10 @@ export function readManifest(file: string): AnyObject {
   }
 }
 
-/** Local mode's store: spec.storage.uri when it is file://, else the --store directory. */
+/** Local mode's store: spec.storage.uri when it is file:// or s3://, else the --store directory. */
 function localStorage(o: AnyObject, storeRoot: string): AnyObject {
   const uri = o.spec.storage.uri;
-  if (uri.startsWith('file://')) return o;
+  if (uri.startsWith('file://') || uri.startsWith('s3://')) return o;
   return { ...o, spec: { ...o.spec, storage: { ...o.spec.storage, uri: `file://${storeRoot}` } } } as AnyObject;
 }
 
@@ -129,8 +133,23 @@ export async function runLocal(o: RunOptions): Promise<RunResult> {
   const out = o.out ?? ((t: string) => process.stdout.write(t));
   const storeRoot = path.resolve(o.store);
   mkdirSync(storeRoot, { recursive: true });
-  const store = new FsStore(storeRoot, `file://${storeRoot}`);
   const manifest = localStorage(readManifest(o.file), storeRoot);
+  // an s3:// spec.storage: the spec's endpoint / region / path style over the environment's,
+  // credentials from the default chain (the Secret is a cluster's); the in-process sandbox
+  // phases open the store by URI and get this one
+  const storage = manifest.spec.storage as { uri: string; s3?: StorageS3Spec };
+  const store: ArtifactStore = storage.uri.startsWith('s3://')
+    ? openStore(storage.uri, { s3: { ...s3SettingsFromEnv(), ...s3SettingsFromSpec(storage.s3) } })
+    : new FsStore(storeRoot, `file://${storeRoot}`);
+  const unregister = registerStore(store);
+  try {
+    return await runWith(o, log, out, storeRoot, store, manifest);
+  } finally {
+    unregister();
+  }
+}
+
+async function runWith(o: RunOptions, log: Logger, out: (text: string) => void, storeRoot: string, store: ArtifactStore, manifest: AnyObject): Promise<RunResult> {
   const key = stateKey(manifest);
   let obj: AnyObject;
   const saved = (await store.exists(key)) ? (parseYaml(await store.getText(key)) as AnyObject) : undefined;
@@ -162,7 +181,7 @@ export async function runLocal(o: RunOptions): Promise<RunResult> {
     obj = admit(manifest);
   }
 
-  const registry = createRegistry();
+  const registry = o.registry ?? createRegistry();
   const metrics = domainMetrics(registry);
   const server = await serveMetrics(o.metricsPort, registry);
   if (server) {
@@ -221,7 +240,7 @@ export async function runLocal(o: RunOptions): Promise<RunResult> {
 }
 
 /** Prints the final status of a run as a table, and where its status YAML and artifacts are. */
-async function printResult(store: FsStore, final: AnyObject, file: string, storeRoot: string, key: string, out: (text: string) => void): Promise<void> {
+async function printResult(store: ArtifactStore, final: AnyObject, file: string, storeRoot: string, key: string, out: (text: string) => void): Promise<void> {
   // the run's EvalSuites, as saved (decidedBy per iteration)
   const evalSuites = new Map<string, EvalSuite>();
   for (const k of await store.list(`local/objects/${final.metadata.namespace ?? 'default'}/EvalSuite`)) {
@@ -231,7 +250,8 @@ async function printResult(store: FsStore, final: AnyObject, file: string, store
   const tbl =
     final.kind === 'TrainingRun' ? trainingRunTable(final as TrainingRun, evalSuites) : final.kind === 'RolloutBatch' ? rolloutBatchTable(final as RolloutBatch) : evalSuiteTable(final as EvalSuite);
   out(`\n${final.kind} ${final.metadata.name}: ${final.status?.phase}${final.status?.message ? ` (${final.status.message})` : ''}\n\n${tbl}\n\n`);
-  out(`status (as kubectl get -o yaml): ${path.join(storeRoot, key)}\nartifacts: ${path.join(storeRoot, objectPrefix(final))}\n`);
+  const at = (k: string) => (store instanceof FsStore || !store.uri.startsWith('s3://') ? path.join(storeRoot, k) : `${store.uri}/${k}`);
+  out(`status (as kubectl get -o yaml): ${at(key)}\nartifacts: ${at(objectPrefix(final))}\n`);
 }
 
 export { toKubeYaml };

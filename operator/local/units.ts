@@ -11,15 +11,16 @@
  *   Verifier      verifier scoring of the trajectories in this process
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
+import { entropoEntry } from '../util/package-root.ts';
 import type { RolloutSummary, TrajectoryRecord } from '../api/records.ts';
 import type { ObservedUnit, PolicyServerUnit, SandboxUnit, TrainerSummary, TrainerUnit, VerifierUnit } from '../controllers/decision.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { ArtifactStore } from '../store/store.ts';
+import { trainerFiles } from '../training/store-files.ts';
 import { parseProgressLine } from '../training/progress-line.ts';
 
 /** A live unit: its observation (mutated as it changes) and how to end it. */
@@ -41,15 +42,6 @@ export interface UnitContext {
   scratch: string;
 }
 
-/** The repository (or package) root: where bin/entropo.js is. */
-export function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(path.join(dir, 'bin', 'entropo.js'))) return dir;
-    dir = path.dirname(dir);
-  }
-  throw new Error('cannot find bin/entropo.js above operator/local');
-}
 
 const base = (u: { name: string; role: ObservedUnit['role'] }, extra: Partial<ObservedUnit> = {}): ObservedUnit => ({
   name: u.name,
@@ -59,11 +51,6 @@ const base = (u: { name: string; role: ObservedUnit['role'] }, extra: Partial<Ob
   startedAt: Date.now(),
   ...extra,
 });
-
-const localPath = (store: ArtifactStore, key: string): string => {
-  if (!store.localPath) throw new Error(`local mode needs a directory store (got ${store.uri})`);
-  return store.localPath(key);
-};
 
 // ---- sandbox ---------------------------------------------------------------------------------
 
@@ -168,7 +155,7 @@ export function startTrainer(u: TrainerUnit, ctx: UnitContext): LocalUnit {
   const observed = base(u, { iteration: u.iteration, attempt: u.attempt, phase: 'Pending' });
   let child: ChildProcess | undefined;
   let stopped = false;
-  const out = localPath(ctx.store, u.checkpointKey);
+  let syncing: NodeJS.Timeout | undefined;
   const fail = (reason: string, message: string) => {
     if (stopped) return;
     Object.assign(observed, { phase: 'Failed', reason, message: message.slice(-2000), finishedAt: Date.now() });
@@ -176,7 +163,8 @@ export function startTrainer(u: TrainerUnit, ctx: UnitContext): LocalUnit {
   };
   (async () => {
     const [model, reference] = await Promise.all([sourceDir(u.init, ctx), sourceDir(u.reference, ctx)]);
-    mkdirSync(out, { recursive: true });
+    // local paths for the trainer: in place on a directory store, copies synced to S3 otherwise
+    const f = await trainerFiles(ctx.store, u, path.join(ctx.scratch, 'trainer', u.name));
     const config = path.join(ctx.scratch, 'trainer', `${u.name}.yaml`);
     mkdirSync(path.dirname(config), { recursive: true });
     writeFileSync(
@@ -184,8 +172,8 @@ export function startTrainer(u: TrainerUnit, ctx: UnitContext): LocalUnit {
       toYaml({
         model,
         reference,
-        trajectories: localPath(ctx.store, u.trajectoriesKey),
-        output: out,
+        trajectories: f.trajectories,
+        output: f.output,
         training: u.training,
         preference: u.preference,
         resume: true,
@@ -195,7 +183,7 @@ export function startTrainer(u: TrainerUnit, ctx: UnitContext): LocalUnit {
       }),
     );
     if (stopped) return;
-    child = spawn(process.execPath, [path.join(packageRoot(), 'bin', 'entropo.js'), 'train', '--config', config, '--progress'], {
+    child = spawn(process.execPath, [entropoEntry(), 'train', '--config', config, '--progress'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ENTROPO_LOG_LEVEL: process.env.ENTROPO_LOG_LEVEL ?? 'warn' },
     });
@@ -216,9 +204,12 @@ export function startTrainer(u: TrainerUnit, ctx: UnitContext): LocalUnit {
         }
       }
     });
-    child.on('close', (code, signal) => {
+    syncing = setInterval(() => void f.sync().catch((e: Error) => ctx.log.warn('checkpoint upload failed', { unit: u.name, error: e.message })), 10_000);
+    child.on('close', (code, signal) => void (async () => {
+      clearInterval(syncing);
       if (stopped) return;
       if (code !== 0) {
+        await f.sync().catch(() => undefined);
         const tail = stderr.trim().split('\n').slice(-5).join('\n');
         // the data cannot train (nothing finished, nothing fits): not an infrastructure failure, no retry
         if (/no training examples|is invalid:/.test(tail)) {
@@ -229,6 +220,7 @@ export function startTrainer(u: TrainerUnit, ctx: UnitContext): LocalUnit {
         observed.infrastructure = true;
         return fail(signal ? 'Killed' : 'Error', `entropo train exited ${signal ?? code}: ${tail}`);
       }
+      await f.finish(); // the checkpoint is in the store before the unit counts as done
       const last = stdout.trim().split('\n').pop() ?? '';
       let r: Record<string, unknown>;
       try {
@@ -249,12 +241,13 @@ export function startTrainer(u: TrainerUnit, ctx: UnitContext): LocalUnit {
       }
       Object.assign(observed, { phase: 'Succeeded', exitCode: 0, summary, finishedAt: Date.now() });
       ctx.changed();
-    });
+    })().catch((e: Error) => fail('Error', `storing the trainer's output: ${e.message}`)));
   })().catch((e: Error) => fail('Error', e.message));
   return {
     observed,
     async stop() {
       stopped = true;
+      clearInterval(syncing);
       if (child && child.exitCode === null) {
         child.kill('SIGTERM');
         await new Promise<void>((res) => {

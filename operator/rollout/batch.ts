@@ -4,7 +4,7 @@
  * retryRollout in controllers/sandbox-fleet.ts: the one place the retry and no-sample policy
  * lives). Summaries and SWE-bench predictions are pure functions of the trajectories.
  */
-import type { TaskRecord, TrajectoryRecord } from '../api/records.ts';
+import type { ResolvedEnvironment, TaskRecord, TrajectoryRecord } from '../api/records.ts';
 import { runRolloutDetailed, type RolloutAssignment, type RolloutDeps, type RolloutPhases } from './rollout.ts';
 import { isSample } from './trajectory.ts';
 
@@ -30,6 +30,8 @@ export interface BatchOptions extends Omit<RolloutAssignment, 'task' | 'sample'>
   retry?: (t: TrajectoryRecord, failures: number) => boolean;
   /** Called as each rollout ends (progress). */
   onDone?: (t: TrajectoryRecord, phases: RolloutPhases) => void;
+  /** The environment of a SWE-bench task (its checkout, venv, ...: operator/tasks/environments.ts), for the agent's sandbox and grading. */
+  environmentOf?: (task: TaskRecord) => ResolvedEnvironment | undefined;
 }
 
 export interface BatchResult {
@@ -42,11 +44,13 @@ export interface BatchResult {
 export async function runBatch(o: BatchOptions, deps: RolloutDeps = {}): Promise<BatchResult> {
   const t0 = process.hrtime.bigint();
   const jobs = o.tasks.flatMap((task) => Array.from({ length: o.samples }, (_, sample) => ({ task, sample })));
-  const { tasks: _t, samples: _s, concurrency: _c, retry, onDone: _d, ...common } = o;
+  const { tasks: _t, samples: _s, concurrency: _c, retry, onDone: _d, environmentOf, ...common } = o;
   const results = await mapPool(jobs, o.concurrency, async ({ task, sample }) => {
     let failures = 0;
+    const environment = environmentOf?.(task);
+    const sandbox = environment ? { ...common.sandbox, environment } : common.sandbox;
     for (;;) {
-      const r = await runRolloutDetailed({ ...common, task, sample }, deps);
+      const r = await runRolloutDetailed({ ...common, ...(sandbox ? { sandbox } : {}), task, sample }, deps);
       if (isSample(r.trajectory) || !retry?.(r.trajectory, ++failures)) {
         o.onDone?.(r.trajectory, r.phases);
         return r;

@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { RolloutSummary, TaskRecord, TrajectoryRecord } from '../api/records.ts';
 import { encodeSummary, summarize } from '../api/termination-message.ts';
 import { logger } from '../logging/logger.ts';
-import { openStore } from '../store/fs-store.ts';
+import { openStore } from '../store/open.ts';
 import { parseTaskJsonl, formatError } from '../tasks/dataset.ts';
 import { defaultTrajectoryKey, type SandboxInputs } from './assignment.ts';
 import { runRollout, type RolloutDeps } from './rollout.ts';

@@ -17,6 +17,7 @@ import { SYSTEM_PROMPT, userPrompt } from './agent/prompts.ts';
 import { PatchTooLargeError, Sandbox, type SandboxOptions } from './sandbox/sandbox.ts';
 import { Toolbox } from './tools/toolbox.ts';
 import { evaluateInCheckout } from '../grading/checkout.ts';
+import { environmentVariables, withEnvironmentDefaults } from '../tasks/environments.ts';
 import { NO_TESTS, TRAJECTORY_SCHEMA, allFailed, isSample, patchHash, samplingParams, trajectoryId } from './trajectory.ts';
 
 export interface Endpoint {
@@ -271,10 +272,16 @@ export async function runRolloutDetailed(a: RolloutAssignment, deps: RolloutDeps
  * is cut to base_commit here too: the candidate's code runs during the tests and must not find the
  * fix in a later commit of the repository either.
  */
-async function gradeSweBench(task: SweBenchTask, patch: string, opts: SandboxOptions, timeoutSeconds: number): Promise<PatchEvaluation> {
+export async function gradeSweBench(task: SweBenchTask, patch: string, opts: SandboxOptions, timeoutSeconds: number): Promise<PatchEvaluation> {
   const clean = await Sandbox.create(task, { ...opts, isolation: 'none', user: 'runner' });
   try {
-    return await evaluateInCheckout(task, patch, { dir: clean.workDir, base: clean.base, timeoutSeconds });
+    const env = environmentVariables(opts.environment, process.env.PATH ?? '/usr/bin:/bin');
+    return await evaluateInCheckout(withEnvironmentDefaults(task, opts.environment), patch, {
+      dir: clean.workDir,
+      base: clean.base,
+      timeoutSeconds,
+      ...(opts.environment ? { env, readOnlyDirs: opts.environment.readOnlyDirs } : {}),
+    });
   } finally {
     await clean.dispose();
   }

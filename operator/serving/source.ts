@@ -8,11 +8,12 @@
  * its base, given explicitly or read from the adapter's base_model_name_or_path (itself a source).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { resolveBuiltinModel } from '../policy/builtin.ts';
 import type { ArtifactStore } from '../store/store.ts';
+import { downloadPrefix } from '../store/sync.ts';
 
 export interface ResolvedModel {
   /** The base model directory (config.json, weights, tokenizer). */
@@ -30,7 +31,7 @@ export interface ResolveOptions {
   base?: string;
 }
 
-/** Copies every object under key/ into the cache (once) and returns the local directory. */
+/** Copies every object under key/ into the cache (once, streamed) and returns the local directory. */
 export async function fetchStoreDir(store: ArtifactStore, key: string, cacheDir: string): Promise<string> {
   const prefix = key.replace(/\/+$/, '');
   const local = store.localPath?.(prefix);
@@ -42,12 +43,8 @@ export async function fetchStoreDir(store: ArtifactStore, key: string, cacheDir:
   if (keys.length === 0) throw new Error(`store://${prefix}: no objects under ${prefix}/ in ${store.uri}`);
   const tmp = `${dest}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
-  for (const k of keys) {
-    const rel = k.slice(prefix.length + 1);
-    const file = path.join(tmp, ...rel.split('/'));
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, await store.get(k));
-  }
+  // streamed object by object (checkpoints are large); the .complete marker goes last
+  await downloadPrefix(store, prefix, tmp);
   writeFileSync(path.join(tmp, '.complete'), `${store.uri} ${prefix}\n`);
   rmSync(dest, { recursive: true, force: true });
   renameSync(tmp, dest);

@@ -1,7 +1,10 @@
 /** Directory-backed artifact store: local mode (file:///dir) and PVCs mounted into Pods (pvc://claim/prefix). */
-import { mkdir, readFile, writeFile, rename, readdir, rm, stat } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, readFile, writeFile, rename, readdir, rm, stat } from 'node:fs/promises';
 import { join, dirname, relative, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { checkKey, type ArtifactStore } from './store.ts';
 
 export class FsStore implements ArtifactStore {
@@ -14,17 +17,39 @@ export class FsStore implements ArtifactStore {
     return join(this.root, checkKey(key));
   }
 
-  async put(key: string, data: string | Uint8Array): Promise<void> {
+  /** A temporary file next to the key's file: renamed over it when complete, never listed. */
+  private async tmpFor(key: string): Promise<{ path: string; tmp: string }> {
     const path = this.localPath(key);
     await mkdir(dirname(path), { recursive: true });
+    return { path, tmp: `${path}.${randomBytes(4).toString('hex')}.tmp` };
+  }
+
+  async put(key: string, data: string | Uint8Array): Promise<void> {
     // Write then rename: a reader never sees half a file, a crash never leaves one.
-    const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+    const { path, tmp } = await this.tmpFor(key);
     await writeFile(tmp, data);
     await rename(tmp, path);
   }
 
+  async putStream(key: string, body: Readable | AsyncIterable<Uint8Array>): Promise<void> {
+    const { path, tmp } = await this.tmpFor(key);
+    try {
+      await pipeline(body instanceof Readable ? body : Readable.from(body), createWriteStream(tmp));
+      await rename(tmp, path);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+  }
+
   get(key: string): Promise<Buffer> {
     return readFile(this.localPath(key));
+  }
+
+  async getStream(key: string): Promise<Readable> {
+    // Opened first, so a missing file fails here (as get does), not later on the stream.
+    const fh = await open(this.localPath(key), 'r');
+    return fh.createReadStream();
   }
 
   async getText(key: string): Promise<string> {
@@ -33,8 +58,7 @@ export class FsStore implements ArtifactStore {
 
   async exists(key: string): Promise<boolean> {
     try {
-      await stat(this.localPath(key));
-      return true;
+      return (await stat(this.localPath(key))).isFile();
     } catch {
       return false;
     }
@@ -67,12 +91,3 @@ export class FsStore implements ArtifactStore {
 
 /** Where a PVC is mounted inside operator-made Pods. */
 export const PVC_MOUNT = '/artifacts';
-
-/** Opens a store from a spec.storage.uri. In a Pod, pvc:// resolves to the mounted volume. */
-export function openStore(uri: string, opts: { pvcMount?: string } = {}): ArtifactStore {
-  if (uri.startsWith('file://')) return new FsStore(uri.slice('file://'.length), uri);
-  const pvc = /^pvc:\/\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\/.*)?$/.exec(uri);
-  if (pvc) return new FsStore(join(opts.pvcMount ?? PVC_MOUNT, pvc[3] ?? ''), uri);
-  if (uri.startsWith('s3://')) throw new Error(`storage.uri ${uri}: the s3 backend is on the roadmap and not available in this version`);
-  throw new Error(`storage.uri ${JSON.stringify(uri)}: expected file:///dir, pvc://claim[/prefix] or s3://bucket[/prefix]`);
-}

@@ -12,7 +12,8 @@
  *              `summaryError` ("missing" / the parse error)
  *   Failed     Evicted, Preempted, DeadlineExceeded (activeDeadlineSeconds), OOMKilled,
  *              Error (a container exited non-zero; `exitCode` is its code; exit 3 = no sample,
- *              with the summary that container wrote), InvalidAssignment (exit 2);
+ *              with the summary that container wrote), InvalidAssignment (exit 2 of an
+ *              `entropo sandbox` phase; exit 2 of copy-runtime is an Error);
  *              `infrastructure` is true for all but InvalidAssignment
  * Times are ms since the epoch.
  */
@@ -41,6 +42,8 @@ export interface PodObservation {
 export const START_FAILURES = ['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError', 'ErrImageNeverPull'] as const;
 export const EXIT_NO_SAMPLE = 3;
 export const EXIT_CONFIG = 2;
+/** The containers that run `entropo sandbox <phase>`: only their exit 2 means "invalid assignment". */
+const ENTROPO_CONTAINERS = new Set(['prepare', 'agent', 'prepare-grading', 'grade']);
 /** The containers whose start means the rollout itself runs (the helpers before them are set-up). */
 const WORK_CONTAINERS = new Set(['agent', 'prepare-grading', 'grade']);
 
@@ -97,11 +100,14 @@ export function observeSandboxPod(pod: V1Pod): PodObservation {
     if (oom) return fail('OOMKilled', `container ${oom.name} was killed for running out of memory`);
     if (!term) return fail(status.reason || 'PodFailed', status.message ?? `the Pod ended ${status.phase} without a graded result`);
     const who = failedC!.name;
-    if (term.exitCode === EXIT_CONFIG) return fail('InvalidAssignment', `container ${who} exited 2: ${lastLine(term.message) ?? 'its assignment is invalid'}`, false);
+    // Exit 2 of anything else (copy-runtime's cp or tar, a user's image) is an infrastructure fault.
+    if (term.exitCode === EXIT_CONFIG && ENTROPO_CONTAINERS.has(who)) return fail('InvalidAssignment', `container ${who} exited 2: ${lastLine(term.message) ?? 'its assignment is invalid'}`, false);
     if (term.exitCode === EXIT_NO_SAMPLE) {
       // agent / grade write the summary of a no-sample rollout to their termination message.
+      // A phase before them (prepare) says why in its log (FallbackToLogsOnError): keep its last line.
       const parsed = parseTerminationMessage(term.message);
-      return { ...fail('NoSample', `container ${who} exited 3 (no sample)`), ...parsed };
+      const why = 'summaryError' in parsed && lastLine(term.message) ? `: ${lastLine(term.message)}` : '';
+      return { ...fail('NoSample', `container ${who} exited 3 (no sample)${why}`), ...parsed };
     }
     return fail('Error', `container ${who} exited ${term.exitCode}${term.reason && term.reason !== 'Error' ? ` (${term.reason})` : ''}${lastLine(term.message) ? `: ${lastLine(term.message)}` : ''}`);
   }

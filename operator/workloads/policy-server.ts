@@ -9,6 +9,7 @@ import type { V1Deployment, V1Service } from '@kubernetes/client-node';
 import { KUEUE_QUEUE, LABEL_CHECKPOINT, LABEL_OWNER_UID, LABEL_ROLE, ownerLabels } from './labels.ts';
 import { ownerReference } from './sandbox-pod.ts';
 import { NON_ROOT_UID, STORE_MOUNT } from './sandbox-pod.ts';
+import { storeEnv, type StorageSettings } from './store-env.ts';
 
 export const SERVE_PORT = 8000;
 
@@ -42,7 +43,7 @@ export function policyServerLabels(input: Pick<PolicyServerInput, 'name' | 'owne
 /** The base URL sandboxes use. */
 export const policyServerUrl = (name: string, namespace: string): string => `http://${name}.${namespace}.svc:${SERVE_PORT}/v1`;
 
-export function policyServerDeployment(input: PolicyServerInput, image: string): V1Deployment {
+export function policyServerDeployment(input: PolicyServerInput, image: string, storage?: StorageSettings): V1Deployment {
   const labels = policyServerLabels(input);
   const pvc = /^pvc:\/\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\/.*)?$/.exec(input.storeUri);
   const selector = { 'entropo.dev/policy-server': input.name };
@@ -66,7 +67,7 @@ export function policyServerDeployment(input: PolicyServerInput, image: string):
               image,
               args: ['serve', '--model', input.source, '--served-model-name', input.model, '--host', '0.0.0.0', '--port', String(SERVE_PORT), '--store', input.storeUri],
               ports: [{ name: 'http', containerPort: SERVE_PORT }],
-              env: [{ name: 'ENTROPO_MODEL_CACHE', value: '/tmp/entropo-models' }],
+              env: [{ name: 'ENTROPO_MODEL_CACHE', value: '/tmp/entropo-models' }, ...storeEnv(storage)],
               readinessProbe: { httpGet: { path: '/health', port: SERVE_PORT }, periodSeconds: 2, failureThreshold: 3 },
               livenessProbe: { httpGet: { path: '/health', port: SERVE_PORT }, initialDelaySeconds: 300, periodSeconds: 10, failureThreshold: 6 },
               resources: (input.resources as { requests?: Record<string, string>; limits?: Record<string, string> } | undefined) ?? DEFAULT_RESOURCES,

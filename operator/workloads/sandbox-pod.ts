@@ -2,8 +2,9 @@
  * The sandbox Pod of one rollout (task x sample x attempt), built as a pure function of the
  * assignment. Its shape follows the sandbox phase contract (prepare -> agent -> grade):
  *
- *   initContainers  copy-runtime     operator image: /opt/entropo (node + the bundled agent, minus
- *                                    the task suite) -> the `runtime` emptyDir
+ *   initContainers  copy-runtime     operator image: /opt/entropo/bin (node) and /opt/entropo/sandbox
+ *                                    (`entropo sandbox` bundled into one file + its grading runner,
+ *                                    operator/cli/sandbox-main.ts) -> the `runtime` emptyDir
  *                   prepare          operator image: task record -> agent work tree + agent view
  *                                    of the task in the `workspace` emptyDir
  *                   agent            TASK image, runs /entropo/bin/node: the agent loop against the
@@ -30,9 +31,17 @@ import { GROUP, VERSION, type RolloutLimits, type Sampling } from '../api/common
 import type { OwnerReference } from '../runtime/kube/types.ts';
 import { ANNOTATION_TASK_ID, KUEUE_QUEUE, LABEL_ATTEMPT, LABEL_INDEX, LABEL_ITERATION, LABEL_OWNER_UID, LABEL_ROLE, LABEL_SAMPLE, LABEL_TASK, labelValue, ownerLabels } from './labels.ts';
 import { sandboxImage } from './swebench.ts';
+import { storeEnv, type StorageSettings } from './store-env.ts';
 
 /** Where the runtime emptyDir is mounted in every container. */
 export const RUNTIME_MOUNT = '/entropo';
+/**
+ * What copy-runtime copies from the runtime image (the operator image, or spec.sandbox.runtimeImage
+ * laid out the same way; see the Dockerfile): the Node binary at bin/node and the sandbox bundle.
+ */
+export const RUNTIME_SOURCES = ['/opt/entropo/bin', '/opt/entropo/sandbox'] as const;
+/** The sandbox bundle under RUNTIME_MOUNT (npm run build:sandbox). */
+export const RUNTIME_ENTRY = 'sandbox/entropo-sandbox.mjs';
 export const WORKSPACE_MOUNT = '/workspace';
 export const HIDDEN_MOUNT = '/hidden';
 /** Where a pvc:// store is mounted (operator/store/fs-store.ts PVC_MOUNT). */
@@ -102,6 +111,8 @@ export interface SandboxPodEnv {
   /** Base image of self-contained tasks (Python + Node + git). */
   baseImage: string;
   task: { format: 'swe-bench' | 'self-contained'; image?: string };
+  /** spec.storage: an s3:// store's settings reach the containers that open the store (store-env.ts). */
+  storage?: StorageSettings;
 }
 
 /** The ownerReference of a child of an entropo.dev object (controller, blockOwnerDeletion). */
@@ -161,7 +172,7 @@ export function sandboxPod(unit: SandboxPodInput, env: SandboxPodEnv): V1Pod {
   const runtimeImage = sandbox.runtimeImage ?? env.operatorImage;
   const nonRoot = sandboxRunsAsNonRoot(sandbox, env.task);
   const node = `${RUNTIME_MOUNT}/bin/node`;
-  const entropo = `${RUNTIME_MOUNT}/app/bin/entropo.js`;
+  const entropo = `${RUNTIME_MOUNT}/${RUNTIME_ENTRY}`;
   const store = storeVolume(unit.storeUri);
   const resources = toResources(sandbox.resources);
   const repoDir = task.format === 'swe-bench' ? '/testbed' : `${WORKSPACE_MOUNT}/repo`;
@@ -171,7 +182,7 @@ export function sandboxPod(unit: SandboxPodInput, env: SandboxPodEnv): V1Pod {
   const workspace = v('ENTROPO_WORKSPACE', WORKSPACE_MOUNT);
   const hidden = v('ENTROPO_HIDDEN', HIDDEN_MOUNT);
   const repo = v('ENTROPO_REPO_DIR', repoDir);
-  const taskRef = [v('ENTROPO_TASK_KEY', unit.tasksKey), v('ENTROPO_TASK_ID', unit.taskId), v('ENTROPO_STORE_URI', unit.storeUri)];
+  const taskRef = [v('ENTROPO_TASK_KEY', unit.tasksKey), v('ENTROPO_TASK_ID', unit.taskId), v('ENTROPO_STORE_URI', unit.storeUri), ...storeEnv(env.storage)];
   const identity = [v('ENTROPO_SAMPLE', String(unit.sample)), v('ENTROPO_RUN', unit.run), v('ENTROPO_SOURCE', JSON.stringify(unit.source))];
   const termination = v('ENTROPO_TERMINATION_LOG', TERMINATION_LOG);
   const apiKey: V1EnvVar[] = unit.policy.apiKeySecretRef
@@ -201,9 +212,10 @@ export function sandboxPod(unit: SandboxPodInput, env: SandboxPodEnv): V1Pod {
 
   const initContainers: V1Container[] = [
     {
-      // The image's entrypoint is tini + entropo; the copy runs a shell. The task suite stays behind.
+      // Node and the one-file sandbox bundle (~125 MB in 3 files), not the operator's install
+      // (~550 MB in tens of thousands of files: minutes per Pod on a busy node).
       ...helper('copy-runtime', [], [], [m.runtime]),
-      command: ['/bin/sh', '-c', `cd /opt/entropo && tar --exclude=./app/operator/tasks/suite -cf - . | tar -xf - -C ${RUNTIME_MOUNT}`],
+      command: ['cp', '-R', ...RUNTIME_SOURCES, `${RUNTIME_MOUNT}/`],
     },
     helper('prepare', ['sandbox', 'prepare'], [...taskRef, workspace, repo], [m.workspace, ...storeMounts]),
     {
@@ -245,6 +257,7 @@ export function sandboxPod(unit: SandboxPodInput, env: SandboxPodEnv): V1Pod {
       workspace,
       hidden,
       v('ENTROPO_STORE_URI', unit.storeUri),
+      ...storeEnv(env.storage),
       v('ENTROPO_TRAJECTORY_KEY', unit.trajectoryKey),
       ...identity,
       termination,

@@ -19,6 +19,7 @@ import type { Preference, Training } from '../api/common.ts';
 import { KUEUE_QUEUE, LABEL_ATTEMPT, LABEL_ITERATION, LABEL_OWNER_UID, LABEL_ROLE, ownerLabels } from './labels.ts';
 import { NON_ROOT_UID, STORE_MOUNT, ownerReference } from './sandbox-pod.ts';
 import { parseTerminationMessage, type PodObservation } from './pod-state.ts';
+import { storeEnv, type StorageSettings } from './store-env.ts';
 
 export const TRAINER_UNIT_ENV = 'ENTROPO_TRAINER_UNIT';
 /** Label on the trainer Pod naming its Job (the unit). */
@@ -47,7 +48,8 @@ export type TrainerAssignment = Pick<TrainerJobInput, 'iteration' | 'attempt' | 
 
 const DEFAULT_RESOURCES = { requests: { cpu: '1', memory: '4Gi' }, limits: { cpu: '4', memory: '8Gi' } };
 
-export function trainerJob(u: TrainerJobInput, operatorImage: string): V1Job {
+/** The trainer Job (pure); `storage` (spec.storage) gives an s3:// store's settings to the container (store-env.ts). */
+export function trainerJob(u: TrainerJobInput, operatorImage: string, storage?: StorageSettings): V1Job {
   const labels = {
     ...ownerLabels(u.owner, 'trainer'),
     ...(u.owner.uid ? { [LABEL_OWNER_UID]: u.owner.uid } : {}),
@@ -95,6 +97,7 @@ export function trainerJob(u: TrainerJobInput, operatorImage: string): V1Job {
                 { name: TRAINER_UNIT_ENV, value: JSON.stringify(assignment) },
                 { name: 'ENTROPO_MODEL_CACHE', value: '/tmp/entropo-models' },
                 { name: 'TZ', value: 'UTC' },
+                ...storeEnv(storage),
               ],
               resources: (t.resources as { requests?: Record<string, string>; limits?: Record<string, string> } | undefined) ?? DEFAULT_RESOURCES,
               securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },

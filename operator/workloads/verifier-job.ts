@@ -10,6 +10,7 @@ import type { ModelRef } from '../api/common.ts';
 import { LABEL_ATTEMPT, LABEL_OWNER_UID, LABEL_ROLE, ownerLabels } from './labels.ts';
 import { NON_ROOT_UID, STORE_MOUNT, ownerReference } from './sandbox-pod.ts';
 import { LABEL_UNIT } from './trainer-job.ts';
+import { storeEnv, type StorageSettings } from './store-env.ts';
 
 export interface VerifierJobInput {
   name: string;
@@ -21,24 +22,20 @@ export interface VerifierJobInput {
   outputKey: string;
 }
 
-/** The store's mount path of a key inside operator-made Pods (pvc:// stores only). */
-export function mountedPath(storeUri: string, key: string): string {
-  const pvc = /^pvc:\/\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\/.*)?$/.exec(storeUri);
-  if (pvc) return `${STORE_MOUNT}${pvc[3] ?? ''}/${key}`.replace(/\/+/g, '/');
-  // file:// (single-node clusters, tests): the same directory on the node.
-  if (storeUri.startsWith('file://')) return `${storeUri.slice('file://'.length)}/${key}`.replace(/\/+/g, '/');
-  throw new Error(`${storeUri}: the verifier Job reads trajectories from a pvc:// or file:// store`);
-}
-
-export function verifierJob(u: VerifierJobInput, operatorImage: string): V1Job {
+/**
+ * The verifier Job (pure): `entropo verifier score` reads the suite's trajectories and a store://
+ * verifier from the store and writes the scores to outputKey, all through --store (any backend);
+ * `storage` (spec.storage) gives an s3:// store's settings to the container (store-env.ts).
+ */
+export function verifierJob(u: VerifierJobInput, operatorImage: string, storage?: StorageSettings): V1Job {
   const labels = { ...ownerLabels(u.owner, 'verifier'), ...(u.owner.uid ? { [LABEL_OWNER_UID]: u.owner.uid } : {}), [LABEL_ROLE]: 'Verifier', [LABEL_ATTEMPT]: String(u.attempt) };
   const pvc = /^pvc:\/\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\/.*)?$/.exec(u.storeUri);
   // Every trajectory the suite's sandboxes wrote: <prefix>/trajectories/<unit>.json (input: <prefix>/verifier/input.jsonl).
-  const trajectories = mountedPath(u.storeUri, u.inputKey.replace(/\/verifier\/[^/]*$/, '/trajectories'));
+  const trajectories = u.inputKey.replace(/\/verifier\/[^/]*$/, '/trajectories');
   const m = u.model;
   const how = m.endpoint
     ? ['--endpoint', m.endpoint.url, '--endpoint-model', m.name]
-    : ['--verifier', m.source!.startsWith('store://') ? mountedPath(u.storeUri, m.source!.slice('store://'.length)) : m.source!.replace(/^file:\/\//, '')];
+    : ['--verifier', m.source!.startsWith('store://') ? m.source! : m.source!.replace(/^file:\/\//, '')];
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -56,10 +53,11 @@ export function verifierJob(u: VerifierJobInput, operatorImage: string): V1Job {
             {
               name: 'verify',
               image: operatorImage,
-              args: ['verifier', 'score', trajectories, ...how, '--out-file', mountedPath(u.storeUri, u.outputKey)],
+              args: ['verifier', 'score', trajectories, ...how, '--store', u.storeUri, '--out-key', u.outputKey],
               env: [
                 { name: 'TZ', value: 'UTC' },
                 ...(m.endpoint?.apiKeySecretRef ? [{ name: 'OPENAI_API_KEY', valueFrom: { secretKeyRef: m.endpoint.apiKeySecretRef } }] : []),
+                ...storeEnv(storage),
               ],
               resources: { requests: { cpu: '1', memory: '2Gi' }, limits: { cpu: '4', memory: '8Gi' } },
               securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },

@@ -147,10 +147,33 @@ export function hostAddress(): string {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * True when a process above this one is `flock ... /tmp/entropo-node.lock ...` (someone wrapped the
+ * tests in the lock by hand): taking it again from here would wait on our own ancestor forever.
+ */
+function lockHeldByAncestor(): boolean {
+  let pid = process.ppid;
+  for (let depth = 0; pid > 1 && depth < 32; depth++) {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (argv[0]?.endsWith('flock') && argv.includes(NODE_LOCK)) return true;
+      // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so split after ')'.
+      pid = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(')').pop()!.trim().split(' ')[1]);
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}
+
+/**
  * Holds /tmp/entropo-node.lock through a `flock` child until release() or this process's death
  * (the child's stdin closes, it exits, the kernel drops the lock).
  */
 async function acquireNodeLock(timeoutMs = 30 * 60_000): Promise<() => void> {
+  if (lockHeldByAncestor()) {
+    console.error(`[e2e] ${NODE_LOCK} is held by an enclosing flock of this process: not taking it again`);
+    return () => {};
+  }
   const child = spawn('flock', ['-w', String(Math.round(timeoutMs / 1000)), NODE_LOCK, 'sh', '-c', 'echo locked; exec cat >/dev/null'], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });

@@ -399,6 +399,9 @@ function operatorLayer(stage: DockerfileStage, part: LayerPart, key: string): st
           } else if (c.from === 'build' && src.endsWith('/dist')) {
             log('compiling the CLI (tsc -p tsconfig.build.json)');
             sh(join(REPO, 'node_modules', '.bin', 'tsc'), ['-p', join(REPO, 'tsconfig.build.json'), '--outDir', dest, '--sourceMap', 'false']);
+          } else if (c.from === 'build' && src.endsWith('/dist-sandbox')) {
+            log('bundling the agent runtime (npm run build:sandbox)');
+            sh('npm', ['run', '--silent', 'build:sandbox', '--', `--outfile=${join(dest, 'entropo-sandbox.mjs')}`], { cwd: REPO });
           } else if (c.from) {
             throw new Error(`Dockerfile: COPY --from=${c.from} ${src} has no counterpart in test/e2e/images.ts`);
           } else {

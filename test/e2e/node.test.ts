@@ -105,7 +105,7 @@ test('the operator image agrees with the Dockerfile: layout, user, entrypoint; i
   for (const layer of img.layers) {
     for (const f of execFileSync('tar', ['-tf', layer], { encoding: 'utf8', maxBuffer: 256 << 20 }).split('\n')) if (f) files.add('/' + f.replace(/\/$/, ''));
   }
-  const expected = [...stage.copies.map((x) => x.dest), ...stage.runPaths, stage.entrypoint![0], '/opt/entropo/app/bin/entropo.js', '/opt/entropo/app/dist/operator/cli/main.js'];
+  const expected = [...stage.copies.map((x) => x.dest), ...stage.runPaths, stage.entrypoint![0], '/opt/entropo/app/bin/entropo.js', '/opt/entropo/app/dist/operator/cli/main.js', '/opt/entropo/sandbox/entropo-sandbox.mjs', '/opt/entropo/sandbox/runners/python_runner.py'];
   for (const p of expected) if (!img.missing?.some((m) => p.endsWith(m))) t.true(files.has(p), `${p} (from the Dockerfile) is missing in the image`);
   t.true([...files].some((f) => f.startsWith('/opt/entropo/app/node_modules/@kubernetes/client-node/')));
   t.false([...files].some((f) => f.startsWith('/opt/entropo/app/node_modules/ava/')), 'dev dependencies are not shipped');

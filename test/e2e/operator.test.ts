@@ -15,6 +15,8 @@ const NS = 'entropo-system';
 test('installed from crds/ and manifests/install/: Ready, holds the Lease, reconciles as its ServiceAccount, /metrics through its Service', async (t) => {
   const c = await nodeCluster();
   const ok = (r: { status: number; stderr: string; stdout: string }, what: string) => t.is(r.status, 0, `${what}: ${r.stderr || r.stdout}`);
+  // The operator watches every namespace: uninstall it so that it reconciles no later test's objects.
+  t.teardown(() => void c.kubectl(['delete', '--ignore-not-found', '--wait=true', '--timeout=120s', '-f', join(REPO, 'manifests', 'install')]));
 
   // 1. What the README tells a user to run, with the locally built image.
   ok(c.kubectl(['apply', '--server-side', '-f', join(REPO, 'crds')]), 'apply crds');

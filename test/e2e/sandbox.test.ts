@@ -1,6 +1,6 @@
 /**
  * A sandbox Pod on the real node, laid out as ARCHITECTURE.md section 3 says: an init container
- * copies the agent runtime (/opt/entropo of the operator image) into an emptyDir, and the task
+ * copies the agent runtime (Node and the sandbox bundle of the operator image) into an emptyDir, and the task
  * image (the task base image: python3, pytest, git) runs `entropo sandbox` from it, against a
  * scripted OpenAI-compatible endpoint served by another Pod (test/helpers/scripted-llm.ts run by
  * Node 24 of the operator image) behind a Service reached by its DNS name. The sandbox grades the
@@ -14,6 +14,7 @@ import { stringify } from 'yaml';
 import { TrajectoryRecord, TERMINATION_MESSAGE_LIMIT } from '../../operator/api/records.ts';
 import { check } from '../../operator/api/validate.ts';
 import { loadBuiltinSuite } from '../../operator/tasks/suite.ts';
+import { RUNTIME_ENTRY, RUNTIME_MOUNT, RUNTIME_SOURCES } from '../../operator/workloads/sandbox-pod.ts';
 import type { ScriptedReply } from '../helpers/scripted-llm.ts';
 import { nodeCluster } from './cluster.ts';
 import { REPO } from './images.ts';
@@ -85,7 +86,7 @@ test('a sandbox Pod of the built-in suite runs entropo sandbox against an endpoi
         {
           name: 'runtime',
           image: c.images.operator,
-          command: ['cp', '-R', '/opt/entropo/.', '/entropo/'],
+          command: ['cp', '-R', ...RUNTIME_SOURCES, `${RUNTIME_MOUNT}/`],
           volumeMounts: [{ name: 'runtime', mountPath: '/entropo' }],
         },
       ],
@@ -93,7 +94,7 @@ test('a sandbox Pod of the built-in suite runs entropo sandbox against an endpoi
         {
           name: 'sandbox',
           image: c.images.taskBase,
-          command: ['/entropo/bin/node', '/entropo/app/bin/entropo.js', 'sandbox'],
+          command: [`${RUNTIME_MOUNT}/bin/node`, `${RUNTIME_MOUNT}/${RUNTIME_ENTRY}`, 'sandbox'],
           env: [
             { name: 'PATH', value: '/entropo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
             { name: 'HOME', value: '/tmp' },

@@ -38,7 +38,10 @@ export type Script = ScriptedReply[] | ((req: RecordedRequest, turn: number) => 
 export interface ScriptedLLM {
   /** Base URL for the client, ending in /v1. */
   url: string;
+  /** Chat completion requests (GET /v1/models is counted in modelListRequests, not here). */
   requests: RecordedRequest[];
+  /** How many times GET /v1/models was asked. */
+  readonly modelListRequests: number;
   close(): Promise<void>;
 }
 
@@ -48,8 +51,9 @@ const tokens = (s: string) => Math.ceil(s.length / 4);
  * Starts the server. `options.host` (default 127.0.0.1) and `options.port` (default: any free
  * port) choose where it listens; a Pod serving other Pods listens on 0.0.0.0.
  */
-export async function startScriptedLLM(script: Script, options: { host?: string; port?: number } = {}): Promise<ScriptedLLM> {
+export async function startScriptedLLM(script: Script, options: { host?: string; port?: number; models?: string[] } = {}): Promise<ScriptedLLM> {
   const requests: RecordedRequest[] = [];
+  let modelListRequests = 0;
   let next = 0;
   const sockets = new Set<Socket>();
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -62,12 +66,18 @@ export async function startScriptedLLM(script: Script, options: { host?: string;
       } catch {
         body = Buffer.concat(chunks).toString('utf8');
       }
-      const rec: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body };
-      requests.push(rec);
       const send = (status: number, payload: unknown) => {
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify(payload));
       };
+      // GET /v1/models, as vLLM answers it (the models this server "serves": options.models, default ["scripted"]).
+      if (req.method === 'GET' && /\/models$/.test(req.url ?? '')) {
+        modelListRequests++;
+        send(200, { object: 'list', data: (options.models ?? ['scripted']).map((id) => ({ id, object: 'model', created: 0, owned_by: 'scripted' })) });
+        return;
+      }
+      const rec: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body };
+      requests.push(rec);
       if (req.method !== 'POST' || !/\/chat\/completions$/.test(req.url ?? '')) {
         send(404, { error: { message: `no route ${req.method} ${req.url}`, type: 'not_found' } });
         return;
@@ -117,6 +127,9 @@ export async function startScriptedLLM(script: Script, options: { host?: string;
   return {
     url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}/v1`,
     requests,
+    get modelListRequests() {
+      return modelListRequests;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

@@ -11,7 +11,8 @@ import { InvalidArgumentError } from 'commander';
 import { logger } from '../../logging/logger.ts';
 import { Manager } from '../../runtime/manager.ts';
 import { registerControllers } from '../../controllers/index.ts';
-import { openStore, PVC_MOUNT } from '../../store/fs-store.ts';
+import { PVC_MOUNT } from '../../store/fs-store.ts';
+import { openStore } from '../../store/open.ts';
 
 const SA_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
@@ -130,7 +131,7 @@ export function registerOperator(program: Command): void {
         workers: flags.workers,
         operatorImage: flags.operatorImage ?? process.env.ENTROPO_OPERATOR_IMAGE ?? (await ownImage(mgr)),
         sandboxBaseImage: flags.sandboxBaseImage,
-        openStore: (uri) => openStore(uri, { pvcMount: flags.storeMount }),
+        openStore: (uri, o) => openStore(uri, { ...o, pvcMount: flags.storeMount }),
       });
       const onSignal = (sig: NodeJS.Signals) => {
         logger.info('signal received, shutting down', { component: 'operator', signal: sig });

@@ -9,7 +9,9 @@ import cliProgress from 'cli-progress';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RolloutLimits, Sampling } from '../../api/common.ts';
-import type { TaskRecord } from '../../api/records.ts';
+import { isSelfContained, type ResolvedEnvironment, type TaskRecord } from '../../api/records.ts';
+import { loadEnvironments, resolveEnvironment } from '../../tasks/environments.ts';
+import { checkEndpoint, EndpointCheckError } from '../../rollout/endpoint-check.ts';
 import { formatError, loadTaskFile, selectTasks, suiteSplit } from '../../tasks/dataset.ts';
 import { formatSummaryTable, predictions, runBatch, summaryRows } from '../../rollout/batch.ts';
 import { ISOLATIONS, type Isolation } from '../../rollout/sandbox/isolation.ts';
@@ -42,6 +44,37 @@ interface RolloutCliOptions {
   isolation: Isolation | 'auto';
   retries: number;
   progress: boolean;
+  environments?: string;
+  endpointCheck: boolean;
+}
+
+/** Exit status of `entropo rollout` when the endpoint check fails (unreachable, key refused, model not served). */
+export const EXIT_ENDPOINT = 4;
+
+/**
+ * The environment of each SWE-bench task (record field over environments-file entry), resolved
+ * before anything starts: a task whose checkout is named nowhere, or whose environment is wrong,
+ * stops the command with one error per task.
+ */
+export async function taskEnvironments(tasks: readonly TaskRecord[], environmentsFile: string | undefined, taskFile: string | undefined): Promise<Map<string, ResolvedEnvironment>> {
+  const envs = environmentsFile ? await loadEnvironments(environmentsFile) : undefined;
+  const out = new Map<string, ResolvedEnvironment>();
+  const problems: string[] = [];
+  for (const t of tasks) {
+    if (isSelfContained(t)) continue;
+    try {
+      const env = resolveEnvironment(t, envs, taskFile ? path.dirname(path.resolve(taskFile)) : process.cwd());
+      if (!env?.checkout) {
+        problems.push(`task ${t.instance_id}: no checkout of ${t.repo}${t.version ? ` ${t.version}` : ''}: add it to ${environmentsFile ?? 'an environments file (--environments)'} or set the task's environment.checkout`);
+        continue;
+      }
+      out.set(t.instance_id, env);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  if (problems.length) throw new Error(problems.slice(0, 10).join('\n') + (problems.length > 10 ? `\n(${problems.length - 10} more)` : ''));
+  return out;
 }
 
 async function loadTasks(o: RolloutCliOptions): Promise<TaskRecord[]> {
@@ -86,12 +119,33 @@ export function registerRollout(program: Command): void {
     .option('--tool-format <f>', 'Native | Text tool calls (as spec.limits.toolCallFormat)', oneOf(['Native', 'Text'] as const), 'Native')
     .option('--isolation <mode>', 'auto | bwrap | unshare | none', 'auto')
     .option('--retries <n>', 'extra attempts of a rollout that hit a sandbox error', int, 1)
+    .option('--environments <file>', 'SWE-bench tasks: environments file (YAML/JSON) naming each repository\'s checkout and test environment')
+    .option('--no-endpoint-check', 'do not check GET /v1/models (and the model name) before starting')
     .option('--no-progress', 'no progress bar')
     .action(async (o: RolloutCliOptions) => {
       if (o.isolation !== 'auto' && !(ISOLATIONS as readonly string[]).includes(o.isolation)) throw new Error(`--isolation must be auto, ${ISOLATIONS.join(', ')}`);
       if (o.samples < 1 || o.concurrency < 1) throw new Error('--samples and --concurrency must be at least 1');
       cleanupOnSignals();
       const tasks = await loadTasks(o);
+      let environments: Map<string, ResolvedEnvironment>;
+      try {
+        environments = await taskEnvironments(tasks, o.environments, o.tasks);
+      } catch (e) {
+        console.error(`entropo rollout: ${(e as Error).message}`);
+        process.exitCode = 2;
+        return;
+      }
+      const endpoint = { baseURL: o.endpoint!, ...(process.env.OPENAI_API_KEY ? { apiKey: process.env.OPENAI_API_KEY } : {}) };
+      if (o.endpointCheck) {
+        try {
+          await checkEndpoint(endpoint, o.model);
+        } catch (e) {
+          if (!(e instanceof EndpointCheckError)) throw e;
+          console.error(`entropo rollout: ${e.message}`);
+          process.exitCode = EXIT_ENDPOINT;
+          return;
+        }
+      }
       const sampling: Sampling = { temperature: o.temperature, topP: o.topP, topK: o.topK, maxTokensPerTurn: o.maxTokensPerTurn, ...(o.seed !== undefined ? { seed: o.seed } : {}) };
       const limits: RolloutLimits = { maxSteps: o.maxSteps, maxTokens: o.maxTokens, timeoutSeconds: o.timeout, toolTimeoutSeconds: o.toolTimeout, toolCallFormat: o.toolFormat };
       const total = tasks.length * o.samples;
@@ -113,7 +167,8 @@ export function registerRollout(program: Command): void {
         retry: (t, failures) => retryRollout(t.exitReason, failures, o.retries),
         run: o.run,
         model: o.model,
-        endpoint: { baseURL: o.endpoint!, ...(process.env.OPENAI_API_KEY ? { apiKey: process.env.OPENAI_API_KEY } : {}) },
+        endpoint,
+        environmentOf: (t) => environments.get(t.instance_id),
         sampling,
         limits,
         sandbox: { isolation: o.isolation },

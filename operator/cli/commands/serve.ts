@@ -50,7 +50,7 @@ export function registerServe(program: Command): void {
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--port <port>', 'port (0: any free port; the bound URL is printed as JSON on stdout)', port, 8000)
     .option('--served-model-name <name>', 'the model name clients send (default: the --model source)')
-    .option('--store <uri>', 'artifact store for store:// sources (file:///dir, pvc://claim/prefix)')
+    .option('--store <uri>', 'artifact store for store:// sources (file:///dir, pvc://claim/prefix, s3://bucket/prefix: settings from AWS_ENDPOINT_URL_S3, AWS_REGION, ENTROPO_S3_FORCE_PATH_STYLE and the AWS credential chain)')
     .option('--max-batch <n>', 'most sequences decoded together (continuous batching)', positiveInt, 8)
     .option('--max-model-len <n>', 'cap on prompt + completion tokens (default: the model\'s max_position_embeddings)', positiveInt)
     .option('--no-metrics', 'do not serve /metrics (served on the same port by default)')
@@ -62,7 +62,7 @@ export function registerServe(program: Command): void {
       const { resolveModel } = await import('../../serving/source.ts');
       const { startPolicyServer } = await import('../../serving/server.ts');
       (await import('../../serving/loaded-model.ts')).backendPreference(flags.backend);
-      const store = flags.store ? (await import('../../store/fs-store.ts')).openStore(flags.store) : undefined;
+      const store = flags.store ? (await import('../../store/open.ts')).openStore(flags.store) : undefined;
       const name = flags.servedModelName ?? flags.model;
       const log = logger.child({ component: 'serve', model: name });
       const resolved = await resolveModel(flags.model, { store, base: flags.base });

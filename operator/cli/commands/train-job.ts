@@ -10,13 +10,14 @@
  * Exit 0 trained; 1 the trainer failed; 2 the assignment is invalid.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { stringify as toYaml } from 'yaml';
-import { openStore, FsStore } from '../../store/fs-store.ts';
+import { entropoEntry } from '../../util/package-root.ts';
+import { openStore } from '../../store/open.ts';
+import { trainerFiles } from '../../training/store-files.ts';
 import { TRAINER_UNIT_ENV, type TrainerAssignment } from '../../workloads/trainer-job.ts';
 import { parseProgressLine } from '../../training/progress-line.ts';
 
@@ -36,19 +37,17 @@ export function registerTrainJob(program: Command): void {
         return;
       }
       const store = openStore(a.storeUri);
-      if (!(store instanceof FsStore)) throw new Error(`${a.storeUri}: the trainer needs a directory store (pvc:// or file://)`);
       const { resolveSourceDir } = await import('../../serving/source.ts');
       const [model, reference] = await Promise.all([resolveSourceDir(a.init, { store }), resolveSourceDir(a.reference, { store })]);
-      const out = store.localPath(a.checkpointKey);
-      mkdirSync(out, { recursive: true });
+      // local paths for the trainer: in place on a directory store, copies synced to S3 otherwise
+      const files = await trainerFiles(store, a, path.join(tmpdir(), `entropo-train-${a.iteration}-${a.attempt}`));
       const config = path.join(tmpdir(), `train-${a.iteration}-${a.attempt}.yaml`);
       writeFileSync(
         config,
-        toYaml({ model, reference, trajectories: store.localPath(a.trajectoriesKey), output: out, training: a.training, preference: a.preference, resume: true, checkpointEvery: 1, progress: true }),
+        toYaml({ model, reference, trajectories: files.trajectories, output: files.output, training: a.training, preference: a.preference, resume: true, checkpointEvery: 1, progress: true }),
       );
-      const entry = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'entropo.js');
       const t0 = Date.now();
-      const child = spawn(process.execPath, [entry, 'train', '--config', config, '--progress'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [entropoEntry(), 'train', '--config', config, '--progress'], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let lastWrite = 0;
       child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -62,11 +61,16 @@ export function registerTrainJob(program: Command): void {
           }
         }
       });
+      // checkpoints reach the store as they are made, so a retried Job resumes from them
+      const syncing = setInterval(() => void files.sync().catch((e: Error) => console.error(`entropo train-job: checkpoint upload: ${e.message}`)), 10_000);
       const code: number = await new Promise((r) => child.on('close', (c) => r(c ?? 1)));
+      clearInterval(syncing);
       if (code !== 0) {
+        await files.sync().catch(() => undefined);
         process.exitCode = 1;
         return;
       }
+      await files.finish();
       const last = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Record<string, number>;
       const summary = {
         checkpoint: `${a.checkpointKey}/model`,

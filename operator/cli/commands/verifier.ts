@@ -13,6 +13,7 @@ import { TrajectoryRecord } from '../../api/records.ts';
 import { check } from '../../api/validate.ts';
 import { calibration, type Calibration } from '../../selection/calibration.ts';
 import { scoreAll, verifierLabel } from '../../selection/verifier-prompt.ts';
+import type { ArtifactStore } from '../../store/store.ts';
 
 function files(p: string): string[] {
   if (!statSync(p).isDirectory()) return [p];
@@ -23,37 +24,53 @@ function files(p: string): string[] {
     .flatMap(files);
 }
 
+/** Parses one file's or object's trajectory records (JSONL, a JSON record or an array of them) into out; errors name it and the line. */
+function parseTrajectories(text: string, where: string, jsonl: boolean, out: TrajectoryRecord[]): void {
+  const add = (value: unknown, at: string) => {
+    const r = check<TrajectoryRecord>(TrajectoryRecord, value);
+    if (!r.ok) throw new Error(`${at}: not a trajectory record: ${r.errors.slice(0, 3).map((e) => `${e.field || '(root)'} ${e.message}`).join('; ')}`);
+    out.push(r.value);
+  };
+  if (jsonl) {
+    text.split('\n').forEach((line, i) => {
+      if (!line.trim()) return;
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch (e) {
+        throw new Error(`${where}:${i + 1}: ${(e as Error).message}`);
+      }
+      add(value, `${where}:${i + 1}`);
+    });
+    return;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${where}: ${(e as Error).message}`);
+  }
+  if (Array.isArray(value)) value.forEach((v, i) => add(v, `${where}[${i}]`));
+  else add(value, where);
+}
+
 /** Reads and validates trajectory records from files and directories; errors name file and line. */
 export function readTrajectories(paths: readonly string[]): TrajectoryRecord[] {
   const out: TrajectoryRecord[] = [];
-  const add = (value: unknown, where: string) => {
-    const r = check<TrajectoryRecord>(TrajectoryRecord, value);
-    if (!r.ok) throw new Error(`${where}: not a trajectory record: ${r.errors.slice(0, 3).map((e) => `${e.field || '(root)'} ${e.message}`).join('; ')}`);
-    out.push(r.value);
-  };
-  for (const file of paths.flatMap(files)) {
-    const text = readFileSync(file, 'utf8');
-    if (file.endsWith('.jsonl')) {
-      text.split('\n').forEach((line, i) => {
-        if (!line.trim()) return;
-        let value: unknown;
-        try {
-          value = JSON.parse(line);
-        } catch (e) {
-          throw new Error(`${file}:${i + 1}: ${(e as Error).message}`);
-        }
-        add(value, `${file}:${i + 1}`);
-      });
-    } else {
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch (e) {
-        throw new Error(`${file}: ${(e as Error).message}`);
-      }
-      if (Array.isArray(value)) value.forEach((v, i) => add(v, `${file}[${i}]`));
-      else add(value, file);
-    }
+  for (const file of paths.flatMap(files)) parseTrajectories(readFileSync(file, 'utf8'), file, file.endsWith('.jsonl'), out);
+  return out;
+}
+
+/**
+ * Reads trajectory records from an artifact store: each argument is an object key, or a prefix
+ * whose .json / .jsonl objects are all read (in key order). Errors name the store key and line.
+ */
+export async function readStoreTrajectories(store: ArtifactStore, keys: readonly string[]): Promise<TrajectoryRecord[]> {
+  const out: TrajectoryRecord[] = [];
+  for (const key of keys) {
+    const under = (await store.list(key)).filter((k) => /\.jsonl?$/.test(k));
+    const objects = under.length ? under : [key];
+    for (const k of objects) parseTrajectories(await store.getText(k), `${store.uri} key ${k}`, k.endsWith('.jsonl'), out);
   }
   return out;
 }
@@ -95,6 +112,8 @@ interface ScoreOptions {
   annotate?: string;
   calibration?: boolean;
   backend?: Training['backend'];
+  store?: string;
+  outKey?: string;
 }
 
 export function registerVerifier(program: Command): void {
@@ -160,8 +179,8 @@ export function registerVerifier(program: Command): void {
   verifier
     .command('score')
     .description('score trajectories with p(YES) / (p(YES) + p(NO)); scores are keyed by trajectory id')
-    .argument('<trajectories...>', 'trajectory JSONL / JSON files or directories')
-    .option('--verifier <dir>', 'a trained verifier (the <dir>/model of `entropo verifier train --out-dir <dir>`)')
+    .argument('<trajectories...>', 'trajectory JSONL / JSON files or directories (with --store: store keys or key prefixes)')
+    .option('--verifier <dir>', 'a trained verifier (the <dir>/model of `entropo verifier train --out-dir <dir>`; with --store also store://<key>)')
     .option('--endpoint <url>', 'score through an OpenAI-compatible endpoint instead (e.g. http://vllm:8000/v1)')
     .option('--endpoint-model <name>', 'model name at the endpoint')
     .option('--api-key-env <var>', 'environment variable holding the endpoint API key', 'OPENAI_API_KEY')
@@ -170,9 +189,13 @@ export function registerVerifier(program: Command): void {
     .option('--annotate <file>', 'write the trajectories with verifierScore set, as JSONL')
     .option('--calibration', 'report AUC and ECE against the records\' rewards (evaluating the verifier; selection never sees rewards)')
     .option('--backend <name>', `tfjs backend for --verifier: ${TrainingBackends.join(', ')}`, oneOf(TrainingBackends))
+    .option('--store <uri>', 'artifact store (file:///dir, pvc://claim/prefix, s3://bucket/prefix) to read the trajectories and a store:// verifier from')
+    .option('--out-key <key>', 'write the scores to this key of the --store (as --out-file writes a file)')
     .action(async (inputs: string[], o: ScoreOptions) => {
       if (Boolean(o.verifier) === Boolean(o.endpoint)) throw new Error('give exactly one of --verifier or --endpoint');
-      const trajectories = readTrajectories(inputs);
+      if (o.outKey && !o.store) throw new Error('--out-key needs --store');
+      const store = o.store ? (await import('../../store/open.ts')).openStore(o.store) : undefined;
+      const trajectories = store ? await readStoreTrajectories(store, inputs) : readTrajectories(inputs);
       let scores: Map<string, number>;
       if (o.endpoint) {
         if (!o.endpointModel) throw new Error('--endpoint needs --endpoint-model');
@@ -180,7 +203,9 @@ export function registerVerifier(program: Command): void {
         scores = await scoreAll(trajectories, endpointScorer({ baseURL: o.endpoint, model: o.endpointModel, apiKey: process.env[o.apiKeyEnv] }), { concurrency: o.concurrency });
       } else {
         const { Verifier } = await import('../../selection/verifier.ts');
-        const v = await Verifier.load(o.verifier!, { backend: o.backend });
+        const { resolveSourceDir } = await import('../../serving/source.ts');
+        const dir = o.verifier!.startsWith('store://') ? await resolveSourceDir(o.verifier!, { store }) : o.verifier!;
+        const v = await Verifier.load(dir, { backend: o.backend });
         try {
           scores = await v.scoreAll(trajectories);
         } finally {
@@ -188,14 +213,15 @@ export function registerVerifier(program: Command): void {
         }
       }
       const rows = trajectories.map((t) => JSON.stringify({ id: t.id, taskId: t.taskId, score: scores.get(t.id) })).join('\n') + (trajectories.length ? '\n' : '');
-      if (o.outFile) writeFileSync(o.outFile, rows);
+      if (o.outKey) await store!.put(o.outKey, rows);
+      else if (o.outFile) writeFileSync(o.outFile, rows);
       else process.stdout.write(rows);
       if (o.annotate) {
         writeFileSync(o.annotate, trajectories.map((t) => JSON.stringify({ ...t, verifierScore: scores.get(t.id) })).join('\n') + (trajectories.length ? '\n' : ''));
       }
       if (o.calibration) {
         // stdout carries the scores unless they went to a file
-        (o.outFile ? console.log : console.error)(calibrationTable([['scored', calibration(trajectories.map((t) => scores.get(t.id)!), trajectories.map(verifierLabel))]]));
+        (o.outFile || o.outKey ? console.log : console.error)(calibrationTable([['scored', calibration(trajectories.map((t) => scores.get(t.id)!), trajectories.map(verifierLabel))]]));
       }
     });
 }

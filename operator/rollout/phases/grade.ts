@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import type { RolloutSummary, TaskRecord } from '../../api/records.ts';
 import { encodeSummary, summarize } from '../../api/termination-message.ts';
-import { openStore } from '../../store/fs-store.ts';
+import { openStore } from '../../store/open.ts';
 import { defaultTrajectoryKey, type GradePhaseInputs } from '../assignment.ts';
 import { failureSummary, pickTask, writeTermination } from '../pod-entry.ts';
 import { runGradingStage, type RolloutDeps } from '../rollout.ts';

@@ -5,7 +5,7 @@
  * whatever the workspace's real path (a Pod mounts it there; locally bwrap binds it there). SWE-bench tasks keep their checkout
  * in the task image (ENTROPO_REPO_DIR); the agent phase cuts its history there.
  */
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { isSelfContained } from '../../api/records.ts';
 import { materialiseWorkTree } from '../../grading/worktree.ts';
 import type { PrepareInputs } from '../assignment.ts';
@@ -28,7 +28,7 @@ export async function runPreparePhase(inputs: PrepareInputs): Promise<PhaseResul
     const ws = inputs.workspace;
     await mkdir(ws, { recursive: true });
     // The agent's commands may run as a user of their own (a root runner drops to one).
-    await chmod(ws, 0o711);
+    await makeSearchable(ws);
     // The path the agent is shown: the same for every sample (preference pairs share their prompt).
     let workTree = inputs.repoDir;
     if (isSelfContained(task)) {
@@ -41,5 +41,22 @@ export async function runPreparePhase(inputs: PrepareInputs): Promise<PhaseResul
     return { exitCode: EXIT_SAMPLE, message: `prepared ${task.instance_id}: work tree ${workTree}` };
   } catch (e) {
     return { exitCode: EXIT_NO_SAMPLE, message: `cannot prepare the workspace ${inputs.workspace}: ${(e as Error).message}` };
+  }
+}
+
+/**
+ * chmod 0711 on the workspace so that a user of the agent's own can reach the work tree. In a Pod
+ * the workspace is an emptyDir owned by root (mode 0777, or 2777 with fsGroup) and this phase runs
+ * as a non-root uid, which may not chmod it (EPERM): that is fine when everyone can already search it.
+ */
+export async function makeSearchable(dir: string): Promise<void> {
+  try {
+    await chmod(dir, 0o711);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
+    const mode = (await stat(dir)).mode & 0o777;
+    if ((mode & 0o111) !== 0o111) {
+      throw new Error(`${dir} has mode ${mode.toString(8)} (not searchable by every user) and uid ${process.getuid?.()} may not change it`);
+    }
   }
 }

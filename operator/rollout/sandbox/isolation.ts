@@ -40,6 +40,11 @@ export interface CommandSpec {
   shownDir?: string;
   /** bwrap: further read-only host directories (runtimes). */
   readOnlyBinds?: readonly string[];
+  /**
+   * bwrap: read-only binds of the task's environment (its venv, interpreter, PATH entries), `source`
+   * shown at `dest`; made after the private /tmp, so an environment under /tmp stays visible.
+   */
+  environmentBinds?: readonly { source: string; dest: string }[];
   limits: ResourceLimits;
   /** Apply the process limit (the sandbox has a user of its own, or is a Pod). */
   processLimit: boolean;
@@ -74,6 +79,7 @@ export function commandArgv(spec: CommandSpec, command: string): string[] {
         '--dev', '/dev',
         '--proc', '/proc',
         '--tmpfs', '/tmp',
+        ...(spec.environmentBinds ?? []).flatMap((b) => ['--ro-bind', b.source, b.dest]),
         '--bind', spec.workDir, shown,
         '--chdir', shown,
         '--unshare-net',

@@ -9,7 +9,9 @@ import { appendFile, chown, lstat, mkdtemp, readdir, realpath, rm } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { randomInt } from 'node:crypto';
-import { isSelfContained, type TaskRecord } from '../../api/records.ts';
+import { isSelfContained, type ResolvedEnvironment, type TaskRecord } from '../../api/records.ts';
+import { environmentVariables } from '../../tasks/environments.ts';
+import { environmentBinds, type EnvironmentBind } from './environment-view.ts';
 import { HYGIENE_ENV } from '../../grading/exec.ts';
 import { materialiseWorkTree } from '../../grading/worktree.ts';
 import { execCapture, type ExecResult } from './exec.ts';
@@ -46,6 +48,14 @@ export interface SandboxOptions {
   historyBase?: string;
   /** The path the work tree is shown at inside bwrap (default: its real path). */
   shownDir?: string;
+  /**
+   * The task's environment (operator/tasks/environments.ts): its checkout is cloned (never used in
+   * place), its PATH and variables reach every command, its directories are shown read-only under
+   * bwrap, and its setup command runs in the fresh clone before anything else.
+   */
+  environment?: ResolvedEnvironment;
+  /** Wall-clock limit of the environment's setup command (default 600 s). */
+  setupTimeoutSeconds?: number;
 }
 
 export class SandboxError extends Error {
@@ -101,7 +111,26 @@ export class Sandbox {
     private readonly home?: string,
     /** Where commands see the work tree under bwrap (default workDir). */
     readonly shownDir?: string,
+    /** The task environment's read-only binds (bwrap). */
+    private readonly envBinds: readonly EnvironmentBind[] = [],
   ) {}
+
+  /**
+   * Runs the environment's setup command in the fresh work tree (as the agent's commands run), then
+   * keeps what it created out of every patch (.git/info/exclude). Throws SandboxError when it fails.
+   */
+  private async runSetup(command: string, timeoutSeconds: number, origin: string): Promise<void> {
+    const r = await this.exec(command, timeoutSeconds);
+    if (r.exitCode !== 0) {
+      throw new SandboxError(`environment setup (${origin}) failed${r.timedOut ? ` (timed out after ${timeoutSeconds} s)` : ` (exit ${r.exitCode ?? r.signal})`}: ${command}\n${headChars(r.output, 4000)}`);
+    }
+    const made = await this.git(['ls-files', '--others', '--exclude-standard', '--directory', '-z'], {}, true);
+    const paths = made.output.split('\0').filter(Boolean);
+    if (paths.length) {
+      const escape = (p: string) => `/${p.replace(/([\\*?[\]!#])/g, '\\$1')}`;
+      await appendFile(path.join(this.workDir, '.git', 'info', 'exclude'), `\n# made by the environment's setup\n${paths.map(escape).join('\n')}\n`);
+    }
+  }
 
   /** A sandbox on an existing work tree (SandboxOptions.workTree), used in place. */
   static open(workTree: string, opts: SandboxOptions = {}): Promise<Sandbox> {
@@ -114,7 +143,10 @@ export class Sandbox {
     const runnerIsRoot = process.getuid?.() === 0;
     const user = opts.user ?? 'auto';
     if (!task && !opts.workTree) throw new SandboxError('a sandbox needs a task or an existing work tree');
-    const wantsInPlace = task !== undefined && !isSelfContained(task) && (opts.inPlace ?? inKubernetes());
+    const envCheckout = opts.environment?.checkout;
+    // A checkout named by a task environment is the user's: it is cloned, never worked in.
+    const wantsInPlace = task !== undefined && !isSelfContained(task) && !envCheckout && (opts.inPlace ?? inKubernetes());
+    const repoDir = opts.repoDir ?? envCheckout;
     // A checkout used in place is never given away to another user (it is not ours); a work tree
     // handed over (the agent phase's) is ours to give.
     const uid =
@@ -143,11 +175,13 @@ export class Sandbox {
         throw new SandboxError(`cannot create the work tree of ${task.instance_id}: ${(e as Error).message}`);
       }
     } else {
-      if (!opts.repoDir) {
-        throw new SandboxError(`SWE-bench task ${task.instance_id} needs its repository checkout (repoDir, e.g. /testbed in its image)`);
+      if (!repoDir) {
+        throw new SandboxError(
+          `SWE-bench task ${task.instance_id} needs its repository checkout: name it in an environments file (--environments) or the task's "environment.checkout" (in its image: repoDir, e.g. /testbed)`,
+        );
       }
       inPlace = wantsInPlace;
-      workDir = inPlace ? await realpath(opts.repoDir) : await mkdtemp(path.join(opts.tmpDir ?? os.tmpdir(), 'entropo-wt-'));
+      workDir = inPlace ? await realpath(repoDir) : await mkdtemp(path.join(opts.tmpDir ?? os.tmpdir(), 'entropo-wt-'));
     }
     let home: string | undefined;
     const env: NodeJS.ProcessEnv = {
@@ -159,6 +193,7 @@ export class Sandbox {
       PAGER: 'cat',
       GIT_PAGER: 'cat',
       GIT_CONFIG_GLOBAL: '/dev/null',
+      ...environmentVariables(opts.environment, process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'),
       ...opts.env,
     };
     try {
@@ -167,7 +202,7 @@ export class Sandbox {
         // remote-tracking ref, reflog or stash that could show the fix. A copy is made as the
         // runner (who can read the checkout), then given to the sandbox user; in place, the
         // checkout's own history is cut.
-        await repositoryAtBase(workDir, task.base_commit, inPlace ? { mode: 'keep-files' } : { source: opts.repoDir!, mode: 'checkout' });
+        await repositoryAtBase(workDir, task.base_commit, inPlace ? { mode: 'keep-files' } : { source: repoDir!, mode: 'checkout' });
       } else if (!task && opts.historyBase) {
         await repositoryAtBase(workDir, opts.historyBase, { mode: 'keep-files' });
       }
@@ -187,7 +222,15 @@ export class Sandbox {
       }
       // A work tree shown at another path needs bwrap's mount namespace; elsewhere it is shown where it is.
       const shownDir = opts.shownDir && isolation === 'bwrap' && opts.shownDir !== workDir ? opts.shownDir : undefined;
-      const sandbox = new Sandbox(workDir, '', isolation, uid, limits, env, inPlace, 0, home, shownDir);
+      let envBinds: EnvironmentBind[] = [];
+      if (opts.environment && isolation === 'bwrap') {
+        try {
+          envBinds = environmentBinds(opts.environment.readOnlyDirs, uid !== undefined);
+        } catch (e) {
+          throw new SandboxError(`environment of ${task?.instance_id ?? workDir} (${opts.environment.origin}): ${(e as Error).message}`);
+        }
+      }
+      const sandbox = new Sandbox(workDir, '', isolation, uid, limits, env, inPlace, 0, home, shownDir, envBinds);
       const head = await sandbox.git(['rev-parse', 'HEAD']);
       if (head.spawnError) {
         throw new SandboxError(
@@ -196,10 +239,11 @@ export class Sandbox {
         );
       }
       if (head.exitCode !== 0) throw new SandboxError(`work tree ${workDir} is not a git repository: ${head.output}`);
-      const setupSeconds = Number(process.hrtime.bigint() - started) / 1e9;
       if (!inPlace) liveDirs.add(workDir);
       if (home) liveDirs.add(home);
-      return new Sandbox(workDir, head.output.trim(), isolation, uid, limits, env, inPlace, setupSeconds, home, shownDir);
+      if (opts.environment?.setup) await sandbox.runSetup(opts.environment.setup, opts.setupTimeoutSeconds ?? 600, opts.environment.origin);
+      const setupSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+      return new Sandbox(workDir, head.output.trim(), isolation, uid, limits, env, inPlace, setupSeconds, home, shownDir, envBinds);
     } catch (e) {
       if (!inPlace) await rm(workDir, { recursive: true, force: true });
       if (home) await rm(home, { recursive: true, force: true });
@@ -216,6 +260,7 @@ export class Sandbox {
         workDir: this.workDir,
         ...(this.shownDir ? { shownDir: this.shownDir } : {}),
         readOnlyBinds: runtimeBinds(),
+        environmentBinds: this.envBinds,
         limits: this.limits,
         processLimit: this.uid !== undefined || inKubernetes(),
         unprivileged: this.uid !== undefined || process.getuid?.() !== 0,

@@ -99,8 +99,9 @@ test('with a verifier: a verifier Job scores the trajectories, its scores (keyed
   t.deepEqual(c.args.slice(0, 2), ['verifier', 'score']);
   t.true(c.args.includes('--endpoint') && c.args.includes('judge'));
   t.deepEqual(c.env.find((e: { name: string }) => e.name === 'OPENAI_API_KEY').valueFrom, { secretKeyRef: { name: 'judge', key: 'token' } });
-  const out = c.args[c.args.indexOf('--out-file') + 1] as string;
-  const scoresKey = out.slice(uri.slice('file://'.length).length + 1);
+  // the Job reads and writes through the store (any backend): --store <uri> --out-key <key>
+  t.is(c.args[c.args.indexOf('--store') + 1], uri);
+  const scoresKey = c.args[c.args.indexOf('--out-key') + 1] as string;
   const lines = all.map((p) => JSON.stringify({ id: `${identity(p).task}/${identity(p).sample}/run`, taskId: identity(p).task, score: identity(p).sample === 0 ? 0.9 : 0.001 }));
   await store.put(scoresKey, lines.join('\n') + '\n');
   const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');

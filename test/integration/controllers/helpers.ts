@@ -106,7 +106,7 @@ const term = (name: string, exitCode: number, message?: string, reason = exitCod
 });
 
 /** The test plays the sandbox and the kubelet: trajectory to the store, then the Pod Succeeded with the summary. */
-export async function succeed(client: RestClient, store: FsStore, p: V1Pod, o: { resolved: boolean; steps?: number; patch?: string }): Promise<void> {
+export async function succeed(client: RestClient, store: ArtifactStore, p: V1Pod, o: { resolved: boolean; steps?: number; patch?: string }): Promise<void> {
   const id = identity(p);
   const trajectory = `${id.task}/${id.sample}/run`;
   await store.put(id.trajectoryKey, JSON.stringify({ schema: 'entropo.dev/trajectory/v1', id: trajectory, taskId: id.task, sample: id.sample, patch: o.patch ?? `diff for ${id.task}\n`, resolved: o.resolved }));

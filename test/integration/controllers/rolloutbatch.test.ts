@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sumCounter } from '../../../operator/metrics/registry.ts';
 import { recordKey } from '../../../operator/controllers/decision.ts';
-import { openStore } from '../../../operator/store/fs-store.ts';
+import { openStore } from '../../../operator/store/open.ts';
 import { resourcePath } from '../../../operator/runtime/kube/resource.ts';
 import {
   adminClient, cluster, create, createNamespace, evict, get, identity, imagePullBackOff, noSample, pods, RB, rolloutBatch, running, startOperator, succeed, tempStore, waitFor,

@@ -123,7 +123,7 @@ test('entropo rollout stopped by SIGTERM: running commands killed, work trees re
   const llm = await startScriptedLLM(() => ({ content: null, tool_calls: [{ name: 'execute_bash', arguments: { command: 'sleep 61.234 & sleep 61.234' } }] }));
   t.teardown(() => llm.close());
   await writeFile(path.join(dir, 'tasks.jsonl'), JSON.stringify(fixtureTask()) + '\n');
-  const child = spawn(process.execPath, [BIN, 'rollout', '--tasks', path.join(dir, 'tasks.jsonl'), '--endpoint', llm.url, '--model', 'm', '--isolation', 'none', '--no-progress', '--out-dir', path.join(dir, 'out')], {
+  const child = spawn(process.execPath, [BIN, 'rollout', '--tasks', path.join(dir, 'tasks.jsonl'), '--endpoint', llm.url, '--model', 'scripted', '--isolation', 'none', '--no-progress', '--out-dir', path.join(dir, 'out')], {
     env: { ...process.env, TMPDIR: work, ENTROPO_LOG_LEVEL: 'warn' },
     stdio: 'ignore',
   });

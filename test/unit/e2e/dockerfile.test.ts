@@ -18,10 +18,13 @@ test('the repository Dockerfile: final stage layout, user and entrypoint as the 
     ':bin->/opt/entropo/app/bin',
     ':crds->/opt/entropo/app/crds',
     ':manifests->/opt/entropo/app/manifests',
+    // The agent runtime that sandbox Pods copy (operator/workloads/sandbox-pod.ts RUNTIME_SOURCES).
+    'build:/src/dist-sandbox->/opt/entropo/sandbox',
+    ':operator/grading/runners->/opt/entropo/sandbox/runners',
   ]) {
     t.true(copies.includes(c), `${c} in ${copies.join(' ')}`);
   }
-  t.deepEqual(stage.copies.filter((c) => c.from).map((c) => c.from), ['build', 'build']);
+  t.deepEqual(stage.copies.filter((c) => c.from).map((c) => c.from), ['build', 'build', 'build']);
   t.true(stage.runPaths.includes('/opt/entropo/bin/node'));
   t.is(stage.env.NODE_ENV, 'production');
   t.regex(stage.env.PATH, /^\/opt\/entropo\/app\/bin:\/usr\/local\/sbin:/);

@@ -51,6 +51,7 @@ test('resolve rate through the real agent loop, sandbox and grader is strictly b
   const rows = r.tasks.map((x) => `${x.taskId} ${x.resolved}/${x.samples}`).join(', ');
   t.log(`resolve ${r.resolveRate.toFixed(3)}, completion ${r.completionRate.toFixed(3)}, valid tool calls ${r.validToolCallRate.toFixed(3)}: ${rows}`);
   t.true(r.resolveRate > 0 && r.resolveRate < 1, rows);
+  t.true(r.passAtN > r.resolveRate, `pass@4 ${r.passAtN} > pass@1 ${r.resolveRate}: ${rows}`);
   t.true(r.validToolCallRate > 0.5, `valid tool-call rate ${r.validToolCallRate}`);
   t.true(r.completionRate > 0.25, `completion rate ${r.completionRate}`);
   t.is(r.tasks.reduce((a, x) => a + x.lost, 0), 0, 'no rollout lost to infrastructure');

@@ -21,7 +21,7 @@ test('store:// copies every object under the key into the cache once, through th
   for (const f of readdirSync(model)) await disk.put(`runs/r1/iter-1/model/${f}`, readFileSync(path.join(model, f)));
   await disk.put('runs/r1/iter-1/model/adapter/adapter_config.json', '{}');
   // A store without local paths (as S3 is): objects are fetched with get().
-  const remote = { uri: disk.uri, put: disk.put.bind(disk), get: disk.get.bind(disk), getText: disk.getText.bind(disk), exists: disk.exists.bind(disk), list: disk.list.bind(disk), delete: disk.delete.bind(disk) };
+  const remote = { uri: disk.uri, put: disk.put.bind(disk), putStream: disk.putStream.bind(disk), get: disk.get.bind(disk), getStream: disk.getStream.bind(disk), getText: disk.getText.bind(disk), exists: disk.exists.bind(disk), list: disk.list.bind(disk), delete: disk.delete.bind(disk) };
   const cacheDir = path.join(tmp, 'cache');
   const r = await resolveModel('store://runs/r1/iter-1/model', { store: remote, cacheDir });
   t.true(r.modelDir.startsWith(cacheDir));

@@ -90,14 +90,15 @@ test('phases: images, commands, what each container sees (the agent: no task, no
   const p = sandboxPod(unit(), env());
   const copy = byName(p, 'copy-runtime');
   t.is(copy.image, 'entropo/operator:0.1.0');
-  t.regex(copy.command!.join(' '), /tar --exclude=\.\/app\/operator\/tasks\/suite/);
+  // Node and the sandbox bundle only, not the operator's install.
+  t.deepEqual(copy.command, ['cp', '-R', '/opt/entropo/bin', '/opt/entropo/sandbox', '/entropo/']);
   const prepare = byName(p, 'prepare');
   t.deepEqual(prepare.args, ['sandbox', 'prepare']);
   t.like(envOf(prepare), { ENTROPO_TASK_KEY: 'rolloutbatches/team-a/rb1-uid1/tasks.jsonl', ENTROPO_TASK_ID: 'django__django-11099', ENTROPO_STORE_URI: 'pvc://entropo-artifacts/runs', ENTROPO_WORKSPACE: '/workspace', ENTROPO_REPO_DIR: '/testbed' });
 
   const agent = byName(p, 'agent');
   t.is(agent.image, 'swebench/sweb.eval.x86_64.django_1776_django-11099:latest');
-  t.deepEqual(agent.command, ['/entropo/bin/node', '/entropo/app/bin/entropo.js', 'sandbox', 'agent']);
+  t.deepEqual(agent.command, ['/entropo/bin/node', '/entropo/sandbox/entropo-sandbox.mjs', 'sandbox', 'agent']);
   const ae = envOf(agent);
   t.like(ae, { ENTROPO_ENDPOINT: 'http://policy.team-a.svc:8000/v1', ENTROPO_MODEL: 'tiny-coder', ENTROPO_SAMPLE: '1', ENTROPO_RUN: 'rb1', FOO: 'bar' });
   t.deepEqual(ae.ENTROPO_API_KEY, { secretKeyRef: { name: 'llm', key: 'token' } });

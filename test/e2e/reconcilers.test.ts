@@ -1,0 +1,120 @@
+/**
+ * The RolloutBatch and EvalSuite reconcilers on the real node: `entropo operator` (this
+ * repository, watching one namespace) creates real sandbox Pods (copy-runtime -> prepare -> agent
+ * -> prepare-grading -> grade, in the operator and task base images built from the repository)
+ * against a scripted OpenAI-compatible endpoint served by a Pod behind a Service; the artifact
+ * store is a PersistentVolume (hostPath) claimed as `entropo-artifacts`, mounted by the sandboxes
+ * and, at --store-mount, by the operator. Checks the counts, resolve rate and selection results in
+ * status, and that a sandbox whose image cannot be pulled is retried and then counted as failed
+ * (no sample), not as unresolved.
+ */
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { loadBuiltinSuite } from '../../operator/tasks/suite.ts';
+import { nodeCluster } from './cluster.ts';
+import { REPO } from './images.ts';
+import { diagnose, hostStore, waitFinished } from './workloads.ts';
+
+/** The endpoint Pod: resolves a task when its problem statement matches a scripted patch, else finishes at once. */
+const SERVE = `import { readFileSync } from 'node:fs';
+import { startScriptedLLM } from './scripted-llm.mts';
+const fixes = JSON.parse(readFileSync('/llm/fixes.json', 'utf8'));
+const llm = await startScriptedLLM((req, turn) => {
+  const text = JSON.stringify(req.body.messages);
+  // The match as it appears inside the JSON of the messages (quotes and backslashes escaped).
+  const fix = fixes.find((f) => text.includes(JSON.stringify(f.match).slice(1, -1)));
+  if (turn === 0 && fix) return { content: 'Applying the fix.', tool_calls: [{ name: 'execute_bash', arguments: { command: "patch -p1 <<'ENTROPO_PATCH'\\n" + fix.patch + 'ENTROPO_PATCH' } }] };
+  return { content: 'Done.', tool_calls: [{ name: 'finish', arguments: { message: 'done' } }] };
+}, { host: '0.0.0.0', port: 8000 });
+console.log('serving', llm.url);
+`;
+
+const ok = (t: { is: (a: unknown, b: unknown, m?: string) => void }, r: { status: number; stderr: string; stdout: string }, what: string) => t.is(r.status, 0, `${what}: ${r.stderr || r.stdout}`);
+
+test('RolloutBatch 3 tasks x 2 and EvalSuite N = 4 run to Succeeded with real sandbox Pods; a missing image is retried, then no sample', async (t) => {
+  t.timeout(30 * 60_000);
+  const c = await nodeCluster();
+  const ns = await c.namespace('rec');
+  ok(t, c.kubectl(['apply', '--server-side', '-f', join(REPO, 'crds')]), 'crds');
+  ok(t, c.kubectl(['wait', '--for=condition=Established', '--timeout=60s', '-f', join(REPO, 'crds')]), 'crds established');
+
+  // The store: a hostPath PersistentVolume bound to the claim the specs name.
+  const { dir: store, cleanup } = hostStore(c, [ns], 'entropo-e2e-rec-store-');
+  t.teardown(cleanup);
+
+  // The scripted endpoint: resolves the first two tasks, finishes the third unresolved.
+  const tasks = (await loadBuiltinSuite({ split: 'all' })).filter((x) => x.language === 'python').slice(0, 3);
+  const fixes = tasks.slice(0, 2).map((x) => ({ match: x.problem_statement.split('\n')[0], patch: x.patch }));
+  const llmDocs = [
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'llm' }, data: { 'scripted-llm.mts': readFileSync(join(REPO, 'test', 'helpers', 'scripted-llm.ts'), 'utf8'), 'serve.mts': SERVE, 'fixes.json': JSON.stringify(fixes) } },
+    {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'llm', labels: { app: 'llm' } },
+      spec: {
+        terminationGracePeriodSeconds: 1,
+        containers: [{ name: 'llm', image: c.images.operator, command: ['/opt/entropo/bin/node', '/llm/serve.mts'], ports: [{ containerPort: 8000 }], readinessProbe: { tcpSocket: { port: 8000 }, periodSeconds: 1 }, volumeMounts: [{ name: 'llm', mountPath: '/llm' }] }],
+        volumes: [{ name: 'llm', configMap: { name: 'llm' } }],
+      },
+    },
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'llm' }, spec: { selector: { app: 'llm' }, ports: [{ port: 8000, targetPort: 8000 }] } },
+  ];
+  ok(t, c.kubectl(['-n', ns, 'apply', '-f', '-'], llmDocs.map((d) => stringify(d)).join('---\n')), 'endpoint');
+  await c.waitForPodReady(ns, 'llm', 120_000);
+
+  // The operator: this repository's CLI, one namespace, the store at its mount point. umask 0:
+  // directories it creates in the store must stay writable by the sandboxes' non-root uid.
+  const log = createWriteStream(join(store, '..', `${ns}-operator.log`));
+  const op = spawn('/bin/sh', ['-c', `umask 000; exec "${process.execPath}" bin/entropo.js operator --kubeconfig "${c.kubeconfigPath}" --watch-namespace ${ns} --leader-elect=false --metrics-bind-address 0 --health-probe-bind-address 0 --operator-image ${c.images.operator} --sandbox-base-image ${c.images.taskBase} --store-mount ${store}`], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  op.stdout!.pipe(log);
+  op.stderr!.pipe(log);
+  t.teardown(() => void op.kill('SIGKILL'));
+
+  const common = {
+    policy: { name: 'scripted', endpoint: { url: `http://llm.${ns}.svc.cluster.local:8000/v1` } },
+    limits: { maxSteps: 5, timeoutSeconds: 300 },
+    sandbox: { resources: { requests: { cpu: '50m', memory: '128Mi', 'ephemeral-storage': '100Mi' } } },
+    storage: { uri: 'pvc://entropo-artifacts' },
+    // Generous: on a busy 2-core node a Pod may wait a while for its turn (the missing image: 20 s).
+    startDeadlineSeconds: 180,
+    backoffLimit: 1,
+  };
+  const objects = [
+    { apiVersion: 'entropo.dev/v1alpha1', kind: 'RolloutBatch', metadata: { name: 'batch', namespace: ns }, spec: { ...common, tasks: { builtin: { split: 'All' }, instanceIds: tasks.map((x) => x.instance_id) }, samplesPerTask: 2, parallelism: 3 } },
+    { apiVersion: 'entropo.dev/v1alpha1', kind: 'EvalSuite', metadata: { name: 'suite', namespace: ns }, spec: { ...common, tasks: { builtin: { split: 'All' }, instanceIds: [tasks[0].instance_id, tasks[2].instance_id] }, samplesPerTask: 4, parallelism: 3 } },
+    { apiVersion: 'entropo.dev/v1alpha1', kind: 'RolloutBatch', metadata: { name: 'noimage', namespace: ns }, spec: { ...common, tasks: { builtin: { split: 'All' }, instanceIds: [tasks[0].instance_id] }, samplesPerTask: 1, startDeadlineSeconds: 20, sandbox: { ...common.sandbox, image: 'entropo.local/does-not-exist:1' } } },
+  ];
+  ok(t, c.kubectl(['apply', '-f', '-'], objects.map((d) => stringify(d)).join('---\n')), 'objects');
+
+  const t0 = Date.now();
+  const batch = await waitFinished(c, ns, 'rolloutbatch', 'batch', 15 * 60_000).catch((e: Error) => {
+    t.log(readFileSync(join(store, '..', `${ns}-operator.log`), 'utf8').slice(-4000));
+    throw e;
+  });
+  t.log(`RolloutBatch ${batch.status.phase} in ${Math.round((Date.now() - t0) / 1000)} s: ${batch.status.message}`);
+  if (batch.status.phase !== 'Succeeded') t.log(diagnose(c, ns, store));
+  t.is(batch.status.phase, 'Succeeded', JSON.stringify(batch.status));
+  t.like(batch.status.counts, { total: 6, completed: 6, failed: 0, resolved: 4 });
+  t.is(batch.status.resolveRate, 4 / 6);
+  const lines = readFileSync(join(store, batch.status.trajectories), 'utf8').trim().split('\n');
+  t.is(lines.length, 6);
+
+  const suite = await waitFinished(c, ns, 'evalsuite', 'suite', 15 * 60_000);
+  t.is(suite.status.phase, 'Succeeded', JSON.stringify(suite.status));
+  t.like(suite.status.counts, { total: 8, completed: 8, resolved: 4 });
+  t.like(suite.status.metrics, { pass1: 0.5, passAtN: 0.5, bestAtN: 0.5, oracleGap: 0 });
+  t.is(suite.status.selections.length, 2);
+  t.true(suite.status.selections.find((s: { task: string }) => s.task === tasks[0].instance_id).resolved);
+
+  const lost = await waitFinished(c, ns, 'rolloutbatch', 'noimage', 5 * 60_000);
+  t.is(lost.status.phase, 'Failed');
+  t.like(lost.status.counts, { total: 1, completed: 0, failed: 1, retries: 1, resolved: 0 });
+  t.is(lost.status.resolveRate, undefined, 'no sample: not a resolve rate of 0');
+  const events = JSON.parse(c.kubectl(['-n', ns, 'get', 'events', '-o', 'json']).stdout).items as { reason: string; message: string; involvedObject: { name: string } }[];
+  t.true(events.some((e) => e.involvedObject.name === 'noimage' && e.reason === 'SandboxFailed' && /ErrImagePull|ImagePullBackOff/.test(e.message)), 'the image-pull failure is an Event');
+  const pods = JSON.parse(c.kubectl(['-n', ns, 'get', 'pods', '-l', 'app.kubernetes.io/managed-by=entropo-operator', '-o', 'json']).stdout).items;
+  t.is(pods.length, 0, 'every sandbox Pod deleted once recorded');
+});
