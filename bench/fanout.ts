@@ -189,7 +189,7 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, timeo
  * A plain arm: N Pods of the same spec, created by `concurrency` loops each creating one after
  * another (1: the plain loop); then deleted.
  */
-async function plainLoop(cp: ControlPlane, kwok: Kwok, concurrency: number) {
+async function plainLoop(cp: ControlPlane, kwok: Kwok, concurrency: number, cleanUp = true) {
   const { client, registry } = await connect(cp);
   const ns = `plain-${concurrency}`;
   await namespace(client, ns);
@@ -231,10 +231,15 @@ async function plainLoop(cp: ControlPlane, kwok: Kwok, concurrency: number) {
   const seconds = (performance.now() - t0) / 1000;
   load.push(load1());
   const requests = await sumCounter(registry, 'rest_client_requests_total');
+  if (!cleanUp) {
+    w.stop();
+    client.close();
+    return { seconds, requests, load };
+  }
   // Let kwok finish them (the same work it does for the reconciler's), then delete them all and
   // wait until they are gone, so the next arm starts on an empty cluster.
   await until('plain Pods Succeeded', () => w.succeeded === TOTAL, 600_000, () => `(${w.succeeded}/${TOTAL}) ${kwok.log(1500)}`);
-  await client.request('DELETE', resourcePath(Pods, ns), { body: { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0 } });
+  await client.request('DELETE', resourcePath(Pods, ns), { body: { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0 }, timeoutMs: 600_000 });
   await until(
     'plain Pods deleted',
     async () => ((await client.request<{ items: unknown[] }>('GET', resourcePath(Pods, ns), { query: { limit: '1' } })).items.length === 0),
@@ -334,7 +339,9 @@ try {
   kwok = await startKwok({ kubeconfig: cp.kubeconfigPath, kubectl: assets.kubectl, nodes: Number(values.nodes), completeDelayMs: Number(values['complete-ms']), terminationMessageTemplate: SUMMARY_TEMPLATE });
   const plain = await plainLoop(cp, kwok, 1);
   const rec = await reconcilerArm(cp, kwok);
-  const parallel = values['no-parallel-arm'] ? undefined : await plainLoop(cp, kwok, CREATE_CONCURRENCY);
+  console.error(`bench: plain ${plain.seconds.toFixed(1)} s, reconciler ${rec.createSeconds.toFixed(1)} s (${JSON.stringify(rec)})`);
+  // The last arm: its Pods are left to the control plane's teardown.
+  const parallel = values['no-parallel-arm'] ? undefined : await plainLoop(cp, kwok, CREATE_CONCURRENCY, false);
   const plainRate = TOTAL / plain.seconds;
   const recRate = TOTAL / rec.createSeconds;
   const resolvedExpected = TASKS * RESOLVED_SAMPLES.length;
