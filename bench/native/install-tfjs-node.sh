@@ -35,13 +35,14 @@ ls tensorflow_cpu-2.9.3-*.whl >/dev/null 2>&1 || pip download --no-deps --only-b
 rm -rf inc && mkdir inc && (cd inc && unzip -q ../tensorflow_cpu-2.9.3-*.whl 'tensorflow/include/tensorflow/c/*' 'tensorflow/include/tensorflow/core/platform/ctstring*')
 
 # 3. the npm package without its install script, and its runtime dependencies
+# (dependencies first: npm install prunes a package it did not install itself)
+(cd "$DEST" && [ -f package.json ] || echo '{"private":true}' > package.json)
+(cd "$DEST" && npm install --no-save --no-package-lock --ignore-scripts --no-audit --no-fund \
+  adm-zip@0.5 google-protobuf@3 https-proxy-agent@2 progress@2 rimraf@2 tar@6 @mapbox/node-pre-gyp@1.0.9 >/dev/null)
 PKG=$DEST/node_modules/@tensorflow/tfjs-node
 rm -rf "$PKG" && mkdir -p "$PKG"
 npm pack --silent @tensorflow/tfjs-node@4.22.0 >/dev/null
 tar xzf tensorflow-tfjs-node-4.22.0.tgz -C "$PKG" --strip-components 1
-(cd "$DEST" && [ -f package.json ] || echo '{"private":true}' > package.json)
-(cd "$DEST" && npm install --no-save --no-package-lock --ignore-scripts --no-audit --no-fund \
-  adm-zip@0.5 google-protobuf@3 https-proxy-agent@2 progress@2 rimraf@2 tar@6 @mapbox/node-pre-gyp@1.0.9 >/dev/null)
 
 # 4. the addon, built from the package's sources against that library and those headers
 mkdir -p "$PKG/deps/lib"
