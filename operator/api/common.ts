@@ -228,7 +228,7 @@ export const Sandbox = Type.Object(
       }),
     ),
     runtimeImage: Type.Optional(
-      Type.String({ description: 'Image holding the agent runtime that an init container copies into the sandbox. Default: the operator image.' }),
+      Type.String({ description: 'Image holding the agent runtime that an init container copies into the sandbox: /opt/entropo/bin/node and /opt/entropo/sandbox/ (the one-file entropo-sandbox.mjs and its runners), as in the operator image. Default: the operator image.' }),
     ),
     runtimeClassName: Type.Optional(
       Type.String({ maxLength: 253, pattern: DNS1123_SUBDOMAIN, description: 'RuntimeClass for stronger isolation (gVisor, Kata).' }),

@@ -68,7 +68,7 @@ class StoreSecretError extends Error {}
 /** The condition the executor sets when the artifact store is unreachable from the operator. */
 export const STORE_CONDITION = 'StoreAvailable';
 
-/** Children created at once by one reconcile. */
+/** Children created (and deleted, and records written) at once by one reconcile. */
 export const CREATE_CONCURRENCY = 16;
 /** Children created by one reconcile at most (the rest on the next, requeued at once). */
 export const CREATES_PER_RECONCILE = 250;
@@ -119,6 +119,8 @@ interface ObjectState {
   tasks?: ObservedTasks;
   taskInfo: Map<string, TaskInfo>;
   lastStatusWrite: number;
+  /** The spec checked and defaulted for this metadata.generation (the spec only changes with it). */
+  checked?: { generation: number; result: ReturnType<typeof check> };
   networkPolicy: boolean;
   key: string;
   /**
@@ -132,6 +134,27 @@ interface ObjectState {
 /** How long a created child that the cache has not shown yet is still expected. */
 export const EXPECTATION_TTL_MS = 60_000;
 
+/**
+ * Runs `fn` over `items`, at most `concurrency` at once; every item is tried, then the first
+ * error (if any) is raised.
+ */
+async function settleAll<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { e: unknown } | undefined;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++];
+      try {
+        await fn(item);
+      } catch (e) {
+        failure ??= { e };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  if (failure) throw failure.e;
+}
+
 /** spec.storage of an object (its s3 settings go to the workloads: workloads/store-env.ts). */
 const storageOf = (o: KubeObject): StorageSettings | undefined => (o as unknown as { spec?: { storage?: StorageSettings } }).spec?.storage;
 
@@ -144,6 +167,12 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
   private readonly states = new Map<string, ObjectState>();
   private readonly stores = new Map<string, { store: ArtifactStore; at: number }>();
   private readonly byKey = new Map<string, string>(); // namespace/name -> uid
+  /**
+   * Observations of sandbox Pods by cached object: the informer replaces an object on every
+   * change, so an entry is valid for as long as its Pod object is the cached one (a reconcile
+   * observes only the Pods that changed since the last, not all of them again).
+   */
+  private readonly podUnits = new WeakMap<KubeObject, ObservedUnit>();
 
   constructor(
     private readonly binding: KindBinding<T, S>,
@@ -202,8 +231,13 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
       this.states.set(uid, state);
     }
 
-    // Check and default the spec as the API server would (the status is ours: not re-checked).
-    const checked = check<T>(this.binding.schema, { ...raw, metadata: { ...raw.metadata, managedFields: undefined }, status: undefined });
+    // Check and default the spec as the API server would (the status is ours: not re-checked),
+    // once per generation: status writes and Pod events do not change the spec.
+    const generation = raw.metadata.generation ?? 0;
+    if (state.checked?.generation !== generation) {
+      state.checked = { generation, result: check<T>(this.binding.schema, { ...raw, metadata: { ...raw.metadata, managedFields: undefined }, status: undefined }) };
+    }
+    const checked = state.checked.result as ReturnType<typeof check<T>>;
     const obj = (checked.ok ? { ...checked.value, metadata: raw.metadata, ...(raw.status ? { status: raw.status } : {}) } : raw) as T;
     let invalid = checked.ok ? undefined : checked.errors.map((e) => `${e.field || '(root)'}: ${e.message}`).join('; ');
     const spec = (obj as unknown as { spec: { storage?: StorageSettings } }).spec;
@@ -307,13 +341,17 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
         if (unit && (!prior || (prior.metadata.creationTimestamp ?? '') < (p.metadata.creationTimestamp ?? ''))) trainerPods.set(unit, p);
         continue;
       }
-      const u: ObservedUnit = { name: p.metadata.name!, role, ...observeSandboxPod(p as unknown as V1Pod) };
-      const index = numLabel(p, LABEL_INDEX);
-      const attempt = numLabel(p, LABEL_ATTEMPT);
-      const iteration = numLabel(p, LABEL_ITERATION);
-      if (index !== undefined) u.index = index;
-      if (attempt !== undefined) u.attempt = attempt;
-      if (iteration !== undefined) u.iteration = iteration;
+      let u = this.podUnits.get(p);
+      if (!u) {
+        u = { name: p.metadata.name!, role, ...observeSandboxPod(p as unknown as V1Pod) };
+        const index = numLabel(p, LABEL_INDEX);
+        const attempt = numLabel(p, LABEL_ATTEMPT);
+        const iteration = numLabel(p, LABEL_ITERATION);
+        if (index !== undefined) u.index = index;
+        if (attempt !== undefined) u.attempt = attempt;
+        if (iteration !== undefined) u.iteration = iteration;
+        this.podUnits.set(p, u);
+      }
       units.push(u);
     }
     for (const d of this.opts.deployments.list(namespace, mine)) {
@@ -436,12 +474,12 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
     // 1. records, then derived files: durable before any child is deleted.
     if (d.records.length || d.writes.length) {
       if (!store) throw new Error('no store to write records to');
-      for (const r of d.records) {
+      await settleAll(d.records, CREATE_CONCURRENCY, async (r) => {
         await store.put(recordKey(prefix, r.unit), JSON.stringify(r));
         const had = state.records?.has(r.unit);
         state.records?.set(r.unit, r);
         if (!had) observeRecord(this.opts.metrics, this.binding.kind, r);
-      }
+      });
       for (const w of d.writes) await this.write(store, w);
     }
     // 2. create (the batch's NetworkPolicy first; then up to CREATE_CONCURRENCY at once, like the
@@ -453,20 +491,7 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
     const more = d.start.length > starts.length;
     if (starts.length) {
       await this.create(obj, starts[0], state, client);
-      let next = 1;
-      let failure: unknown;
-      const worker = async () => {
-        while (next < starts.length) {
-          const u = starts[next++];
-          try {
-            await this.create(obj, u, state, client);
-          } catch (e) {
-            failure ??= e;
-          }
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(CREATE_CONCURRENCY, starts.length - 1) }, worker));
-      if (failure) throw failure;
+      await settleAll(starts.slice(1), CREATE_CONCURRENCY, (u) => this.create(obj, u, state, client));
     }
     // 2b. suspend / resume child objects
     for (const c of d.setSuspend ?? []) {
@@ -487,8 +512,8 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
         state.lastStatusWrite = this.now();
       }
     }
-    // 4. delete
-    for (const s of d.stop) await this.remove(ns, s, client);
+    // 4. delete (as many at once as creates)
+    await settleAll(d.stop, CREATE_CONCURRENCY, (s) => this.remove(ns, s, client));
     // 5. events (best effort)
     for (const e of d.events) await this.opts.events.record(obj, e);
     // 6. TTL

@@ -280,7 +280,8 @@ export async function gradeSweBench(task: SweBenchTask, patch: string, opts: San
       dir: clean.workDir,
       base: clean.base,
       timeoutSeconds,
-      ...(opts.environment ? { env, readOnlyDirs: opts.environment.readOnlyDirs } : {}),
+      ...(opts.environment ? { env } : {}),
+      readOnlyDirs: [...(opts.environment?.readOnlyDirs ?? []), ...(clean.sharedObjects ? [clean.sharedObjects] : [])],
     });
   } finally {
     await clean.dispose();

@@ -43,6 +43,12 @@ export interface InformerOptions {
   pageSize?: number;
   backoff?: Backoff;
   log?: Logger;
+  /**
+   * Drop metadata.managedFields from every object before it is cached (controller-runtime's
+   * cache.TransformStripManagedFields): for caches whose readers never look at field ownership,
+   * e.g. the operator's Pods, whose managedFields (scheduler, kubelet, us) are most of their size.
+   */
+  stripManagedFields?: boolean;
 }
 
 export class Informer<T extends KubeObject = KubeObject> {
@@ -172,6 +178,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     for (const it of items) {
       it.apiVersion ??= apiVersion;
       it.kind ??= resource.kind;
+      if (this.options.stripManagedFields) delete it.metadata.managedFields;
     }
     const diff = diffSnapshot(this.cache, items);
     this.resourceVersion = rv;
@@ -220,6 +227,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     const obj = ev.object;
     if (obj.metadata?.resourceVersion) this.resourceVersion = obj.metadata.resourceVersion;
     if (ev.type === 'BOOKMARK') return;
+    if (this.options.stripManagedFields) delete obj.metadata.managedFields;
     const key = objectKey(obj);
     const old = this.cache.get(key);
     if (ev.type === 'DELETED') {

@@ -149,8 +149,11 @@ export class Manager {
     return new Manager(client, opts, registry);
   }
 
-  /** The shared cache of a kind (one per kind and label selector). */
-  cache<T extends KubeObject = KubeObject>(resource: Resource, labelSelector?: string): Cache<T> {
+  /**
+   * The shared cache of a kind (one per kind and label selector; options apply when it is first
+   * made: stripManagedFields drops metadata.managedFields of the cached objects).
+   */
+  cache<T extends KubeObject = KubeObject>(resource: Resource, labelSelector?: string, options: { stripManagedFields?: boolean } = {}): Cache<T> {
     const id = `${resource.group}/${resource.version}/${resource.plural}?${labelSelector ?? ''}`;
     let c = this.caches.get(id);
     if (!c) {
@@ -161,6 +164,7 @@ export class Manager {
         idleTimeoutMs: this.opts.watchIdleTimeoutMs,
         watchTimeoutSeconds: this.opts.watchTimeoutSeconds,
         log: this.log,
+        ...(options.stripManagedFields ? { stripManagedFields: true } : {}),
       });
       this.caches.set(id, c);
       if (this.lifetime.signal.aborted === false && this.startedCaches) c.start();

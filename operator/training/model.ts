@@ -74,6 +74,20 @@ interface LayerContext {
   newCache: KvCache;
 }
 
+/**
+ * Row b's vector at position lengths[b] - 1 of `h` [B, T, D]: [B, D] (the last real token of
+ * right-padded rows). Used by CausalLM.lastHiddenStates, and by callers that already hold a
+ * forward pass's hidden states.
+ */
+export function lastPositions(h: tf.Tensor3D, lengths: readonly number[]): tf.Tensor2D {
+  const [B, T, D] = h.shape;
+  if (lengths.length !== B) throw new RangeError(`lastPositions: ${lengths.length} lengths for ${B} rows`);
+  return tf.tidy(() => tf.concat(lengths.map((n, b) => {
+    if (!Number.isInteger(n) || n < 1 || n > T) throw new RangeError(`lastPositions: length ${n} of row ${b} is outside 1..${T}`);
+    return tf.reshape(tf.slice(h, [b, n - 1, 0], [1, 1, D]), [1, D]);
+  }), 0) as tf.Tensor2D);
+}
+
 export class CausalLM {
   constructor(
     readonly config: ModelConfig,
@@ -308,6 +322,22 @@ export class CausalLM {
       };
     });
     return f(h, ...consts, ...vars) as tf.Tensor2D;
+  }
+
+  /**
+   * The final hidden state (after the last RMSNorm: the LM head's input) at the last real token of
+   * each row: [B, D]. `ids` are right-padded rows; `lengths[b]` (1..T) is row b's real length
+   * (causal attention: padding never changes earlier positions). The paper's diversity measure
+   * (docs/method.md section 9: mean pairwise cosine similarity of a task's N trajectories) compares
+   * these. Throws RangeError on a length outside 1..T or a count that differs from the rows.
+   */
+  lastHiddenStates(ids: number[][], lengths: readonly number[], opts: Pick<ForwardOptions, 'adapters' | 'attentionChunk'> = {}): tf.Tensor2D {
+    if (lengths.length !== ids.length) throw new RangeError(`lastHiddenStates: ${lengths.length} lengths for ${ids.length} rows`);
+    const T = ids[0]?.length ?? 0;
+    for (const [b, n] of lengths.entries()) {
+      if (!Number.isInteger(n) || n < 1 || n > T) throw new RangeError(`lastHiddenStates: length ${n} of row ${b} is outside 1..${T}`);
+    }
+    return tf.tidy(() => lastPositions(this.forward(ids, { ...opts, hiddenOnly: true }).logits, lengths));
   }
 
   /** Logits [N, vocab] of final hidden states [N, D] (forward's hiddenOnly output, e.g. only the last position's). */

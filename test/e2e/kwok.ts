@@ -16,7 +16,8 @@
  * overrides are kwok's annotations (`pod-complete.stage.kwok.x-k8s.io/delay: "5s"`); the
  * annotation `kwok.entropo.dev/termination-message` becomes every container's
  * `state.terminated.message` (what a sandbox Pod writes to /dev/termination-log).
- * With no scheduler running (envtest), set `spec.nodeName` to one of `kwok.nodes` yourself.
+ * With no scheduler running (envtest), set `spec.nodeName` to one of `kwok.nodes` yourself, or
+ * start kube-scheduler (bench/fanout.ts does).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,12 +36,19 @@ export interface KwokOptions {
   kubectl?: string;
   /** Number of simulated nodes (default 1), named kwok-node-0..n-1. */
   nodes?: number;
-  /** Allocatable per node (default cpu 1000, memory 4Ti, pods 10000). */
-  capacity?: { cpu: string; memory: string; pods: string };
+  /** Allocatable per node (default cpu 1000, memory 4Ti, ephemeral-storage 100Ti, pods 10000). */
+  capacity?: { cpu: string; memory: string; pods: string; 'ephemeral-storage'?: string };
   /** Delay before a Running Pod completes, ms (default 1000). */
   completeDelayMs?: number;
   /** Delay of each start stage (created, init containers, ready), ms (default 0). No jitter. */
   startDelayMs?: number;
+  /**
+   * The termination message of every container, as a Go template (kwok's functions; `$root` is
+   * the Pod, `$item` the container) rendering one YAML scalar on one line, e.g. a JSON summary
+   * built from the Pod's labels and env piped through `Quote`. Default: the Pod's annotation
+   * TERMINATION_MESSAGE_ANNOTATION, quoted ("" when absent).
+   */
+  terminationMessageTemplate?: string;
 }
 
 export interface Kwok {
@@ -53,7 +61,10 @@ export interface Kwok {
   stop(): Promise<void>;
 }
 
-function stageDocs(dir: string, completeDelayMs: number, startDelayMs: number): string {
+const ANNOTATION_MESSAGE = `{{ with $root.metadata.annotations }}{{ with index . "${TERMINATION_MESSAGE_ANNOTATION}" }}{{ . | Quote }}{{ else }}""{{ end }}{{ else }}""{{ end }}`;
+
+function stageDocs(dir: string, completeDelayMs: number, startDelayMs: number, message: string): string {
+  if (message.includes('\n')) throw new Error('kwok terminationMessageTemplate: must be one line');
   const docs: unknown[] = [];
   const take = (sub: string, skip: (name: string) => boolean = () => false) => {
     for (const f of readdirSync(join(dir, sub)).sort()) {
@@ -68,13 +79,13 @@ function stageDocs(dir: string, completeDelayMs: number, startDelayMs: number): 
         }
         if (js.metadata?.name === 'pod-complete') {
           // Every Pod completes (upstream: Job-owned Pods only), with a fixed delay and the
-          // termination message from an annotation.
+          // termination message from an annotation (or the caller's template).
           js.spec.selector.matchExpressions = js.spec.selector.matchExpressions.filter((e: { key: string }) => !e.key.includes('ownerReferences'));
           js.spec.delay.durationMilliseconds = completeDelayMs;
           delete js.spec.delay.jitterDurationMilliseconds;
           js.spec.next.statusTemplate = String(js.spec.next.statusTemplate).replace(
             /^( *)reason: Completed$/m,
-            `$1reason: Completed\n$1message: {{ with $root.metadata.annotations }}{{ with index . "${TERMINATION_MESSAGE_ANNOTATION}" }}{{ . | Quote }}{{ else }}""{{ end }}{{ else }}""{{ end }}`,
+            (_m: string, indent: string) => `${indent}reason: Completed\n${indent}message: ${message}`,
           );
         }
         docs.push(js);
@@ -93,10 +104,10 @@ export async function startKwok(options: KwokOptions): Promise<Kwok> {
   const kubectl = options.kubectl ?? process.env.ENTROPO_TEST_KUBECTL ?? 'kubectl';
   const dir = mkdtempSync(join(tmpdir(), 'entropo-kwok-'));
   const config = join(dir, 'kwok.yaml');
-  writeFileSync(config, stageDocs(join(assets.dir, 'kwok-stages'), options.completeDelayMs ?? 1000, options.startDelayMs ?? 0));
+  writeFileSync(config, stageDocs(join(assets.dir, 'kwok-stages'), options.completeDelayMs ?? 1000, options.startDelayMs ?? 0, options.terminationMessageTemplate ?? ANNOTATION_MESSAGE));
   const k = (args: string[], input?: string) => runTool(kubectl, ['--kubeconfig', options.kubeconfig, ...args], input);
   const n = options.nodes ?? 1;
-  const cap = options.capacity ?? { cpu: '1000', memory: '4Ti', pods: '10000' };
+  const cap = options.capacity ?? { cpu: '1000', memory: '4Ti', 'ephemeral-storage': '100Ti', pods: '10000' };
   const nodes = Array.from({ length: n }, (_, i) => `kwok-node-${i}`);
   const logFile = join(dir, 'kwok.log');
   let child: ChildProcess | undefined;
@@ -151,6 +162,13 @@ export async function startKwok(options: KwokOptions): Promise<Kwok> {
       if (r.status === 0 && r.stdout.split('\n').filter((s) => s === 'True').length === n) break;
       if (Date.now() > deadline) throw new Error(`kwok nodes not Ready after 60 s: ${r.stdout || r.stderr} ${logTail(logFile)}`);
       await new Promise((res) => setTimeout(res, 300));
+    }
+    // Without a node lifecycle controller (envtest: no kube-controller-manager) the
+    // node.kubernetes.io/not-ready taint that admission puts on every new Node is never lifted:
+    // leave only kwok's own taint once the nodes are Ready (what that controller would do).
+    for (const name of nodes) {
+      const p = k(['patch', 'node', name, '--type=merge', '-p', JSON.stringify({ spec: { taints: [{ ...KWOK_TAINT }] } })]);
+      if (p.status !== 0) throw new Error(`untainting kwok node ${name} failed: ${p.stderr}`);
     }
   } catch (e) {
     await stop();

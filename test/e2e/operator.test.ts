@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { nodeCluster } from './cluster.ts';
 import { REPO } from './images.ts';
+import { waitEstablished } from '../envtest/crds.ts';
 
 const NS = 'entropo-system';
 
@@ -20,7 +21,7 @@ test('installed from crds/ and manifests/install/: Ready, holds the Lease, recon
 
   // 1. What the README tells a user to run, with the locally built image.
   ok(c.kubectl(['apply', '--server-side', '-f', join(REPO, 'crds')]), 'apply crds');
-  ok(c.kubectl(['wait', '--for=condition=Established', '--timeout=60s', '-f', join(REPO, 'crds')]), 'CRDs established');
+  waitEstablished((args) => c.kubectl(args));
   ok(c.kubectl(['apply', '--server-side', '-f', join(REPO, 'manifests', 'install')]), 'apply manifests/install');
   ok(c.kubectl(['-n', NS, 'set', 'image', 'deploy/entropo-operator', `operator=${c.images.operator}`]), 'set image');
   const t0 = Date.now();

@@ -16,6 +16,7 @@ import { stringify } from 'yaml';
 import { loadBuiltinSuite } from '../../operator/tasks/suite.ts';
 import { nodeCluster } from './cluster.ts';
 import { REPO } from './images.ts';
+import { waitEstablished } from '../envtest/crds.ts';
 import { diagnose, hostStore, waitFinished } from './workloads.ts';
 
 /** The endpoint Pod: resolves a task when its problem statement matches a scripted patch, else finishes at once. */
@@ -39,7 +40,7 @@ test('RolloutBatch 3 tasks x 2 and EvalSuite N = 4 run to Succeeded with real sa
   const c = await nodeCluster();
   const ns = await c.namespace('rec');
   ok(t, c.kubectl(['apply', '--server-side', '-f', join(REPO, 'crds')]), 'crds');
-  ok(t, c.kubectl(['wait', '--for=condition=Established', '--timeout=60s', '-f', join(REPO, 'crds')]), 'crds established');
+  waitEstablished((args) => c.kubectl(args));
 
   // The store: a hostPath PersistentVolume bound to the claim the specs name.
   const { dir: store, cleanup } = hostStore(c, [ns], 'entropo-e2e-rec-store-');
@@ -78,14 +79,15 @@ test('RolloutBatch 3 tasks x 2 and EvalSuite N = 4 run to Succeeded with real sa
     limits: { maxSteps: 5, timeoutSeconds: 300 },
     sandbox: { resources: { requests: { cpu: '50m', memory: '128Mi', 'ephemeral-storage': '100Mi' } } },
     storage: { uri: 'pvc://entropo-artifacts' },
-    // Generous: on a busy 2-core node a Pod may wait a while for its turn (the missing image: 20 s).
+    // Generous: on a busy 2-core node a Pod may wait a while for its turn (the missing image: 60 s,
+    // time for the set-up containers to run and the kubelet to report ErrImagePull).
     startDeadlineSeconds: 180,
     backoffLimit: 1,
   };
   const objects = [
     { apiVersion: 'entropo.dev/v1alpha1', kind: 'RolloutBatch', metadata: { name: 'batch', namespace: ns }, spec: { ...common, tasks: { builtin: { split: 'All' }, instanceIds: tasks.map((x) => x.instance_id) }, samplesPerTask: 2, parallelism: 3 } },
     { apiVersion: 'entropo.dev/v1alpha1', kind: 'EvalSuite', metadata: { name: 'suite', namespace: ns }, spec: { ...common, tasks: { builtin: { split: 'All' }, instanceIds: [tasks[0].instance_id, tasks[2].instance_id] }, samplesPerTask: 4, parallelism: 3 } },
-    { apiVersion: 'entropo.dev/v1alpha1', kind: 'RolloutBatch', metadata: { name: 'noimage', namespace: ns }, spec: { ...common, tasks: { builtin: { split: 'All' }, instanceIds: [tasks[0].instance_id] }, samplesPerTask: 1, startDeadlineSeconds: 20, sandbox: { ...common.sandbox, image: 'entropo.local/does-not-exist:1' } } },
+    { apiVersion: 'entropo.dev/v1alpha1', kind: 'RolloutBatch', metadata: { name: 'noimage', namespace: ns }, spec: { ...common, tasks: { builtin: { split: 'All' }, instanceIds: [tasks[0].instance_id] }, samplesPerTask: 1, startDeadlineSeconds: 60, sandbox: { ...common.sandbox, image: 'entropo.local/does-not-exist:1' } } },
   ];
   ok(t, c.kubectl(['apply', '-f', '-'], objects.map((d) => stringify(d)).join('---\n')), 'objects');
 
@@ -115,6 +117,12 @@ test('RolloutBatch 3 tasks x 2 and EvalSuite N = 4 run to Succeeded with real sa
   t.is(lost.status.resolveRate, undefined, 'no sample: not a resolve rate of 0');
   const events = JSON.parse(c.kubectl(['-n', ns, 'get', 'events', '-o', 'json']).stdout).items as { reason: string; message: string; involvedObject: { name: string } }[];
   t.true(events.some((e) => e.involvedObject.name === 'noimage' && e.reason === 'SandboxFailed' && /ErrImagePull|ImagePullBackOff/.test(e.message)), 'the image-pull failure is an Event');
-  const pods = JSON.parse(c.kubectl(['-n', ns, 'get', 'pods', '-l', 'app.kubernetes.io/managed-by=entropo-operator', '-o', 'json']).stdout).items;
-  t.is(pods.length, 0, 'every sandbox Pod deleted once recorded');
+  // The operator writes status before it deletes finished Pods: the last one goes a moment later.
+  let left: string[] = [];
+  for (let i = 0; i < 60; i++) {
+    left = JSON.parse(c.kubectl(['-n', ns, 'get', 'pods', '-l', 'app.kubernetes.io/managed-by=entropo-operator', '-o', 'json']).stdout).items.map((p: { metadata: { name: string } }) => p.metadata.name);
+    if (left.length === 0) break;
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+  t.deepEqual(left, [], 'every sandbox Pod deleted once recorded');
 });

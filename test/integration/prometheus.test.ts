@@ -54,6 +54,7 @@ const bind = (expr: string) => expr.replace(/\$__rate_interval/g, '1m').replace(
 const selectors = (expr: string) => [...expr.matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}/g)].map((m) => `${m[1]}{${m[2]}}`);
 
 test('a real Prometheus scraping the operator: every dashboard query and alert selector returns series, every rule evaluates', async (t) => {
+  t.timeout(15 * 60_000); // a local TrainingRun on a loaded 2-core machine
   const cp = await cluster(t);
   const admin = await adminClient(cp);
   t.teardown(() => admin.close());

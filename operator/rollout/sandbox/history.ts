@@ -6,7 +6,9 @@
  * of that one commit, no tags), and it replaces the checkout's .git. The working files are kept
  * as they are (ignored build products of the image included); HEAD is branch "main" at base.
  */
-import { mkdtemp, rename, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { chmod, mkdtemp, realpath, rename, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { execCapture } from './exec.ts';
 import { headChars } from '../../util/text.ts';
@@ -60,4 +62,50 @@ export async function repositoryAtBase(dir: string, base: string, opts: { source
 /** Every ref of a repository (to check that nothing but refs/heads/main is left). */
 export async function refsOf(dir: string): Promise<string[]> {
   return (await gitIn(dir, ['for-each-ref', '--format=%(refname)'])).split('\n').filter(Boolean);
+}
+
+const mirrors = new Map<string, Promise<{ dir: string; base: string }>>();
+
+/**
+ * A bare repository holding `base` and its ancestors only (fetched from `source`, no tags),
+ * made once per process per checkout and commit under the temp directory (readable by every user,
+ * removed at exit): the object store that clones made with cloneAtBase share. The user's checkout
+ * is only read.
+ */
+export function baseMirror(source: string, base: string): Promise<{ dir: string; base: string }> {
+  const key = `${path.resolve(source)}\0${base}`;
+  let m = mirrors.get(key);
+  if (!m) {
+    m = (async () => {
+      const full = (await gitIn(source, ['rev-parse', '--verify', `${base}^{commit}`])).trim();
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'entropo-base-'));
+      process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+      await gitIn(dir, ['init', '-q', '--bare', '--initial-branch=main']);
+      await gitIn(dir, ['fetch', '-q', '--no-tags', '--no-write-fetch-head', await realpath(source), full]);
+      await gitIn(dir, ['update-ref', 'refs/heads/main', full]);
+      await gitIn(dir, ['pack-refs', '--all']);
+      // Readable by a sandbox user of its own (its clones read these objects), writable by none.
+      await execCapture(['chmod', '-R', 'a+rX,go-w', dir], { cwd: dir, env: GIT_ENV(), timeoutMs: 600_000, headBytes: 4096, tailBytes: 0 });
+      await chmod(dir, 0o755);
+      return { dir, base: full };
+    })();
+    mirrors.set(key, m);
+    m.catch(() => mirrors.delete(key));
+  }
+  return m;
+}
+
+/**
+ * Makes the empty directory `dir` a clone of `source` at `base` that shares the objects of its
+ * base mirror (git clone --shared: no object copied per clone) and holds nothing newer than base:
+ * branch main at base, no remote, no tag, no reflog. Returns the mirror's directory (commands that
+ * read the history must see it: bwrap binds it read-only) and base's full id.
+ */
+export async function cloneAtBase(dir: string, source: string, base: string): Promise<{ objects: string; base: string }> {
+  const mirror = await baseMirror(source, base);
+  await gitIn(dir, ['clone', '-q', '--shared', '--no-checkout', mirror.dir, '.']);
+  await gitIn(dir, ['remote', 'remove', 'origin']);
+  await rm(path.join(dir, '.git', 'logs'), { recursive: true, force: true });
+  await gitIn(dir, ['reset', '-q', '--hard', mirror.base]);
+  return { objects: mirror.dir, base: mirror.base };
 }

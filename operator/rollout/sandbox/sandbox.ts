@@ -18,7 +18,7 @@ import { execCapture, type ExecResult } from './exec.ts';
 import { killAllGroups } from '../../util/process-groups.ts';
 import { commandArgv, defaultIsolation, extraReadOnlyBinds, SANDBOX_SYSTEM_DIRS, inKubernetes, isolationWorks, SANDBOX_UID_BASE, SANDBOX_UID_RANGE, type Isolation } from './isolation.ts';
 import { DEFAULT_LIMITS, type ResourceLimits } from './limits.ts';
-import { repositoryAtBase } from './history.ts';
+import { cloneAtBase, repositoryAtBase } from './history.ts';
 import { headChars } from '../../util/text.ts';
 
 export interface SandboxOptions {
@@ -113,6 +113,8 @@ export class Sandbox {
     readonly shownDir?: string,
     /** The task environment's read-only binds (bwrap). */
     private readonly envBinds: readonly EnvironmentBind[] = [],
+    /** A SWE-bench clone's shared object store (its base mirror): commands that read the history must see it. */
+    readonly sharedObjects?: string,
   ) {}
 
   /**
@@ -196,13 +198,18 @@ export class Sandbox {
       ...environmentVariables(opts.environment, process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'),
       ...opts.env,
     };
+    let sharedObjects: string | undefined;
     try {
-      if (task && !isSelfContained(task)) {
+      if (task && !isSelfContained(task) && !inPlace) {
+        // A clone sharing the objects of a mirror that holds base_commit's history only (made once
+        // per checkout and commit): nothing newer to find, no object copied per rollout.
+        sharedObjects = (await cloneAtBase(workDir, repoDir!, task.base_commit)).objects;
+      } else if (task && !isSelfContained(task)) {
         // The agent's repository holds base_commit and its ancestors only: no later commit, tag,
         // remote-tracking ref, reflog or stash that could show the fix. A copy is made as the
         // runner (who can read the checkout), then given to the sandbox user; in place, the
         // checkout's own history is cut.
-        await repositoryAtBase(workDir, task.base_commit, inPlace ? { mode: 'keep-files' } : { source: repoDir!, mode: 'checkout' });
+        await repositoryAtBase(workDir, task.base_commit, { mode: 'keep-files' });
       } else if (!task && opts.historyBase) {
         await repositoryAtBase(workDir, opts.historyBase, { mode: 'keep-files' });
       }
@@ -223,14 +230,14 @@ export class Sandbox {
       // A work tree shown at another path needs bwrap's mount namespace; elsewhere it is shown where it is.
       const shownDir = opts.shownDir && isolation === 'bwrap' && opts.shownDir !== workDir ? opts.shownDir : undefined;
       let envBinds: EnvironmentBind[] = [];
-      if (opts.environment && isolation === 'bwrap') {
+      if ((opts.environment || sharedObjects) && isolation === 'bwrap') {
         try {
-          envBinds = environmentBinds(opts.environment.readOnlyDirs, uid !== undefined);
+          envBinds = environmentBinds([...(opts.environment?.readOnlyDirs ?? []), ...(sharedObjects ? [sharedObjects] : [])], uid !== undefined);
         } catch (e) {
-          throw new SandboxError(`environment of ${task?.instance_id ?? workDir} (${opts.environment.origin}): ${(e as Error).message}`);
+          throw new SandboxError(`environment of ${task?.instance_id ?? workDir} (${opts.environment?.origin ?? "shared objects"}): ${(e as Error).message}`);
         }
       }
-      const sandbox = new Sandbox(workDir, '', isolation, uid, limits, env, inPlace, 0, home, shownDir, envBinds);
+      const sandbox = new Sandbox(workDir, '', isolation, uid, limits, env, inPlace, 0, home, shownDir, envBinds, sharedObjects);
       const head = await sandbox.git(['rev-parse', 'HEAD']);
       if (head.spawnError) {
         throw new SandboxError(
@@ -243,7 +250,7 @@ export class Sandbox {
       if (home) liveDirs.add(home);
       if (opts.environment?.setup) await sandbox.runSetup(opts.environment.setup, opts.setupTimeoutSeconds ?? 600, opts.environment.origin);
       const setupSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-      return new Sandbox(workDir, head.output.trim(), isolation, uid, limits, env, inPlace, setupSeconds, home, shownDir, envBinds);
+      return new Sandbox(workDir, head.output.trim(), isolation, uid, limits, env, inPlace, setupSeconds, home, shownDir, envBinds, sharedObjects);
     } catch (e) {
       if (!inPlace) await rm(workDir, { recursive: true, force: true });
       if (home) await rm(home, { recursive: true, force: true });

@@ -44,7 +44,7 @@ test('N = 4 over 2 tasks: selection results, pass@k, best@N and oracle gap in st
   const es = await waitFor('Succeeded', async () => {
     const o = await get(admin, ns, 'eval', ES);
     return o.status?.phase === 'Succeeded' && o;
-  }, 60_000);
+  }, 180_000);
   const s = es.status!;
   t.like(s.counts, { total: 8, completed: 8, resolved: 2, failed: 0 });
   t.is(s.metrics.pass1, 2 / 8);
@@ -112,7 +112,7 @@ test('with a verifier: a verifier Job scores the trajectories, its scores (keyed
   const es = await waitFor('Succeeded', async () => {
     const o = await get(admin, ns, 'ver', ES);
     return o.status?.phase === 'Succeeded' && o;
-  }, 60_000);
+  }, 180_000);
   t.is(es.status!.metrics.bestAtN, 1, 'the verifier kept the resolved candidate');
   t.is(es.status!.verifierScores, scoresKey);
   t.is(es.status!.selections[0].selected, `${identity(all.find((p) => identity(p).sample === 0)!).task}/0/run`);

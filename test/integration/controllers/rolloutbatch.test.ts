@@ -102,7 +102,7 @@ test('retries by reason: eviction and exit 3 retried as new attempts; ImagePullB
   const rb = await waitFor('Succeeded', async () => {
     const o = await get(admin, ns, 'retry');
     return o.status?.phase === 'Succeeded' && o;
-  }, 60_000);
+  }, 180_000);
   t.like(rb.status!.counts, { total: 2, completed: 1, failed: 1, retries: 2, resolved: 1 });
   t.is(rb.status!.resolveRate, 1, 'the failed slot is no sample, not reward 0');
   const ev = await admin.request<{ items: { reason: string; message: string; type: string }[] }>('GET', `/api/v1/namespaces/${ns}/events`);

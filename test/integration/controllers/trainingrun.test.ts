@@ -139,7 +139,7 @@ test('one iteration: policy server, rollouts, trainer Job with progress, evaluat
   const done = await waitFor('Succeeded', async () => {
     const o = await get(admin, ns, 'loop', TR);
     return o.status?.phase === 'Succeeded' && o;
-  }, 60_000);
+  }, 180_000);
   const h = done.status!.history[0];
   t.like(h, { iteration: 1, phase: 'Succeeded', rolloutBatch: 'loop-it1-rollout', trainingJob: 'loop-it1-train-a0', evalSuite: 'loop-it1-eval', rolloutResolveRate: 0.5 });
   t.like(h.training, { loss: 0.41, entropy: 1.2, z0: 0.05, examples: 2 });
