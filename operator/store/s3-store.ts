@@ -80,6 +80,9 @@ export function parseS3Uri(uri: string): { bucket: string; prefix: string } {
   return { bucket, prefix };
 }
 
+/** Errors of a connection that failed or dropped (retried by the SDK, then reported as Unavailable). */
+const NETWORK_ERRORS = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|TimeoutError|RequestTimeout|socket hang up/;
+
 interface SdkError {
   name?: string;
   Code?: string;
@@ -150,6 +153,9 @@ export class S3Store implements ArtifactStore {
     } else if (status === 403 || name === 'AccessDenied') {
       code = 'AccessDenied';
       text = `${op} ${at}: access denied to key "${key === undefined ? this.prefix : this.objectKey(key)}" in bucket "${this.bucket}"; check the credentials and the bucket's policy ${tag}`;
+    } else if (status === undefined && !err.$metadata && !NETWORK_ERRORS.test(`${name} ${err.code ?? ''}`)) {
+      // not a response nor a dropped connection: e.g. the body stream being uploaded failed
+      text = `${op} ${at}: ${err.message ?? name}`;
     } else if (status === undefined || status >= 500 || status === 429) {
       code = 'Unavailable';
       text = `${op} ${at}: the store is unavailable after ${this.settings.maxAttempts ?? 5} attempts: ${err.message ?? name} ${tag}`;
