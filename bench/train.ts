@@ -13,7 +13,7 @@
  * process with a time limit (--sweep-timeout seconds, default 900; the pure-JS cpu backend only up
  * to --cpu-max-tokens, default 1024, on the test model; a series stops at its first time-out).
  *
- *   npm run bench:train -- --only-lengths [--lengths 1024,4096 --sweep-backends wasm --sweep-objectives 'SFT|SFT, gradient checkpointing|EntroPO-KTO']
+ *   npm run bench:train -- --only-lengths [--lengths 1024,4096 --sweep-models test,150k --sweep-backends wasm --sweep-objectives 'SFT|SFT, gradient checkpointing|EntroPO-KTO']
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -196,11 +196,10 @@ async function sweepChild(spec: SweepSpec): Promise<SweepResult> {
   }
 }
 
-function sweep(a: Args & { lengths: number[]; sweepBackends: string[]; sweepTimeout: number; cpuMaxTokens: number; sweepObjectives: SweepSpec['objective'][] }): string[] {
-  const dirs = {
-    'test model (vocab 320)': makeModel(mkdtempSync(path.join(os.tmpdir(), 'entropo-bench-test-')), 32, 2, 320),
-    'vocab 151,936 (synthetic)': makeModel(mkdtempSync(path.join(os.tmpdir(), 'entropo-bench-150k-')), 32, 2, 151936),
-  };
+function sweep(a: Args & { lengths: number[]; sweepBackends: string[]; sweepTimeout: number; cpuMaxTokens: number; sweepModels: string[]; sweepObjectives: SweepSpec['objective'][] }): string[] {
+  const dirs: Record<string, string> = {};
+  if (a.sweepModels.includes('test')) dirs['test model (vocab 320)'] = makeModel(mkdtempSync(path.join(os.tmpdir(), 'entropo-bench-test-')), 32, 2, 320);
+  if (a.sweepModels.includes('150k')) dirs['vocab 151,936 (synthetic)'] = makeModel(mkdtempSync(path.join(os.tmpdir(), 'entropo-bench-150k-')), 32, 2, 151936);
   const rows: string[] = [];
   const skipped = new Set<string>();
   const overLimit = new Set<string>();
@@ -234,13 +233,13 @@ function sweep(a: Args & { lengths: number[]; sweepBackends: string[]; sweepTime
           }
           if (r.error || r.status !== 0) {
             if (r.error) overLimit.add(series);
-            const why = r.error ? `stopped after ${a.sweepTimeout} s` : (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`).slice(0, 160);
+            const why = `${r.error ? `stopped after ${a.sweepTimeout} s` : (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`).slice(0, 240)}; load average ${os.loadavg()[0].toFixed(1)}`;
             rows.push(`${label} - | - | - | ${why} |`);
             process.stderr.write(`${label} ${why}\n`);
             continue;
           }
           const x = JSON.parse(r.stdout.trim().split('\n').pop()!) as SweepResult;
-          rows.push(`${label} ${x.tokensTrained} | ${x.tokensPerSecond.toFixed(0)} | ${x.maxRssMiB.toFixed(0)} | ${((Date.now() - t0) / 1000).toFixed(0)} s wall in all |`);
+          rows.push(`${label} ${x.tokensTrained} | ${x.tokensPerSecond.toFixed(0)} | ${x.maxRssMiB.toFixed(0)} | ${((Date.now() - t0) / 1000).toFixed(0)} s wall in all; load average ${os.loadavg()[0].toFixed(1)} |`);
           process.stderr.write(`${rows[rows.length - 1]}\n`);
         }
       }
@@ -280,6 +279,7 @@ async function main(): Promise<void> {
     sweepBackends: (opt('sweep-backends') ?? a.backends.join(',')).split(','),
     sweepTimeout: Number(opt('sweep-timeout') ?? 900),
     cpuMaxTokens: Number(opt('cpu-max-tokens') ?? 1024),
+    sweepModels: (opt('sweep-models') ?? 'test,150k').split(','),
     sweepObjectives: (opt('sweep-objectives') ?? 'SFT|SFT, gradient checkpointing|EntroPO-KTO').split('|') as SweepSpec['objective'][],
   };
   if (argv.includes('--only-lengths')) {
