@@ -136,8 +136,16 @@ test('kubectl apply of a TrainingRun: the operator in the cluster serves, rolls 
   t.truthy(parse(readFileSync(join(ckpt, files.find((f) => f.endsWith('config.json'))!), 'utf8')), 'config.json');
 
   // 5. Nothing left running: sandboxes deleted, policy servers and trainer Pods gone.
-  const left = JSON.parse(c.kubectl(['-n', ns, 'get', 'pods', '-o', 'json']).stdout).items.filter((p: { status: { phase: string } }) => p.status.phase === 'Running' || p.status.phase === 'Pending');
-  t.deepEqual(left.map((p: { metadata: { name: string } }) => p.metadata.name), [], 'no Pod left running');
+  // The run's status is written before its last policy server is deleted: give that a moment.
+  let left: string[] = [];
+  for (let i = 0; i < 90; i++) {
+    left = JSON.parse(c.kubectl(['-n', ns, 'get', 'pods', '-o', 'json']).stdout)
+      .items.filter((p: { status: { phase: string } }) => p.status.phase === 'Running' || p.status.phase === 'Pending')
+      .map((p: { metadata: { name: string } }) => p.metadata.name);
+    if (left.length === 0) break;
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+  t.deepEqual(left, [], 'no Pod left running');
   // 6. The same spec in local mode gives the same results within sampling noise.
   const lr = await localRun;
   t.is(lr.code, 0, lr.out.slice(-3000));
