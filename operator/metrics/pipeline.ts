@@ -89,8 +89,9 @@ export function observeStatus(m: DomainMetrics, o: { kind: string; metadata: { n
   if (o.kind === 'TrainingRun') {
     m.iteration.set(labels, status.iteration ?? 0);
     const perIteration = new Map<number, TrainingStatus>();
+    // Per iteration from the history only: status.training is the LAST finished update, which
+    // while iteration k trains is still iteration k-1's (labelling it k showed k-1's loss as k's).
     for (const h of status.history ?? []) if (h.training) perIteration.set(h.iteration, h.training);
-    if (status.training && status.iteration && !perIteration.has(status.iteration)) perIteration.set(status.iteration, status.training);
     const iterations = m.trainingIterations.get(key) ?? new Set<string>();
     for (const [iteration, t] of perIteration) {
       for (const g of Object.keys(TRAINING_GAUGES) as TrainingGauge[]) {

@@ -65,7 +65,8 @@ test('a TrainingRun status sets its iteration, each iteration\'s training metric
   const obj = { kind: 'TrainingRun', namespace: 'ml', name: 'r1' };
   t.is(sumSamples(s, 'entropo_iteration', obj), 2);
   t.is(sumSamples(s, 'entropo_run_training_loss', { ...obj, iteration: '1' }), 0.7);
-  t.is(sumSamples(s, 'entropo_run_training_loss', { ...obj, iteration: '2' }), 0.5);
+  // iteration 2 is still training: status.training (0.5) is iteration 1's last update, not 2's
+  t.false(s.some((x) => x.name === 'entropo_run_training_loss' && x.labels.iteration === '2'), 'no figures for an iteration still training');
   t.is(sumSamples(s, 'entropo_run_training_kl_nats', { ...obj, iteration: '1' }), 0.01);
   t.is(sumSamples(s, 'entropo_run_training_reference_point', { ...obj, iteration: '1' }), 0.2);
   t.is(sumSamples(s, 'entropo_run_training_tokens_per_second', { ...obj, iteration: '1' }), 800);
@@ -77,9 +78,16 @@ test('a TrainingRun status sets its iteration, each iteration\'s training metric
   observeStatus(m, run({ phase: 'Running', iteration: 2, progress: '2/3 Training step 4/10 loss 0.61 ETA 2m', conditions: [{ type: 'Ready' }], history: [{ iteration: 1, training: { loss: 0.7, entropy: 1.5, klToReference: 0.01, z0: 0.2, tokensPerSecond: 800, rewardMargin: 0.1 } }, { iteration: 2 }], training: { loss: 0.5, entropy: 1.4 }, metrics: { pass1: 0.25, bestAtN: 0.5, oracleGap: 0.25 } }), 2_000_000);
   s = await scrape(r);
   t.is(sumSamples(s, 'entropo_last_progress_timestamp_seconds', obj), 1000);
+  // iteration 2 is training: status.training is still iteration 1's; no iteration="2" series yet
+  t.false(s.some((x) => x.name === 'entropo_run_training_loss' && x.labels.iteration === '2'), 'no training figures for an iteration still training');
   observeStatus(m, run({ phase: 'Running', iteration: 2, progress: '2/3 Training step 5/10 loss 0.6 ETA 2m' }), 3_000_000);
   s = await scrape(r);
   t.is(sumSamples(s, 'entropo_last_progress_timestamp_seconds', obj), 3000);
+  // iteration 2's update finished: its history entry carries its figures
+  observeStatus(m, run({ phase: 'Running', iteration: 2, progress: '2/3 Evaluating 0/4', history: [{ iteration: 1, training: { loss: 0.7 } }, { iteration: 2, training: { loss: 0.5 } }], training: { loss: 0.5 } }), 4_000_000);
+  s = await scrape(r);
+  t.is(sumSamples(s, 'entropo_run_training_loss', { ...obj, iteration: '2' }), 0.5);
+  t.is(sumSamples(s, 'entropo_run_training_loss', { ...obj, iteration: '1' }), 0.7);
 
   m.forgetObject('TrainingRun', 'ml', 'r1');
   s = await scrape(r);
