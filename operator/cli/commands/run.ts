@@ -36,6 +36,9 @@ export function registerRun(program: Command): void {
         return;
       }
       if (!process.env.ENTROPO_LOG_LEVEL) {
+        // Quiet progress output: warnings only, here and in the worker threads (the policy server's
+        // model) and child processes (the trainer), which read the level from the environment.
+        process.env.ENTROPO_LOG_LEVEL = 'warn';
         const { logger } = await import('../../logging/logger.ts');
         logger.level = 'warn';
       }
