@@ -8,6 +8,7 @@
  * 1 some instances ended in error (see their run_instance.log); 2 bad input (unreadable files, no
  * usable prediction).
  */
+import { plainProgress } from '../plain-progress.ts';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { readFile } from 'node:fs/promises';
@@ -81,10 +82,11 @@ export function registerGrade(program: Command): void {
 
       const total = predictions.filter((p) => wanted.has(p.instance_id)).length;
       const counts: Record<InstanceOutcome, number> = { resolved: 0, unresolved: 0, error: 0, empty_patch: 0 };
-      const bars = o.progress
+      const bars = o.progress && process.stderr.isTTY
         ? new cliProgress.MultiBar({ stream: process.stderr, format: 'grading [{bar}] {value}/{total} | resolved {resolved} | error {error} | {duration_formatted}', hideCursor: true }, cliProgress.Presets.shades_classic)
         : undefined;
       const bar = bars?.create(total, 0, counts);
+      const line = o.progress && !bars ? plainProgress('grading', total) : undefined;
       const restoreLogs = bars && process.stderr.isTTY ? routeLogs((line) => bars.log(line)) : () => {};
       const result = await gradePredictions({
         tasks: sel.tasks,
@@ -97,6 +99,7 @@ export function registerGrade(program: Command): void {
         onDone: (_id, outcome) => {
           counts[outcome]++;
           bar?.increment(1, counts);
+          line?.({ resolved: counts.resolved, error: counts.error });
         },
       });
       bars?.stop();

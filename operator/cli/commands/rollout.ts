@@ -2,6 +2,7 @@
  * `entropo rollout`: local rollouts of an endpoint over a task set, with a progress bar on
  * stderr, a summary table on stdout, and trajectories / SWE-bench predictions as JSONL.
  */
+import { plainProgress } from '../plain-progress.ts';
 import type { Command } from 'commander';
 import { int, num, oneOf, seconds } from '../args.ts';
 import { routeLogs } from '../../logging/logger.ts';
@@ -150,7 +151,7 @@ export function registerRollout(program: Command): void {
       const limits: RolloutLimits = { maxSteps: o.maxSteps, maxTokens: o.maxTokens, timeoutSeconds: o.timeout, toolTimeoutSeconds: o.toolTimeout, toolCallFormat: o.toolFormat };
       const total = tasks.length * o.samples;
       // On a terminal the bar is drawn on stderr and log lines are printed above it (not through it).
-      const bars = o.progress
+      const bars = o.progress && process.stderr.isTTY
         ? new cliProgress.MultiBar(
             { stream: process.stderr, format: 'rollouts [{bar}] {value}/{total} | resolved {resolved} | no sample {errors} | {duration_formatted} (eta {eta_formatted})', hideCursor: true },
             cliProgress.Presets.shades_classic,
@@ -159,6 +160,7 @@ export function registerRollout(program: Command): void {
       let resolved = 0;
       let errors = 0;
       const bar = bars?.create(total, 0, { resolved, errors });
+      const line = o.progress && !bars ? plainProgress('rollouts', total) : undefined;
       const restoreLogs = bars && process.stderr.isTTY ? routeLogs((line) => bars.log(line)) : () => {};
       const result = await runBatch({
         tasks,
@@ -176,6 +178,7 @@ export function registerRollout(program: Command): void {
           if (t.resolved) resolved++;
           if (!isSample(t)) errors++;
           bar?.increment(1, { resolved, errors });
+          line?.({ resolved, no_sample: errors });
         },
       });
       bars?.stop();
