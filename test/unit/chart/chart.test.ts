@@ -123,6 +123,9 @@ test('the full values: every option lands in the objects; namespaced RBAC with n
   t.is(d.spec.template.metadata.labels.team, 'ml');
   t.is(d.spec.template.metadata.annotations?.['example.com/owner'], 'ml-platform');
   t.is(byKind(objs, 'ServiceAccount')[0].metadata.annotations?.['iam.example.com/role'], 'trainer');
+  // the pvc:// artifact store's claim, where --store-mount expects it
+  t.deepEqual((c as unknown as { volumeMounts: unknown[] }).volumeMounts, [{ name: 'artifacts', mountPath: '/artifacts' }]);
+  t.deepEqual((spec as unknown as { volumes: unknown[] }).volumes, [{ name: 'artifacts', persistentVolumeClaim: { claimName: 'entropo-artifacts' } }]);
 
   const [sm] = byKind(objs, 'ServiceMonitor') as Array<K8sObject & { spec: { endpoints: Array<{ port: string; interval: string }> } }>;
   t.is(sm.metadata.labels?.release, 'kube-prometheus-stack');
