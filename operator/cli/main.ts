@@ -2,7 +2,8 @@
  * The `entropo` command. Each subcommand lives in operator/cli/commands/<name>.ts and exports
  * register(program); this file only assembles them.
  */
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
+import { runProgram } from './run-program.ts';
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,15 +56,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv = process.argv): Promise<number> {
-  const program = buildProgram();
-  try {
-    await program.parseAsync(argv);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
-  } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode;
-    console.error(`entropo: ${(e as Error).message}`);
-    return 1;
-  }
+  return runProgram(buildProgram(), argv);
 }
 
 process.exitCode = await main();

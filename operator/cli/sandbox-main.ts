@@ -6,21 +6,15 @@
  * node_modules: a copy of one Node binary and one script instead of the whole operator install
  * (tens of thousands of files, minutes per Pod on a busy node).
  */
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
+import { runProgram } from './run-program.ts';
 import { registerSandbox } from './commands/sandbox.ts';
 
 /** Runs `entropo sandbox ...` from argv; resolves to the exit code (2: usage / invalid assignment). */
 export async function sandboxMain(argv = process.argv): Promise<number> {
   const program = new Command('entropo').description('EntroPO agent runtime: one rollout in a sandbox').showHelpAfterError().exitOverride();
   registerSandbox(program);
-  try {
-    await program.parseAsync(argv);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
-  } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode;
-    console.error(`entropo: ${(e as Error).message}`);
-    return 1;
-  }
+  return runProgram(program, argv);
 }
 
 process.exitCode = await sandboxMain();
