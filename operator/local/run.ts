@@ -22,6 +22,7 @@ import { objectPrefix } from '../controllers/decision.ts';
 import { FsStore } from '../store/fs-store.ts';
 import { openStore, registerStore, s3SettingsFromEnv, s3SettingsFromSpec, type StorageS3Spec } from '../store/open.ts';
 import type { ArtifactStore } from '../store/store.ts';
+import { checkEndpoint, EndpointCheckError } from '../rollout/endpoint-check.ts';
 import { killAllGroups } from '../util/process-groups.ts';
 import { admit, ObjectRunner, stateKey, toKubeYaml, type AnyObject } from './executor.ts';
 import { Progress } from './progress.ts';
@@ -61,6 +62,24 @@ export interface RunResult {
   storeRoot: string;
   /** The store already held this run, finished: nothing was run (its saved object is returned). */
   alreadyFinished?: boolean;
+}
+
+/**
+ * An object that names an external endpoint (spec.policy.endpoint) gets one GET /v1/models before
+ * anything runs, as `entropo rollout` does: an endpoint this machine cannot reach (a cluster
+ * Service name, a server that is down) or that does not serve spec.policy.name is one clear error
+ * (RunInputError: exit 2), not minutes of rollouts each failing "no sample".
+ */
+async function checkExternalEndpoint(obj: AnyObject, file: string, apiKey: string | undefined): Promise<void> {
+  const policy = (obj.spec as { policy?: { name?: string; endpoint?: { url?: string } } }).policy;
+  const url = policy?.endpoint?.url;
+  if (!url || !policy?.name) return;
+  try {
+    await checkEndpoint({ baseURL: url, ...(apiKey ? { apiKey } : {}) }, policy.name, { timeoutSeconds: 15 });
+  } catch (e) {
+    if (!(e instanceof EndpointCheckError)) throw e;
+    throw new RunInputError(`${file}: spec.policy.endpoint: ${e.message}${e.reason === 'Unauthorized' ? ' (locally the key comes from ENTROPO_API_KEY or OPENAI_API_KEY; apiKeySecretRef is read in a cluster only)' : ''}`);
+  }
 }
 
 export class RunInputError extends Error {
@@ -180,6 +199,8 @@ async function runWith(o: RunOptions, log: Logger, out: (text: string) => void, 
     }
     obj = admit(manifest);
   }
+  const apiKey = process.env.ENTROPO_API_KEY || process.env.OPENAI_API_KEY || undefined;
+  await checkExternalEndpoint(obj, o.file, apiKey);
 
   const registry = o.registry ?? createRegistry();
   const metrics = domainMetrics(registry);
@@ -194,7 +215,6 @@ async function runWith(o: RunOptions, log: Logger, out: (text: string) => void, 
   o.signal?.addEventListener('abort', () => abort.abort(), { once: true });
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'entropo-run-'));
   chmodSync(scratch, 0o755); // the sandbox user must reach the work trees below it
-  const apiKey = process.env.ENTROPO_API_KEY || process.env.OPENAI_API_KEY || undefined;
   const holder: { root?: ObjectRunner } = {};
   const runner = new ObjectRunner(obj, {
     store,

@@ -163,3 +163,20 @@ test('entropo run --local: bad input names the file, the document and the field;
   t.is(cluster.code, 2);
   t.regex(cluster.stderr, /only --local .* kubectl apply -f/);
 });
+
+test('entropo run --local: an external endpoint that cannot be reached or does not serve the model is one clear error before anything runs', async (t) => {
+  const s = await setup(t, bySeed());
+  // unreachable (e.g. a cluster Service name, or a server that is down): exit 2 at once, no rollout
+  const down = s.file.replace(/\.yaml$/, '-down.yaml');
+  await writeFile(down, (await readFile(s.file, 'utf8')).replace(s.llm.url, 'http://127.0.0.1:1/v1'));
+  const r = await entropo(['run', down, '--local', '--store', s.store, '--metrics-port', '-1']);
+  t.is(r.code, 2, r.stderr);
+  t.regex(r.stderr, /spec\.policy\.endpoint: the endpoint http:\/\/127\.0\.0\.1:1\/v1 cannot be reached/);
+  // reachable, but spec.policy.name is not a model it serves
+  const other = s.file.replace(/\.yaml$/, '-other.yaml');
+  await writeFile(other, (await readFile(s.file, 'utf8')).replace('name: scripted,', 'name: not-served,'));
+  const m = await entropo(['run', other, '--local', '--store', s.store, '--metrics-port', '-1']);
+  t.is(m.code, 2, m.stderr);
+  t.regex(m.stderr, /does not serve model "not-served"; it serves: "scripted"/);
+  t.is(s.llm.requests.length, 0, 'no chat completion was requested');
+});
