@@ -17,21 +17,7 @@ import { loadBuiltinSuite } from '../../operator/tasks/suite.ts';
 import { nodeCluster } from './cluster.ts';
 import { REPO } from './images.ts';
 import { waitEstablished } from '../envtest/crds.ts';
-import { diagnose, hostStore, waitFinished } from './workloads.ts';
-
-/** The endpoint Pod: resolves a task when its problem statement matches a scripted patch, else finishes at once. */
-const SERVE = `import { readFileSync } from 'node:fs';
-import { startScriptedLLM } from './scripted-llm.mts';
-const fixes = JSON.parse(readFileSync('/llm/fixes.json', 'utf8'));
-const llm = await startScriptedLLM((req, turn) => {
-  const text = JSON.stringify(req.body.messages);
-  // The match as it appears inside the JSON of the messages (quotes and backslashes escaped).
-  const fix = fixes.find((f) => text.includes(JSON.stringify(f.match).slice(1, -1)));
-  if (turn === 0 && fix) return { content: 'Applying the fix.', tool_calls: [{ name: 'execute_bash', arguments: { command: "patch -p1 <<'ENTROPO_PATCH'\\n" + fix.patch + 'ENTROPO_PATCH' } }] };
-  return { content: 'Done.', tool_calls: [{ name: 'finish', arguments: { message: 'done' } }] };
-}, { host: '0.0.0.0', port: 8000 });
-console.log('serving', llm.url);
-`;
+import { diagnose, hostStore, patchingEndpoint, waitFinished } from './workloads.ts';
 
 const ok = (t: { is: (a: unknown, b: unknown, m?: string) => void }, r: { status: number; stderr: string; stdout: string }, what: string) => t.is(r.status, 0, `${what}: ${r.stderr || r.stdout}`);
 
@@ -48,23 +34,7 @@ test('RolloutBatch 3 tasks x 2 and EvalSuite N = 4 run to Succeeded with real sa
 
   // The scripted endpoint: resolves the first two tasks, finishes the third unresolved.
   const tasks = (await loadBuiltinSuite({ split: 'all' })).filter((x) => x.language === 'python').slice(0, 3);
-  const fixes = tasks.slice(0, 2).map((x) => ({ match: x.problem_statement.split('\n')[0], patch: x.patch }));
-  const llmDocs = [
-    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'llm' }, data: { 'scripted-llm.mts': readFileSync(join(REPO, 'test', 'helpers', 'scripted-llm.ts'), 'utf8'), 'serve.mts': SERVE, 'fixes.json': JSON.stringify(fixes) } },
-    {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'llm', labels: { app: 'llm' } },
-      spec: {
-        terminationGracePeriodSeconds: 1,
-        containers: [{ name: 'llm', image: c.images.operator, command: ['/opt/entropo/bin/node', '/llm/serve.mts'], ports: [{ containerPort: 8000 }], readinessProbe: { tcpSocket: { port: 8000 }, periodSeconds: 1 }, volumeMounts: [{ name: 'llm', mountPath: '/llm' }] }],
-        volumes: [{ name: 'llm', configMap: { name: 'llm' } }],
-      },
-    },
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'llm' }, spec: { selector: { app: 'llm' }, ports: [{ port: 8000, targetPort: 8000 }] } },
-  ];
-  ok(t, c.kubectl(['-n', ns, 'apply', '-f', '-'], llmDocs.map((d) => stringify(d)).join('---\n')), 'endpoint');
-  await c.waitForPodReady(ns, 'llm', 120_000);
+  const endpoint = await patchingEndpoint(c, ns, tasks.slice(0, 2));
 
   // The operator: this repository's CLI, one namespace, the store at its mount point. umask 0:
   // directories it creates in the store must stay writable by the sandboxes' non-root uid.
@@ -75,7 +45,7 @@ test('RolloutBatch 3 tasks x 2 and EvalSuite N = 4 run to Succeeded with real sa
   t.teardown(() => void op.kill('SIGKILL'));
 
   const common = {
-    policy: { name: 'scripted', endpoint: { url: `http://llm.${ns}.svc.cluster.local:8000/v1` } },
+    policy: { name: 'scripted', endpoint: { url: endpoint } },
     limits: { maxSteps: 5, timeoutSeconds: 300 },
     sandbox: { resources: { requests: { cpu: '50m', memory: '128Mi', 'ephemeral-storage': '100Mi' } } },
     storage: { uri: 'pvc://entropo-artifacts' },

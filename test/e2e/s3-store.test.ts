@@ -16,20 +16,8 @@ import { S3Store } from '../../operator/store/s3-store.ts';
 import { startS3Server } from '../s3/server.ts';
 import { nodeCluster } from './cluster.ts';
 import { REPO } from './images.ts';
-import { waitFinished } from './workloads.ts';
-
-/** The endpoint Pod: resolves a task when its problem statement matches a scripted patch, else finishes at once. */
-const SERVE = `import { readFileSync } from 'node:fs';
-import { startScriptedLLM } from './scripted-llm.mts';
-const fixes = JSON.parse(readFileSync('/llm/fixes.json', 'utf8'));
-const llm = await startScriptedLLM((req, turn) => {
-  const text = JSON.stringify(req.body.messages);
-  const fix = fixes.find((f) => text.includes(JSON.stringify(f.match).slice(1, -1)));
-  if (turn === 0 && fix) return { content: 'Applying the fix.', tool_calls: [{ name: 'execute_bash', arguments: { command: "patch -p1 <<'ENTROPO_PATCH'\\n" + fix.patch + 'ENTROPO_PATCH' } }] };
-  return { content: 'Done.', tool_calls: [{ name: 'finish', arguments: { message: 'done' } }] };
-}, { host: '0.0.0.0', port: 8000 });
-console.log('serving', llm.url);
-`;
+import { patchingEndpoint, waitFinished } from './workloads.ts';
+import { waitEstablished } from '../envtest/crds.ts';
 
 const ok = (t: { is: (a: unknown, b: unknown, m?: string) => void }, r: { status: number; stderr: string; stdout: string }, what: string) => t.is(r.status, 0, `${what}: ${r.stderr || r.stdout}`);
 
@@ -38,7 +26,7 @@ test('a RolloutBatch on an s3:// store runs to Succeeded on the real node: sandb
   const c = await nodeCluster();
   const ns = await c.namespace('s3');
   ok(t, c.kubectl(['apply', '--server-side', '-f', join(REPO, 'crds')]), 'crds');
-  ok(t, c.kubectl(['wait', '--for=condition=Established', '--timeout=60s', '-f', join(REPO, 'crds')]), 'crds established');
+  waitEstablished((args) => c.kubectl(args));
 
   // The S3 server on the host address (the node's Pods reach it as they reach CoreDNS there).
   const s3 = await startS3Server({ host: c.hostIP });
@@ -50,23 +38,7 @@ test('a RolloutBatch on an s3:// store runs to Succeeded on the real node: sandb
 
   // The scripted endpoint: resolves the first task, finishes the second unresolved.
   const tasks = (await loadBuiltinSuite({ split: 'all' })).filter((x) => x.language === 'python').slice(0, 2);
-  const fixes = tasks.slice(0, 1).map((x) => ({ match: x.problem_statement.split('\n')[0], patch: x.patch }));
-  const llmDocs = [
-    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'llm' }, data: { 'scripted-llm.mts': readFileSync(join(REPO, 'test', 'helpers', 'scripted-llm.ts'), 'utf8'), 'serve.mts': SERVE, 'fixes.json': JSON.stringify(fixes) } },
-    {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'llm', labels: { app: 'llm' } },
-      spec: {
-        terminationGracePeriodSeconds: 1,
-        containers: [{ name: 'llm', image: c.images.operator, command: ['/opt/entropo/bin/node', '/llm/serve.mts'], ports: [{ containerPort: 8000 }], readinessProbe: { tcpSocket: { port: 8000 }, periodSeconds: 1 }, volumeMounts: [{ name: 'llm', mountPath: '/llm' }] }],
-        volumes: [{ name: 'llm', configMap: { name: 'llm' } }],
-      },
-    },
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'llm' }, spec: { selector: { app: 'llm' }, ports: [{ port: 8000, targetPort: 8000 }] } },
-  ];
-  ok(t, c.kubectl(['-n', ns, 'apply', '-f', '-'], llmDocs.map((d) => stringify(d)).join('---\n')), 'endpoint');
-  await c.waitForPodReady(ns, 'llm', 120_000);
+  const endpoint = await patchingEndpoint(c, ns, tasks.slice(0, 1));
 
   // The operator: this repository's CLI, one namespace, no store mount (the store is the bucket).
   const logDir = mkdtempSync(join('/tmp', 'entropo-e2e-s3-'));
@@ -86,7 +58,7 @@ test('a RolloutBatch on an s3:// store runs to Succeeded on the real node: sandb
     kind: 'RolloutBatch',
     metadata: { name: 'batch', namespace: ns },
     spec: {
-      policy: { name: 'scripted', endpoint: { url: `http://llm.${ns}.svc.cluster.local:8000/v1` } },
+      policy: { name: 'scripted', endpoint: { url: endpoint } },
       tasks: { builtin: { split: 'All' }, instanceIds: tasks.map((x) => x.instance_id) },
       samplesPerTask: 1,
       parallelism: 2,

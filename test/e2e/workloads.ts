@@ -6,8 +6,10 @@
  */
 import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type { SelfContainedTask } from '../../operator/api/records.ts';
 import { stringify } from 'yaml';
 import type { ClusterHandle } from './cluster.ts';
+import { REPO } from './images.ts';
 
 /** The claim name every spec of these tests names (storage.uri pvc://entropo-artifacts). */
 export const STORE_CLAIM = 'entropo-artifacts';
@@ -63,4 +65,46 @@ export function diagnose(c: ClusterHandle, ns: string, store: string): string {
   const records: string[] = [];
   for (const f of readdirSync(store, { recursive: true }) as string[]) if (/\/records\/[^/]+\.json$/.test(f)) records.push(readFileSync(join(store, f), 'utf8'));
   return `Warning events:\n${events}\nattempt records:\n${records.join('\n').slice(0, 8000)}`;
+}
+
+/** The endpoint Pod's program: resolves a task when its problem statement matches a scripted patch, else finishes at once. */
+const SERVE = `import { readFileSync } from 'node:fs';
+import { startScriptedLLM } from './scripted-llm.mts';
+const fixes = JSON.parse(readFileSync('/llm/fixes.json', 'utf8'));
+const llm = await startScriptedLLM((req, turn) => {
+  const text = JSON.stringify(req.body.messages);
+  // The match as it appears inside the JSON of the messages (quotes and backslashes escaped).
+  const fix = fixes.find((f) => text.includes(JSON.stringify(f.match).slice(1, -1)));
+  if (turn === 0 && fix) return { content: 'Applying the fix.', tool_calls: [{ name: 'execute_bash', arguments: { command: "patch -p1 <<'ENTROPO_PATCH'\\n" + fix.patch + 'ENTROPO_PATCH' } }] };
+  return { content: 'Done.', tool_calls: [{ name: 'finish', arguments: { message: 'done' } }] };
+}, { host: '0.0.0.0', port: 8000 });
+console.log('serving', llm.url);
+`;
+
+/**
+ * A scripted OpenAI-compatible endpoint in `ns` (test/helpers/scripted-llm.ts run by the operator
+ * image's Node, Pod + Service `llm`): it applies the gold patch of each task in `solve` (matched by
+ * the first line of its problem statement) and finishes every other task at once. Waits until the
+ * Pod is Ready; returns the base URL the sandboxes use.
+ */
+export async function patchingEndpoint(c: ClusterHandle, ns: string, solve: Pick<SelfContainedTask, 'problem_statement' | 'patch'>[]): Promise<string> {
+  const fixes = solve.map((x) => ({ match: x.problem_statement.split('\n')[0], patch: x.patch }));
+  const docs = [
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'llm' }, data: { 'scripted-llm.mts': readFileSync(join(REPO, 'test', 'helpers', 'scripted-llm.ts'), 'utf8'), 'serve.mts': SERVE, 'fixes.json': JSON.stringify(fixes) } },
+    {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'llm', labels: { app: 'llm' } },
+      spec: {
+        terminationGracePeriodSeconds: 1,
+        containers: [{ name: 'llm', image: c.images.operator, command: ['/opt/entropo/bin/node', '/llm/serve.mts'], ports: [{ containerPort: 8000 }], readinessProbe: { tcpSocket: { port: 8000 }, periodSeconds: 1 }, volumeMounts: [{ name: 'llm', mountPath: '/llm' }] }],
+        volumes: [{ name: 'llm', configMap: { name: 'llm' } }],
+      },
+    },
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'llm' }, spec: { selector: { app: 'llm' }, ports: [{ port: 8000, targetPort: 8000 }] } },
+  ];
+  const r = c.kubectl(['-n', ns, 'apply', '-f', '-'], docs.map((d) => stringify(d)).join('---\n'));
+  if (r.status !== 0) throw new Error(`scripted endpoint: ${r.stderr}`);
+  await c.waitForPodReady(ns, 'llm', 120_000);
+  return `http://llm.${ns}.svc.cluster.local:8000/v1`;
 }
