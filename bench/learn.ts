@@ -56,7 +56,8 @@ const log = (msg: string) => process.stderr.write(`[bench:learn ${new Date().toI
 
 // ---- the ledger of wall times (survives resumes) ----------------------------------------------
 const timingsFile = path.join(benchDir, 'timings.json');
-const timings: { wallSeconds: number; jobs: Record<string, number> } = existsSync(timingsFile) ? JSON.parse(readFileSync(timingsFile, 'utf8')) : { wallSeconds: 0, jobs: {} };
+/** wallSeconds and jobs: wall seconds summed over resumes; loads: the 1-minute load average at the end of each job. */
+const timings: { wallSeconds: number; jobs: Record<string, number>; loads?: number[]; analysisSeconds?: number; commands?: string[] } = existsSync(timingsFile) ? JSON.parse(readFileSync(timingsFile, 'utf8')) : { wallSeconds: 0, jobs: {} };
 const saveTimings = () => writeFileSync(timingsFile, JSON.stringify(timings, null, 2));
 
 async function saved<T>(kind: string, name: string): Promise<T | undefined> {
@@ -133,6 +134,7 @@ async function runJob(job: Job, index: number, signal: AbortSignal): Promise<boo
   const secs = (performance.now() - t0) / 1000;
   timings.jobs[job.name] = (timings.jobs[job.name] ?? 0) + secs;
   timings.wallSeconds += secs;
+  (timings.loads ??= []).push(loadavg()[0]);
   saveTimings();
   if (r.interrupted) return false;
   const p = phaseOf(r.object);
@@ -192,6 +194,8 @@ async function analyse(job: Job): Promise<EvalResult | undefined> {
     scores,
     stats,
   );
+  timings.analysisSeconds = (timings.analysisSeconds ?? 0) + (performance.now() - t0) / 1000;
+  saveTimings();
   log(`analysed ${job.name} (${job.split}): ${trajectories.length} trajectories, model statistics in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   writeFileSync(cache, JSON.stringify(result));
   return result;
@@ -203,6 +207,11 @@ process.once('SIGINT', () => {
   log('interrupted: finishing the current step; run the same command again to continue');
   abort.abort();
 });
+const command = `npm run bench:learn${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+if (!values['report-only'] && !(timings.commands ?? []).includes(command)) {
+  (timings.commands ??= []).push(command);
+  saveTimings();
+}
 const t0 = performance.now();
 log(`${b.name} benchmark: ${plan.length} jobs, store ${root}, report ${outDir}`);
 let interrupted = false;
@@ -221,6 +230,8 @@ for (const [i, job] of plan.entries()) {
     interrupted = true;
     break;
   }
+  // analysed at once (cached in the store), so a partial report costs no extra model passes
+  if (!abort.signal.aborted) await analyse(job).catch(() => undefined); // a failure is recorded by the final pass below
   if (abort.signal.aborted) {
     interrupted = true;
     break;
@@ -253,19 +264,26 @@ const policyDir = resolveBuiltinModel(POLICY);
 const policyId = `sha256 ${createHash('sha256').update(readFileSync(path.join(policyDir, 'model.safetensors'))).digest('hex').slice(0, 12)} of model.safetensors${
   existsSync(path.join(policyDir, 'BUILD.json')) ? `, built ${(JSON.parse(readFileSync(path.join(policyDir, 'BUILD.json'), 'utf8')) as { builtAt?: string }).builtAt ?? '?'}` : ''
 }`;
+function loadDuring(): string {
+  const l = timings.loads ?? [];
+  if (!l.length) return '';
+  const mean = l.reduce((a, v) => a + v, 0) / l.length;
+  return `, 1-minute load average ${Math.min(...l).toFixed(1)}-${Math.max(...l).toFixed(1)} (mean ${mean.toFixed(1)}) at the end of the ${l.length} jobs run`;
+}
 const machine = `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, load average ${loadavg()
   .map((x) => x.toFixed(1))
-  .join(' / ')} at the report; Node ${process.version}, tfjs wasm; shared with other work`;
+  .join(' / ')} at the report${loadDuring()}; Node ${process.version}, tfjs wasm; shared with other work`;
 const md = await writeReport(
   {
     budget: b,
     arms: allArms,
     results,
     claims: cl,
-    command: `npm run bench:learn${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    command: [...(timings.commands ?? []).map((c) => `\`${c}\``), ...(values['report-only'] ? [`report: \`${command}\``] : [])].join('; ') || `\`${command}\``,
     policy: policyId,
     machine,
-    wallSeconds: timings.wallSeconds,
+    wallSeconds: timings.wallSeconds + (timings.analysisSeconds ?? 0),
+    analysisSeconds: timings.analysisSeconds ?? 0,
     jobSeconds: timings.jobs,
     jobsDone,
     jobsTotal: plan.length,
