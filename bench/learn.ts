@@ -11,12 +11,13 @@
  *   npm run bench:learn -- --quick           # minutes (CI)
  *   npm run bench:learn -- --report-only     # the report from what is done so far
  * Options: --store DIR (default .entropo-bench/learn[-quick]), --out DIR (default docs/learn[/quick]),
- * --retry-failed. Resumable: run the same command again; finished jobs and analyses are kept in the
+ * --retry-failed, --seeds 1,2 (run only those seeds' jobs; a second process with the other seeds may
+ * share the store, and a final --report-only reports them all). Resumable: run the same command again; finished jobs and analyses are kept in the
  * store, an interrupted job continues (runLocal --resume). Progress on stderr.
  */
 import { createHash } from 'node:crypto';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify as toYaml, parse as parseYaml } from 'yaml';
@@ -39,6 +40,7 @@ const { values } = parseArgs({
     out: { type: 'string' },
     'report-only': { type: 'boolean', default: false },
     'retry-failed': { type: 'boolean', default: false },
+    seeds: { type: 'string' },
   },
 });
 logger.level = process.env.ENTROPO_LOG_LEVEL ?? 'error';
@@ -48,6 +50,17 @@ const root = path.resolve(values.store ?? `.entropo-bench/learn${values.quick ? 
 const outDir = path.resolve(values.out ?? (values.quick ? 'docs/learn/quick' : 'docs/learn'));
 const store = new FsStore(root, `file://${root}`);
 const plan = jobs(b);
+/** --seeds 1,2: this process runs only those seeds' jobs (a second process may run the others on the same store). */
+const seedFilter = values.seeds
+  ?.split(',')
+  .map((x) => x.trim())
+  .filter(Boolean)
+  .map((x) => {
+    const n = Number(x);
+    if (!Number.isInteger(n) || !plan.some((j) => j.seed === n)) throw new Error(`--seeds: ${x} is not a seed of the ${b.name} budget (${[...new Set(plan.map((j) => j.seed))].join(', ')})`);
+    return n;
+  });
+const runPlan = seedFilter ? plan.filter((j) => seedFilter.includes(j.seed)) : plan;
 const allArms = arms(b);
 const benchDir = path.join(root, 'bench-learn');
 mkdirSync(path.join(benchDir, 'manifests'), { recursive: true });
@@ -55,10 +68,26 @@ mkdirSync(path.join(benchDir, 'results'), { recursive: true });
 const log = (msg: string) => process.stderr.write(`[bench:learn ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
 // ---- the ledger of wall times (survives resumes) ----------------------------------------------
-const timingsFile = path.join(benchDir, 'timings.json');
+// one ledger per process kind (timings.json, or timings-seeds-1-2.json under --seeds), so processes
+// that share a store never overwrite each other's; the report sums them all
+const timingsFile = path.join(benchDir, seedFilter ? `timings-seeds-${seedFilter.join('-')}.json` : 'timings.json');
 /** wallSeconds and jobs: wall seconds summed over resumes; loads: the 1-minute load average at the end of each job. */
 const timings: { wallSeconds: number; jobs: Record<string, number>; loads?: number[]; analysisSeconds?: number; commands?: string[] } = existsSync(timingsFile) ? JSON.parse(readFileSync(timingsFile, 'utf8')) : { wallSeconds: 0, jobs: {} };
 const saveTimings = () => writeFileSync(timingsFile, JSON.stringify(timings, null, 2));
+type Timings = typeof timings;
+/** Every ledger of the store summed: per job and analysis seconds added, loads and commands joined. */
+function allTimings(): Timings {
+  const out: Timings = { wallSeconds: 0, jobs: {}, loads: [], analysisSeconds: 0, commands: [] };
+  for (const f of readdirSync(benchDir).filter((x) => /^timings.*\.json$/.test(x)).sort()) {
+    const t = (path.join(benchDir, f) === timingsFile ? timings : JSON.parse(readFileSync(path.join(benchDir, f), 'utf8'))) as Timings;
+    for (const [k, v] of Object.entries(t.jobs ?? {})) out.jobs[k] = (out.jobs[k] ?? 0) + v;
+    out.wallSeconds += t.wallSeconds ?? 0;
+    out.analysisSeconds! += t.analysisSeconds ?? 0;
+    out.loads!.push(...(t.loads ?? []));
+    for (const c of t.commands ?? []) if (!out.commands!.includes(c)) out.commands!.push(c);
+  }
+  return out;
+}
 
 async function saved<T>(kind: string, name: string): Promise<T | undefined> {
   const key = `local/objects/default/${kind}/${name}.yaml`;
@@ -100,7 +129,7 @@ async function runJob(job: Job, index: number, signal: AbortSignal): Promise<boo
   }
   const file = path.join(benchDir, 'manifests', `${job.name}.yaml`);
   writeFileSync(file, toYaml(job.manifest(source)));
-  log(`(${index + 1}/${plan.length}) ${job.name}: ${job.kind}${prev ? ` (resuming, was ${phase ?? 'Pending'})` : ''}`);
+  log(`(${index + 1}/${runPlan.length}) ${job.name}: ${job.kind}${prev ? ` (resuming, was ${phase ?? 'Pending'})` : ''}`);
   const t0 = performance.now();
   let lastLine = 0;
   let lastMsg = '';
@@ -143,9 +172,9 @@ async function runJob(job: Job, index: number, signal: AbortSignal): Promise<boo
     if (job.kind === 'TrainingRun' && NO_DATA.test(msg)) noUpdate.add(job.name);
     else failures[job.name] = msg;
   }
-  const done = plan.slice(0, index + 1).map((j) => timings.jobs[j.name] ?? 0);
+  const done = runPlan.slice(0, index + 1).map((j) => timings.jobs[j.name] ?? 0);
   const mean = done.reduce((a, v) => a + v, 0) / Math.max(1, done.filter((x) => x > 0).length);
-  log(`(${index + 1}/${plan.length}) ${job.name}: ${p} in ${secs.toFixed(0)} s${p !== 'Succeeded' ? ` (${msg.slice(0, 200)})` : ''}; about ${((mean * (plan.length - index - 1)) / 60).toFixed(0)} min left`);
+  log(`(${index + 1}/${runPlan.length}) ${job.name}: ${p} in ${secs.toFixed(0)} s${p !== 'Succeeded' ? ` (${msg.slice(0, 200)})` : ''}; about ${((mean * (runPlan.length - index - 1)) / 60).toFixed(0)} min left`);
   return true;
 }
 
@@ -213,9 +242,9 @@ if (!values['report-only'] && !(timings.commands ?? []).includes(command)) {
   saveTimings();
 }
 const t0 = performance.now();
-log(`${b.name} benchmark: ${plan.length} jobs, store ${root}, report ${outDir}`);
+log(`${b.name} benchmark: ${runPlan.length} jobs${seedFilter ? ` (seeds ${seedFilter.join(', ')} of ${plan.length})` : ''}, store ${root}, report ${outDir}`);
 let interrupted = false;
-for (const [i, job] of plan.entries()) {
+for (const [i, job] of runPlan.entries()) {
   if (values['report-only']) {
     // only learn what is done
     const prev = await saved<TrainingRun | EvalSuite>(job.kind, job.name);
@@ -264,8 +293,9 @@ const policyDir = resolveBuiltinModel(POLICY);
 const policyId = `sha256 ${createHash('sha256').update(readFileSync(path.join(policyDir, 'model.safetensors'))).digest('hex').slice(0, 12)} of model.safetensors${
   existsSync(path.join(policyDir, 'BUILD.json')) ? `, built ${(JSON.parse(readFileSync(path.join(policyDir, 'BUILD.json'), 'utf8')) as { builtAt?: string }).builtAt ?? '?'}` : ''
 }`;
+const T = allTimings();
 function loadDuring(): string {
-  const l = timings.loads ?? [];
+  const l = T.loads ?? [];
   if (!l.length) return '';
   const mean = l.reduce((a, v) => a + v, 0) / l.length;
   return `, 1-minute load average ${Math.min(...l).toFixed(1)}-${Math.max(...l).toFixed(1)} (mean ${mean.toFixed(1)}) at the end of the ${l.length} jobs run`;
@@ -279,12 +309,12 @@ const md = await writeReport(
     arms: allArms,
     results,
     claims: cl,
-    command: [...(timings.commands ?? []).map((c) => `\`${c}\``), ...(values['report-only'] ? [`report: \`${command}\``] : [])].join('; ') || `\`${command}\``,
+    command: [...(T.commands ?? []).map((c) => `\`${c}\``), ...(values['report-only'] ? [`report: \`${command}\``] : [])].join('; ') || `\`${command}\``,
     policy: policyId,
     machine,
-    wallSeconds: timings.wallSeconds + (timings.analysisSeconds ?? 0),
-    analysisSeconds: timings.analysisSeconds ?? 0,
-    jobSeconds: timings.jobs,
+    wallSeconds: T.wallSeconds + (T.analysisSeconds ?? 0),
+    analysisSeconds: T.analysisSeconds ?? 0,
+    jobSeconds: T.jobs,
     jobsDone,
     jobsTotal: plan.length,
     failures,

@@ -132,7 +132,7 @@ export async function writeReport(r: ReportInput, out: string): Promise<string> 
   L.push(`- command: ${r.command}`);
   L.push(`- machine: ${r.machine}`);
   L.push(`- seed checkpoint: \`builtin:tiny-coder\` (${r.policy})`);
-  L.push(`- wall time: ${(r.wallSeconds / 60).toFixed(1)} min (the jobs ${((r.wallSeconds - r.analysisSeconds) / 60).toFixed(1)} min and the analyses ${(r.analysisSeconds / 60).toFixed(1)} min, summed over resumed runs); jobs done: ${r.jobsDone} of ${r.jobsTotal}${r.jobsDone < r.jobsTotal ? ' (**incomplete**: the tables hold what is done)' : ''}`);
+  L.push(`- wall time: ${(r.wallSeconds / 60).toFixed(1)} min of job time (the jobs ${((r.wallSeconds - r.analysisSeconds) / 60).toFixed(1)} min and the analyses ${(r.analysisSeconds / 60).toFixed(1)} min, summed over resumed runs and over processes that shared the store); jobs done: ${r.jobsDone} of ${r.jobsTotal}${r.jobsDone < r.jobsTotal ? ' (**incomplete**: the tables hold what is done)' : ''}`);
   L.push(`- seeds: ${b.seeds.join(', ')} (sampling seed of the rollouts and evaluations, and the trainer's seed); sweep points beyond the arms: seeds ${b.sweepSeeds.join(', ')}`);
   L.push(`- budget: policy \`builtin:tiny-coder\`; ${b.trainTasks.length} train task(s) (${b.trainTasks.join(', ')}); ${b.variantTasks.length} variant task(s); ${b.iterations} iteration(s) of ${b.rolloutSamples} rollouts per task -> LoRA update (lr ${b.learningRate}, batch ${b.batchSize}, ${b.epochs} epoch(s)); gamma ${b.gamma}, EntroPO zeta/gamma ${b.entropoRatio}; evaluation N = ${N} per task (smaller N: unbiased estimates from the same ${N}), verifier \`builtin:tiny-verifier\`; limits ${b.maxSteps} steps, ${b.maxTokens} tokens`);
   L.push(`- generated: ${r.generatedAt}`, '');
