@@ -60,6 +60,14 @@ export interface ForwardOptions {
   positions?: number[];
   /** Additive attention bias over the keys, [B, cache length + T] (0 keep, -1e9 masked): a right-aligned cache's padding. */
   keyBias?: tf.Tensor2D;
+  /**
+   * Unchunked attention as one 2-D matmul per (row, KV head) instead of one batched matmul
+   * (inference: serving's prefills on wasm). tfjs-wasm runs 2-D matmuls through XNNPACK but
+   * batched ones through a plain loop (measured: [1, 2, 360, 180] x [1, 2, 180, 32] 2.4 ms batched,
+   * 0.35 ms as two 2-D matmuls); worth it from about 32 query rows per head group, not for decode
+   * steps. Same result up to float rounding. Default false.
+   */
+  headwiseAttention?: boolean;
 }
 
 /** What every layer of one forward pass shares. */
@@ -86,6 +94,23 @@ export function lastPositions(h: tf.Tensor3D, lengths: readonly number[]): tf.Te
     if (!Number.isInteger(n) || n < 1 || n > T) throw new RangeError(`lastPositions: length ${n} of row ${b} is outside 1..${T}`);
     return tf.reshape(tf.slice(h, [b, n - 1, 0], [1, 1, D]), [1, D]);
   }), 0) as tf.Tensor2D);
+}
+
+/**
+ * softmax(q k^T * scale + bias) v with one 2-D matmul per (row, KV head): q [B, KV, R, hd],
+ * k and v [B, KV, Tk, hd], bias broadcastable to [B, KV, R, Tk]; returns [B, KV, R, hd]
+ * (ForwardOptions.headwiseAttention says why).
+ */
+function headwiseAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor, scale: number): tf.Tensor4D {
+  const [B, KV, R, hd] = q.shape;
+  const Tk = k.shape[2];
+  const qs = tf.unstack(tf.reshape(q, [B * KV, R, hd])) as tf.Tensor2D[];
+  // Keys transposed once: XNNPACK's fast path takes the right operand untransposed.
+  const ks = tf.unstack(tf.transpose(tf.reshape(k, [B * KV, Tk, hd]), [0, 2, 1])) as tf.Tensor2D[];
+  const vs = tf.unstack(tf.reshape(v, [B * KV, Tk, hd])) as tf.Tensor2D[];
+  const scores = tf.reshape(tf.stack(qs.map((x, i) => tf.matMul(x, ks[i]))), [B, KV, R, Tk]);
+  const attn = tf.unstack(tf.reshape(tf.softmax(tf.add(tf.mul(scores, scale), bias), -1), [B * KV, R, Tk])) as tf.Tensor2D[];
+  return tf.reshape(tf.stack(attn.map((a, i) => tf.matMul(a, vs[i]))), [B, KV, R, hd]) as tf.Tensor4D;
 }
 
 export class CausalLM {
@@ -272,10 +297,8 @@ export class CausalLM {
       const ctx = causalAttention(qg, kt, vt, n, start, opts.attentionChunk);
       merged = tf.reshape(tf.transpose(tf.reshape(ctx, [B, KV, T, n, hd]), [0, 2, 1, 3, 4]), [B * T, H * hd]) as tf.Tensor2D;
     } else {
-      const qg = tf.reshape(tf.transpose(tf.reshape(q, [B, T, KV, n, hd]), [0, 2, 3, 1, 4]), [B, KV, n * T, hd]);
-      const scores = tf.add(tf.mul(tf.matMul(qg, kt, false, true), 1 / Math.sqrt(hd)), maskBias!);
-      const attn = tf.softmax(scores, -1);
-      const ctx = tf.matMul(attn, vt); // [B, KV, n*T, hd]
+      const qg = tf.reshape(tf.transpose(tf.reshape(q, [B, T, KV, n, hd]), [0, 2, 3, 1, 4]), [B, KV, n * T, hd]) as tf.Tensor4D;
+      const ctx = opts.headwiseAttention ? headwiseAttention(qg, kt, vt, maskBias!, 1 / Math.sqrt(hd)) : tf.matMul(tf.softmax(tf.add(tf.mul(tf.matMul(qg, kt, false, true), 1 / Math.sqrt(hd)), maskBias!), -1), vt); // [B, KV, n*T, hd]
       merged = tf.reshape(tf.transpose(tf.reshape(ctx, [B, KV, n, T, hd]), [0, 3, 1, 2, 4]), [B * T, H * hd]) as tf.Tensor2D;
     }
     h = tf.add(h, this.linear(merged, `${pre}.self_attn.o_proj`, opts));
