@@ -11,7 +11,7 @@
  *   npm run bench:learn -- --quick           # minutes (CI)
  *   npm run bench:learn -- --report-only     # the report from what is done so far
  * Options: --store DIR (default .entropo-bench/learn[-quick]), --out DIR (default docs/learn[/quick]),
- * --retry-failed, --seeds 1,2 (run only those seeds' jobs; a second process with the other seeds may
+ * --retry-failed, --seeds 1,2 and --jobs NAME,... (run only those seeds' / jobs; a second process with the other seeds may
  * share the store, and a final --report-only reports them all). Resumable: run the same command again; finished jobs and analyses are kept in the
  * store, an interrupted job continues (runLocal --resume). Progress on stderr.
  */
@@ -41,6 +41,7 @@ const { values } = parseArgs({
     'report-only': { type: 'boolean', default: false },
     'retry-failed': { type: 'boolean', default: false },
     seeds: { type: 'string' },
+    jobs: { type: 'string' },
   },
 });
 logger.level = process.env.ENTROPO_LOG_LEVEL ?? 'error';
@@ -60,7 +61,13 @@ const seedFilter = values.seeds
     if (!Number.isInteger(n) || !plan.some((j) => j.seed === n)) throw new Error(`--seeds: ${x} is not a seed of the ${b.name} budget (${[...new Set(plan.map((j) => j.seed))].join(', ')})`);
     return n;
   });
-const runPlan = seedFilter ? plan.filter((j) => seedFilter.includes(j.seed)) : plan;
+/** --jobs NAME,NAME: this process runs only those jobs (names as in the progress lines). */
+const jobFilter = values.jobs
+  ?.split(',')
+  .map((x) => x.trim())
+  .filter(Boolean);
+for (const n of jobFilter ?? []) if (!plan.some((j) => j.name === n)) throw new Error(`--jobs: ${n} is not a job of the ${b.name} budget (names like ${plan[0]?.name})`);
+const runPlan = plan.filter((j) => (!seedFilter || seedFilter.includes(j.seed)) && (!jobFilter || jobFilter.includes(j.name)));
 const allArms = arms(b);
 const benchDir = path.join(root, 'bench-learn');
 mkdirSync(path.join(benchDir, 'manifests'), { recursive: true });
@@ -70,7 +77,10 @@ const log = (msg: string) => process.stderr.write(`[bench:learn ${new Date().toI
 // ---- the ledger of wall times (survives resumes) ----------------------------------------------
 // one ledger per process kind (timings.json, or timings-seeds-1-2.json under --seeds), so processes
 // that share a store never overwrite each other's; the report sums them all
-const timingsFile = path.join(benchDir, seedFilter ? `timings-seeds-${seedFilter.join('-')}.json` : 'timings.json');
+const timingsFile = path.join(
+  benchDir,
+  seedFilter || jobFilter ? `timings-${seedFilter ? `seeds-${seedFilter.join('-')}` : ''}${jobFilter ? `jobs-${createHash('sha256').update(jobFilter.join(',')).digest('hex').slice(0, 8)}` : ''}.json` : 'timings.json',
+);
 /** wallSeconds and jobs: wall seconds summed over resumes; loads: the 1-minute load average at the end of each job. */
 const timings: { wallSeconds: number; jobs: Record<string, number>; loads?: number[]; analysisSeconds?: number; commands?: string[] } = existsSync(timingsFile) ? JSON.parse(readFileSync(timingsFile, 'utf8')) : { wallSeconds: 0, jobs: {} };
 const saveTimings = () => writeFileSync(timingsFile, JSON.stringify(timings, null, 2));
@@ -242,7 +252,7 @@ if (!values['report-only'] && !(timings.commands ?? []).includes(command)) {
   saveTimings();
 }
 const t0 = performance.now();
-log(`${b.name} benchmark: ${runPlan.length} jobs${seedFilter ? ` (seeds ${seedFilter.join(', ')} of ${plan.length})` : ''}, store ${root}, report ${outDir}`);
+log(`${b.name} benchmark: ${runPlan.length} jobs${runPlan.length < plan.length ? ` (of ${plan.length}: ${seedFilter ? `seeds ${seedFilter.join(', ')}` : ''}${seedFilter && jobFilter ? ', ' : ''}${jobFilter ? `jobs ${jobFilter.join(', ')}` : ''})` : ''}, store ${root}, report ${outDir}`);
 let interrupted = false;
 for (const [i, job] of runPlan.entries()) {
   if (values['report-only']) {
