@@ -24,7 +24,10 @@ test('the repository Dockerfile: final stage layout, user and entrypoint as the 
   ]) {
     t.true(copies.includes(c), `${c} in ${copies.join(' ')}`);
   }
-  t.deepEqual(stage.copies.filter((c) => c.from).map((c) => c.from), ['build', 'build', 'build']);
+  t.deepEqual(stage.copies.filter((c) => c.from).map((c) => c.from), ['build', 'native', 'build', 'build']);
+  // The native TensorFlow backend (scripts/install-tfjs-node.sh in the `native` stage) lands next to the project's @tensorflow/tfjs.
+  t.true(copies.includes('native:/out/node_modules/@tensorflow->/opt/entropo/app/node_modules/@tensorflow'), copies.join(' '));
+  t.regex(stage.env.LD_LIBRARY_PATH, /\/opt\/entropo\/app\/node_modules\/@tensorflow\/tfjs-node-gpu\/deps\/lib\/cuda/);
   t.true(stage.runPaths.includes('/opt/entropo/bin/node'));
   t.is(stage.env.NODE_ENV, 'production');
   t.regex(stage.env.PATH, /^\/opt\/entropo\/app\/bin:\/usr\/local\/sbin:/);
