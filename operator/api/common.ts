@@ -613,6 +613,7 @@ export const TrainMetrics = Type.Object(
     gradNorm: Type.Optional(Type.Number({ minimum: 0, description: 'Gradient norm before clipping.' })),
     tokensPerSecond: Type.Optional(Type.Number({ minimum: 0, description: 'Training throughput.' })),
     examples: Type.Optional(Type.Integer({ minimum: 0, description: 'Preference examples (KTO) or pairs (DPO) trained on.' })),
+    steps: Type.Optional(Type.Integer({ minimum: 0, description: 'Optimizer steps taken (all epochs; a resumed trainer counts those before the restart too).' })),
   },
   { description: 'Training metrics.' },
 );

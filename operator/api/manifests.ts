@@ -16,10 +16,10 @@ import { parseResource, ValidationError, type FieldError } from './validate.ts';
 import { headChars } from '../util/text.ts';
 
 export interface ManifestResult {
-  /** "file:line" of the document (document N when the file has several). */
+  /** "file:line" of the document (document N when the file has several); "file:line:column" of a syntax error. */
   where: string;
   status: 'valid' | 'invalid' | 'skipped';
-  /** Kind of the object, when it has one. */
+  /** Kind of the object, when it has one; "YAML" for a document that does not parse (where is then file:line:column). */
   kind?: string;
   /** The object with the schema defaults applied (valid documents). */
   value?: unknown;
@@ -36,17 +36,31 @@ const kubectlTags = (tags: Tags): Tags =>
     return tag.tag !== 'tag:yaml.org,2002:timestamp' && tag.format !== 'TIME';
   });
 
-/** Parses YAML text as kubectl does; returns each non-empty document with its 1-based line, or its error. */
-export function readManifestDocuments(text: string): { line: number; index: number; value?: unknown; error?: string }[] {
+/**
+ * A YAML syntax error as one readable message: the parser's sentence without its trailing
+ * " at line L, column C:" (the caller names the place as file:line:column) followed by its code frame.
+ */
+function syntaxMessage(message: string): string {
+  const [head, ...frame] = message.split('\n');
+  const sentence = head.replace(/ at line \d+, column \d+:?$/, '').replace(/:$/, '');
+  const snippet = frame.filter((l) => l.trim() !== '').map((l) => `      ${l}`);
+  return snippet.length ? `${sentence}\n${snippet.join('\n')}` : sentence;
+}
+
+/**
+ * Parses YAML text as kubectl does; returns each non-empty document with its 1-based line, or its
+ * first syntax error (with its 1-based column and a code frame).
+ */
+export function readManifestDocuments(text: string): { line: number; column?: number; index: number; value?: unknown; error?: string }[] {
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { version: '1.1', customTags: kubectlTags, lineCounter, uniqueKeys: true });
-  const out: { line: number; index: number; value?: unknown; error?: string }[] = [];
+  const out: { line: number; column?: number; index: number; value?: unknown; error?: string }[] = [];
   docs.forEach((doc, index) => {
     const start = doc.contents?.range?.[0] ?? doc.range[0];
     const line = lineCounter.linePos(start).line;
     if (doc.errors.length) {
       const e = doc.errors[0];
-      out.push({ line: e.linePos?.[0].line ?? line, index, error: e.message.split('\n')[0] });
+      out.push({ line: e.linePos?.[0].line ?? line, column: e.linePos?.[0].col, index, error: syntaxMessage(e.message) });
       return;
     }
     const value: unknown = doc.toJS({ maxAliasCount: 100 });
@@ -97,7 +111,8 @@ export function validateManifests(text: string, source: string): ManifestResult[
   for (const d of docs) {
     const where = `${source}:${d.line}${many ? ` (document ${d.index + 1})` : ''}`;
     if (d.error !== undefined) {
-      results.push({ where, status: 'invalid', errors: [{ field: '', message: `YAML: ${d.error}` }] });
+      const at = `${source}:${d.line}${d.column ? `:${d.column}` : ''}${many ? ` (document ${d.index + 1})` : ''}`;
+      results.push({ where: at, status: 'invalid', kind: 'YAML', errors: [{ field: '', message: `YAML syntax error: ${d.error}` }] });
       continue;
     }
     const v = d.value as { kind?: unknown; items?: unknown };

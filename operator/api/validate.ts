@@ -185,7 +185,8 @@ function checkAll(schema: TSchema, input: unknown, old?: unknown): { value: unkn
   const value = Value.Default(schema, structuredClone(input));
   const errors: FieldError[] = [];
   unknownFields(schema, value, '', errors);
-  const seen = new Set<string>();
+  // a field reported unknown above is not reported again as TypeBox's "Unexpected property" (additionalProperties: false)
+  const seen = new Set<string>(errors.map((e) => e.field));
   let blocking = false;
   for (const e of Value.Errors(schema, value)) {
     const field = fieldOf(e.path);

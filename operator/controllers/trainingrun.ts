@@ -75,6 +75,7 @@ function trainMetrics(s: TrainerSummary): TrainMetrics {
     if (typeof v === 'number' && Number.isFinite(v)) m[k] = k === 'gradNorm' || k === 'tokensPerSecond' ? Math.max(0, v) : v;
   }
   m.examples = s.examples;
+  m.steps = s.steps;
   return m;
 }
 

@@ -39,6 +39,15 @@ export function trainerLine(u: ObservedUnit): Line {
   };
 }
 
+/**
+ * The line of an iteration whose update finished (from status.history): its step count as
+ * steps/steps (history's training.steps; "-" for a record without it) and the final loss.
+ */
+export function finishedTrainerLine(h: { iteration: number; training?: { loss?: number; steps?: number } }): Line {
+  const steps = h.training?.steps ?? 0;
+  return { label: `it${h.iteration} training`.padEnd(16), value: steps, total: steps, info: `loss ${h.training?.loss?.toFixed(4) ?? '-'} (done)` };
+}
+
 /** The progress lines of a tree of runners (pure in what it reads). */
 export function progressLines(root: ObjectRunner): Map<string, Line> {
   const out = new Map<string, Line>();
@@ -65,7 +74,7 @@ export function progressLines(root: ObjectRunner): Map<string, Line> {
       }
       const done = (o.status?.history ?? []).filter((h) => h.training && h.trainingJob);
       for (const h of done) {
-        if (!out.has(h.trainingJob!)) out.set(h.trainingJob!, { label: `it${h.iteration} training`.padEnd(16), value: 1, total: 1, info: `loss ${h.training?.loss?.toFixed(4) ?? '-'} (done)` });
+        if (!out.has(h.trainingJob!)) out.set(h.trainingJob!, finishedTrainerLine(h));
       }
     }
   }

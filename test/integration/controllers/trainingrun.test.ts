@@ -142,7 +142,7 @@ test('one iteration: policy server, rollouts, trainer Job with progress, evaluat
   }, 180_000);
   const h = done.status!.history[0];
   t.like(h, { iteration: 1, phase: 'Succeeded', rolloutBatch: 'loop-it1-rollout', trainingJob: 'loop-it1-train-a0', evalSuite: 'loop-it1-eval', rolloutResolveRate: 0.5 });
-  t.like(h.training, { loss: 0.41, entropy: 1.2, z0: 0.05, examples: 2 });
+  t.like(h.training, { loss: 0.41, entropy: 1.2, z0: 0.05, examples: 2, steps: 12 });
   t.is(h.evaluation.pass1, 0.5);
   t.is(done.status!.metrics.pass1, 0.5);
   t.is(done.status!.checkpoint, `${assignment.checkpointKey}/model`);

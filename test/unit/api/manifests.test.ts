@@ -47,7 +47,10 @@ test('a blocking schema error (wrong type) stops the rules with the API server\'
 test('YAML errors and wrong group/kind name the line and the field', (t) => {
   const [y] = validateManifests('a: 1\nb: [unclosed\n', 'bad.yaml');
   t.is(y.status, 'invalid');
-  t.regex(y.errors![0].message, /^YAML: /);
+  t.regex(y.errors![0].message, /^YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a \]\n/);
+  t.is(y.where, 'bad.yaml:3:1');
+  t.is(y.kind, 'YAML');
+  t.notRegex(y.errors![0].message, /at line \d+, column \d+:?$/m);
   const [k] = validateManifests('apiVersion: entropo.dev/v1alpha1\nkind: TrainingJob\nmetadata: {name: x}\n', 'k.yaml');
   t.is(k.status, 'invalid');
   t.is(k.errors![0].field, 'kind');

@@ -41,6 +41,9 @@ test('parseEnvironments: entries checked field by field, errors name the file, t
   const e = t.throws(() => parseEnvironments('environments:\n  - repo: o/r\n    pyhton: /usr/bin/python3\n  - checkout: x\n  - repo: o/s\n    env: {"1A": x}\n', 'envs.yaml'), { instanceOf: EnvironmentError });
   t.regex(e!.message, /envs\.yaml: environments\[0\]/);
   t.regex(e!.message, /pyhton/);
+  // an unknown field is one line (not also TypeBox's "Unexpected property")
+  t.is(e!.message.split('\n').filter((l) => l.includes('pyhton')).length, 1);
+  t.regex(e!.message, /environments\[0\]\.pyhton: unknown field \(expected one of repo, /);
   t.regex(e!.message, /envs\.yaml: environments\[1\]\.repo/);
   t.regex(e!.message, /envs\.yaml: environments\[2\]\.env/);
   t.throws(() => parseEnvironments('- repo: o/r\n- repo: o/r\n', 'e.yaml'), { message: /environments\[1\]: repeats environments\[0\] \(o\/r\)/ });
