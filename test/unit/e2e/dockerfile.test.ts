@@ -41,3 +41,13 @@ test('parseDockerfile: continuation lines, comments, the last stage wins; shell-
   t.deepEqual(stage.cmd, ['run']);
   t.throws(() => parseDockerfile('FROM a\n\nENTRYPOINT node x.js\n'), { message: /line 3: ENTRYPOINT must be in exec form/ });
 });
+
+test('the Dockerfile builds the native backend with the scripted install (cpu by default, gpu and none on request), no download step of its own', (t) => {
+  const text = readFileSync('Dockerfile', 'utf8');
+  const native = text.slice(text.indexOf('AS native'), text.indexOf('FROM', text.indexOf('AS native')));
+  t.regex(native, /ARG TFJS_NATIVE=cpu/);
+  t.regex(native, /COPY scripts\/install-tfjs-node\.sh /);
+  t.regex(native, /cpu\) bash \/src\/scripts\/install-tfjs-node\.sh \/out\/node_modules ;;/);
+  t.regex(native, /gpu\) bash \/src\/scripts\/install-tfjs-node\.sh --gpu \/out\/node_modules ;;/);
+  t.notRegex(text, /npm install[^\n]*tfjs-node/, 'no npm install of tfjs-node (its install script downloads libtensorflow)');
+});
