@@ -23,14 +23,17 @@ function resolves(pkg: string): boolean {
  * TfjsNode / TfjsNodeGPU when their package resolves from node_modules (scripts/install-tfjs-node.sh).
  * A package that resolves but does not load is NOT left out: the test that selects it fails.
  */
-export function presentBackends(o: { cpu?: boolean } = {}): BackendPreference[] {
-  const out: BackendPreference[] = [];
+export function presentBackends(o: { cpu?: boolean } = {}): NamedBackend[] {
+  const out: NamedBackend[] = [];
   if (resolves('@tensorflow/tfjs-node-gpu')) out.push('TfjsNodeGPU');
   if (resolves('@tensorflow/tfjs-node')) out.push('TfjsNode');
   out.push('Wasm');
   if (o.cpu !== false) out.push('CPU');
   return out;
 }
+
+/** A backend named explicitly (not `Auto`). */
+export type NamedBackend = Exclude<BackendPreference, 'Auto'>;
 
 type Case = [title: string, fn: (t: ExecutionContext) => unknown];
 
