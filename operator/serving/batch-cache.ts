@@ -133,27 +133,6 @@ export class BatchCache {
   }
 }
 
-/**
- * Runs a prompt (B = 1) and returns its cache and the logits of the token after it. With
- * `prefix` (the cache of the prompt's first prefix.length tokens, still owned by the caller),
- * only the rest of the prompt is run.
- */
-export function prefill(model: CausalLM, prompt: number[], prefix?: KvCache): { cache: KvCache; logits: Float32Array } {
-  const start = prefix?.length ?? 0;
-  if (prompt.length <= start) throw new Error(`prefill: ${prompt.length} prompt tokens, ${start} cached: nothing to run`);
-  const L = model.config.numLayers;
-  const kept = tf.tidy(() => {
-    // The LM head on the last position only: the prompt's other logits are never used.
-    const out = model.forward([prompt.slice(start)], { cache: prefix, returnCache: true, hiddenOnly: true });
-    const last = tf.reshape(tf.slice(out.logits, [0, prompt.length - start - 1, 0], [1, 1, -1]), [1, -1]) as tf.Tensor2D;
-    const row = tf.reshape(model.lmHead(last), [-1]);
-    return [row, ...out.cache!.k, ...out.cache!.v];
-  });
-  const logits = kept[0].dataSync() as Float32Array;
-  kept[0].dispose();
-  return { cache: { k: kept.slice(1, 1 + L) as tf.Tensor4D[], v: kept.slice(1 + L) as tf.Tensor4D[], length: prompt.length }, logits };
-}
-
 /** A copy of a cache (the copy is the caller's to free). */
 export function cloneCache(cache: KvCache): KvCache {
   return { k: cache.k.map((t) => tf.clone(t)), v: cache.v.map((t) => tf.clone(t)), length: cache.length };

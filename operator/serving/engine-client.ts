@@ -24,7 +24,7 @@ export class EngineClient {
   /** Resolves with the model's facts once loaded; rejects if loading fails. */
   readonly ready: Promise<ModelInfo>;
   /** The latest counters of the engine. */
-  stats: EngineStats = { running: 0, waiting: 0, steps: 0, generatedTokens: 0, promptTokens: 0, batchRows: 0, decodeSeconds: 0, prefillSeconds: 0, prefixHits: 0, prefixTokens: 0 };
+  stats: EngineStats = { running: 0, waiting: 0, steps: 0, generatedTokens: 0, promptTokens: 0, batchRows: 0, decodeSeconds: 0, prefillSeconds: 0, prefillPasses: 0, prefixHits: 0, prefixTokens: 0 };
   onStats?: (s: EngineStats) => void;
 
   constructor(init: WorkerInit) {

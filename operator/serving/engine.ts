@@ -1,19 +1,21 @@
 /**
  * Continuous batching (as in Orca / vLLM): requests wait in a FIFO queue; between decode steps
- * the scheduler admits waiting requests (prefill of the prompt, first token sampled from its
- * logits) while the running batch has room, runs ONE decode step for every running sequence at
- * once (operator/serving/batch-cache.ts), and lets finished sequences leave. A request with n
- * choices is n sequences sharing one prefill.
+ * the scheduler admits the waiting requests while the running batch has room, prefills their
+ * prompts together (operator/serving/prefill.ts: one forward pass for the prompts admitted in
+ * the same step, identical prompts once; first tokens sampled from their logits), runs ONE decode
+ * step for every running sequence at once (operator/serving/batch-cache.ts), and lets finished
+ * sequences leave. A request with n choices is n sequences sharing one prefill.
  *
  * Sampling per sequence is operator/training/generate.ts's sampleToken with a seeded Rng: choice
  * i of a request with seed s draws from Rng(s + i), so choice 0 gives exactly the tokens of
  * generate(model, prompt, {seed: s}) (up to float rounding of the batched matmuls), whatever else
  * runs in the batch. Log-probabilities are of the untempered policy, like generate()'s.
  */
-import type { CausalLM } from '../training/model.ts';
+import type { CausalLM, KvCache } from '../training/model.ts';
 import { sampleToken } from '../training/generate.ts';
 import { Rng } from '../training/rng.ts';
-import { BatchCache, cloneCache, disposeCache, prefill } from './batch-cache.ts';
+import { BatchCache, cloneCache, disposeCache } from './batch-cache.ts';
+import { planPrefills, prefillBatch } from './prefill.ts';
 import { PrefixCache } from './prefix-cache.ts';
 import { ApiError, type EngineStats } from './protocol.ts';
 
@@ -116,8 +118,11 @@ export class Engine {
   private readonly prefixes: PrefixCache;
   private loop?: Promise<void>;
   private nextId = 1;
+  /** Jobs whose prompt equalled another's admitted with them (one prefill served both), and their prompt tokens. */
+  private sharedPrompts = 0;
+  private sharedTokens = 0;
   private closed = false;
-  private readonly stats: EngineStats = { running: 0, waiting: 0, steps: 0, generatedTokens: 0, promptTokens: 0, batchRows: 0, decodeSeconds: 0, prefillSeconds: 0, prefixHits: 0, prefixTokens: 0 };
+  private readonly stats: EngineStats = { running: 0, waiting: 0, steps: 0, generatedTokens: 0, promptTokens: 0, batchRows: 0, decodeSeconds: 0, prefillSeconds: 0, prefillPasses: 0, prefixHits: 0, prefixTokens: 0 };
 
   constructor(
     private readonly model: CausalLM,
@@ -129,7 +134,7 @@ export class Engine {
 
   /** Counters so far. */
   counters(): EngineStats {
-    return { ...this.stats, running: this.running.length, waiting: this.waiting.length, prefixHits: this.prefixes.hits, prefixTokens: this.prefixes.reusedTokens };
+    return { ...this.stats, running: this.running.length, waiting: this.waiting.length, prefixHits: this.prefixes.hits + this.sharedPrompts, prefixTokens: this.prefixes.reusedTokens + this.sharedTokens };
   }
 
   /**
@@ -185,6 +190,8 @@ export class Engine {
   }
 
   private async run(): Promise<void> {
+    // Requests that arrive together (their messages already queued) are admitted, and prefilled, together.
+    await new Promise((r) => setImmediate(r));
     while (this.waiting.length || this.running.length) {
       this.admit();
       this.dropCancelled();
@@ -195,52 +202,97 @@ export class Engine {
     }
   }
 
-  /** Prefills waiting jobs while the batch has room (a job larger than the batch runs alone). */
+  /**
+   * Admits waiting jobs in arrival order while the batch has room (a job with more choices than
+   * the batch runs alone) and prefills them together (prefill.ts: planPrefills, prefillBatch).
+   */
   private admit(): void {
+    const admitted: Pending[] = [];
+    let room = this.opts.maxBatch - this.running.length;
     while (this.waiting.length && !this.closed) {
       const next = this.waiting[0];
-      const room = this.opts.maxBatch - this.running.length;
-      if (next.job.n > room && this.running.length > 0) return;
+      if (next.job.n > room && (this.running.length > 0 || admitted.length > 0)) break;
       this.waiting.shift();
-      try {
-        this.start(next);
-      } catch (e) {
-        next.reject(e as Error);
-      }
+      admitted.push(next);
+      room -= next.job.n;
     }
+    if (admitted.length) this.start(admitted);
   }
 
-  private start(p: Pending): void {
+  /**
+   * Prefills the admitted jobs: identical prompts once, each with the longest cached prefix
+   * reused, in as few passes as planPrefills allows; samples each choice's first token and lets
+   * the unfinished choices join the running batch. A failed pass rejects the jobs in it and no
+   * others.
+   */
+  private start(jobs: Pending[]): void {
     const t0 = now();
-    const job = p.job;
-    const prefix = this.prefixes.lookup(job.prompt);
-    let out;
+    // Rows: distinct prompts (the samples of one task often arrive together with one prompt).
+    const rowOf = new Map<string, number>();
+    const rows: { prompt: number[]; jobs: Pending[]; prefix?: KvCache }[] = [];
+    for (const p of jobs) {
+      const key = p.job.prompt.join(',');
+      const r = rowOf.get(key);
+      if (r === undefined) {
+        rowOf.set(key, rows.length);
+        rows.push({ prompt: p.job.prompt, jobs: [p] });
+      } else {
+        rows[r].jobs.push(p);
+        this.sharedPrompts++;
+        this.sharedTokens += p.job.prompt.length;
+      }
+    }
+    for (const row of rows) row.prefix = this.prefixes.lookup(row.prompt);
+    const passes = planPrefills(
+      rows.map((row) => ({ cached: row.prefix?.length ?? 0, fresh: row.prompt.length - (row.prefix?.length ?? 0) })),
+      { heads: this.model.config.numHeads },
+    );
+    const joining: { seq: Sequence; cache: KvCache }[] = [];
+    const prefilled: KvCache[] = [];
+    const started: Running[] = [];
     try {
-      out = prefill(this.model, job.prompt, prefix);
+      for (const pass of passes) {
+        const tp = now();
+        let out;
+        try {
+          out = prefillBatch(this.model, pass.map((i) => rows[i].prompt), pass.map((i) => rows[i].prefix));
+        } catch (e) {
+          for (const i of pass) for (const p of rows[i].jobs) p.reject(e as Error);
+          continue;
+        } finally {
+          for (const i of pass) if (rows[i].prefix) disposeCache(rows[i].prefix!);
+        }
+        this.stats.prefillSeconds += now() - tp;
+        this.stats.prefillPasses++;
+        pass.forEach((i, k) => {
+          const cache = out.caches[k];
+          prefilled.push(cache);
+          this.prefixes.insert(rows[i].prompt, cloneCache(cache));
+          for (const p of rows[i].jobs) {
+            this.stats.promptTokens += p.job.prompt.length;
+            const r: Running = { ...p, sequences: [], queueSeconds: t0 - p.arrived, firstTokenSeconds: now() - p.arrived };
+            const maxTokens = Math.min(p.job.maxTokens, this.opts.contextLength - p.job.prompt.length);
+            for (let c = 0; c < p.job.n; c++) {
+              const s: Sequence = { owner: r, index: c, rng: new Rng(p.job.seed + c), tokens: [], logprobs: p.job.logprobs ? [] : undefined, maxTokens };
+              r.sequences.push(s);
+              this.accept(s, out.logits[k]);
+              if (!s.done) joining.push({ seq: s, cache });
+            }
+            this.requests.set(r.id, r);
+            started.push(r);
+          }
+        });
+      }
+      this.batch.join(joining.map((j) => j.cache));
+      this.running.push(...joining.map((j) => j.seq));
+    } catch (e) {
+      // The batch is unchanged: the jobs of this admission fail, the running ones go on.
+      for (const r of started) if (this.requests.delete(r.id)) r.reject(e as Error);
+      return;
     } finally {
-      if (prefix) disposeCache(prefix);
+      for (const c of prefilled) disposeCache(c);
     }
-    const { cache, logits } = out;
-    this.prefixes.insert(job.prompt, cloneCache(cache));
-    this.stats.prefillSeconds += now() - t0;
-    this.stats.promptTokens += job.prompt.length;
-    const r: Running = { ...p, sequences: [], queueSeconds: t0 - p.arrived, firstTokenSeconds: now() - p.arrived };
-    const maxTokens = Math.min(job.maxTokens, this.opts.contextLength - job.prompt.length);
-    const joining: Sequence[] = [];
-    for (let i = 0; i < job.n; i++) {
-      const s: Sequence = { owner: r, index: i, rng: new Rng(job.seed + i), tokens: [], logprobs: job.logprobs ? [] : undefined, maxTokens };
-      r.sequences.push(s);
-      this.accept(s, logits);
-      if (!s.done) joining.push(s);
-    }
-    try {
-      this.batch.join(joining.map(() => cache));
-    } finally {
-      disposeCache(cache);
-    }
-    this.running.push(...joining);
-    this.requests.set(r.id, r);
-    this.finishIfDone(r);
+    for (const r of started) this.finishIfDone(r);
   }
 
   /** Samples the next token of s from its logits row and checks the stop conditions. */

@@ -10,6 +10,7 @@ import { loadAdapters, loadModel } from '../training/model-io.ts';
 import type { CausalLM } from '../training/model.ts';
 import { stopTokenIdsOf } from './chat-service.ts';
 import type { ModelInfo } from './protocol.ts';
+import { installWasmSlice } from './wasm-slice.ts';
 import { Registry } from 'prom-client';
 
 export interface LoadedModel {
@@ -34,6 +35,8 @@ export function backendPreference(name: string): BackendPreference {
  */
 export async function loadServedModel(o: { modelDir: string; adapterDir?: string; backend?: string; maxModelLen?: number }): Promise<LoadedModel> {
   const choice = await selectBackend(backendPreference(o.backend ?? 'auto'), new Registry());
+  // Serving slices caches and attention operands out of large tensors: copy only what is cut.
+  installWasmSlice();
   const model = loadModel(o.modelDir);
   if (o.adapterDir) {
     if (!existsSync(path.join(o.adapterDir, 'adapter_config.json'))) throw new Error(`${o.adapterDir}: no adapter_config.json (expected a PEFT LoRA adapter)`);

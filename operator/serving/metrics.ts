@@ -21,6 +21,7 @@ export class ServingMetrics {
   private readonly batchRows: Counter;
   private readonly decodeSeconds: Counter;
   private readonly prefillSeconds: Counter;
+  private readonly prefillPasses: Counter;
   private readonly prefixHits: Counter;
   private readonly prefixTokens: Counter;
   private readonly running: Gauge;
@@ -47,6 +48,7 @@ export class ServingMetrics {
     this.batchRows = new Counter({ name: 'entropo_serving_decode_rows_total', help: 'Sequences summed over decode steps (tokens produced by decode steps).', registers });
     this.decodeSeconds = new Counter({ name: 'entropo_serving_decode_seconds_total', help: 'Time spent in batched decode steps (sampling included).', registers });
     this.prefillSeconds = new Counter({ name: 'entropo_serving_prefill_seconds_total', help: 'Time spent prefilling prompts.', registers });
+    this.prefillPasses = new Counter({ name: 'entropo_serving_prefill_passes_total', help: 'Prefill forward passes (prompts admitted together share one).', registers });
     this.prefixHits = new Counter({ name: 'entropo_serving_prefix_cache_hits_total', help: 'Prefills that reused the KV cache of a cached prefix.', registers });
     this.prefixTokens = new Counter({ name: 'entropo_serving_prefix_cache_reused_tokens_total', help: 'Prompt tokens not prefilled thanks to the prefix cache.', registers });
     this.running = new Gauge({ name: 'entropo_serving_running_sequences', help: 'Sequences in the running batch.', registers });
@@ -73,6 +75,7 @@ export class ServingMetrics {
     this.batchRows.inc(s.batchRows - (prev?.batchRows ?? 0));
     this.decodeSeconds.inc(s.decodeSeconds - (prev?.decodeSeconds ?? 0));
     this.prefillSeconds.inc(s.prefillSeconds - (prev?.prefillSeconds ?? 0));
+    this.prefillPasses.inc(s.prefillPasses - (prev?.prefillPasses ?? 0));
     this.prefixHits.inc(s.prefixHits - (prev?.prefixHits ?? 0));
     this.prefixTokens.inc(s.prefixTokens - (prev?.prefixTokens ?? 0));
     this.running.set(s.running);

@@ -180,7 +180,12 @@ export interface EngineStats {
   /** Seconds spent in decode steps and prefills. */
   decodeSeconds: number;
   prefillSeconds: number;
-  /** Prefills that reused a cached prefix, and the prompt tokens they did not run. */
+  /** Prefill forward passes run (several prompts admitted together share one: prefill.ts). */
+  prefillPasses: number;
+  /**
+   * Prefills that reused a cached prefix (or the prefill of an identical prompt admitted with
+   * them), and the prompt tokens they did not run.
+   */
   prefixHits: number;
   prefixTokens: number;
 }

@@ -60,6 +60,14 @@ export interface ForwardOptions {
   positions?: number[];
   /** Additive attention bias over the keys, [B, cache length + T] (0 keep, -1e9 masked): a right-aligned cache's padding. */
   keyBias?: tf.Tensor2D;
+  /**
+   * Unchunked attention as one 2-D matmul per (row, KV head) instead of one batched matmul
+   * (inference: serving's prefills on wasm). tfjs-wasm runs 2-D matmuls through XNNPACK but
+   * batched ones through a plain loop (measured: [1, 2, 360, 180] x [1, 2, 180, 32] 2.4 ms batched,
+   * 0.35 ms as two 2-D matmuls); worth it from about 32 query rows per head group, not for decode
+   * steps. Same result up to float rounding. Default false.
+   */
+  headwiseAttention?: boolean;
 }
 
 /** What every layer of one forward pass shares. */
@@ -69,6 +77,8 @@ interface LayerContext {
   start: number;
   chunked: boolean;
   maskBias?: tf.Tensor;
+  /** headwiseAttention: the causal mask plus row b's key bias, [n*T, Tk] per row (one entry without a key bias). */
+  rowBias?: tf.Tensor2D[];
   cos: tf.Tensor3D;
   sin: tf.Tensor3D;
   newCache: KvCache;
@@ -86,6 +96,31 @@ export function lastPositions(h: tf.Tensor3D, lengths: readonly number[]): tf.Te
     if (!Number.isInteger(n) || n < 1 || n > T) throw new RangeError(`lastPositions: length ${n} of row ${b} is outside 1..${T}`);
     return tf.reshape(tf.slice(h, [b, n - 1, 0], [1, 1, D]), [1, D]);
   }), 0) as tf.Tensor2D);
+}
+
+/**
+ * softmax(q k^T * scale + bias[b]) v with 2-D matmuls per (row b, KV head): q [B, KV, R, hd],
+ * k and v [B, KV, Tk, hd], bias [R, Tk] per row (one entry: shared by every row); returns
+ * [B, KV, R, hd] (ForwardOptions.headwiseAttention says why). Each head's scores are softmaxed
+ * on their own, so no [B, KV, R, Tk] tensor is ever cut into heads (tfjs-wasm's slice copies its
+ * whole input first: cutting the scores cost more than the matmuls).
+ */
+function headwiseAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor2D[], scale: number): tf.Tensor4D {
+  const [B, KV, R, hd] = q.shape;
+  const Tk = k.shape[2];
+  const q3 = tf.reshape(q, [B * KV, R, hd]);
+  // Keys transposed once: XNNPACK's fast path takes the right operand untransposed.
+  const kT3 = tf.transpose(tf.reshape(k, [B * KV, Tk, hd]), [0, 2, 1]);
+  const v3 = tf.reshape(v, [B * KV, Tk, hd]);
+  const heads: tf.Tensor2D[] = [];
+  for (let i = 0; i < B * KV; i++) {
+    const qi = tf.reshape(tf.slice(q3, [i, 0, 0], [1, R, hd]), [R, hd]) as tf.Tensor2D;
+    const ki = tf.reshape(tf.slice(kT3, [i, 0, 0], [1, hd, Tk]), [hd, Tk]) as tf.Tensor2D;
+    const vi = tf.reshape(tf.slice(v3, [i, 0, 0], [1, Tk, hd]), [Tk, hd]) as tf.Tensor2D;
+    const attn = tf.softmax(tf.add(tf.mul(tf.matMul(qi, ki), scale), bias[bias.length === 1 ? 0 : Math.floor(i / KV)]), -1) as tf.Tensor2D;
+    heads.push(tf.matMul(attn, vi));
+  }
+  return tf.reshape(tf.stack(heads), [B, KV, R, hd]) as tf.Tensor4D;
 }
 
 export class CausalLM {
@@ -211,6 +246,7 @@ export class CausalLM {
 
     const chunked = !opts.keyBias && opts.attentionChunk !== 0 && (opts.attentionChunk !== undefined || B * H * T * Tk > DEFAULT_CHUNK_FLOATS);
     let maskBias: tf.Tensor | undefined;
+    let rowBias: tf.Tensor2D[] | undefined;
     if (!chunked) {
       // Causal mask bias [n*T, Tk]: query row r is position start + (r mod T).
       const bias = new Float32Array(n * T * Tk);
@@ -219,13 +255,17 @@ export class CausalLM {
         for (let k = q + 1; k < Tk; k++) bias[r * Tk + k] = -1e9;
       }
       maskBias = tf.tensor2d(bias, [n * T, Tk]);
+      if (opts.headwiseAttention) {
+        const causal = maskBias as tf.Tensor2D;
+        rowBias = opts.keyBias ? Array.from({ length: B }, (_, b) => tf.add(causal, tf.slice(opts.keyBias!, [b, 0], [1, Tk])) as tf.Tensor2D) : [causal];
+      }
       if (opts.keyBias) maskBias = tf.add(maskBias, tf.reshape(opts.keyBias, [B, 1, 1, Tk]));
     }
     if (opts.positions && opts.positions.length !== B) throw new Error(`model: positions has ${opts.positions.length} rows, the batch ${B}`);
     const { cos, sin } = this.rope(opts.positions ?? [start], T);
 
     let h = embeddingLookup(this.p('model.embed_tokens.weight') as tf.Tensor2D, tf.reshape(idsT, [-1]) as tf.Tensor1D) as tf.Tensor2D; // [B*T, D]
-    const layer: LayerContext = { B, T, start, chunked, maskBias, cos, sin, newCache };
+    const layer: LayerContext = { B, T, start, chunked, maskBias, rowBias, cos, sin, newCache };
     for (let i = 0; i < c.numLayers; i++) {
       h = opts.gradientCheckpointing && !opts.cache && !opts.returnCache ? this.checkpointedLayer(i, h, layer, opts) : this.layer(i, h, layer, opts);
     }
@@ -238,7 +278,7 @@ export class CausalLM {
   /** One decoder layer: h [B*T, D] -> h (pre-norm attention and SwiGLU MLP, residuals). */
   private layer(i: number, h: tf.Tensor2D, ctx: LayerContext, opts: ForwardOptions): tf.Tensor2D {
     const c = this.config;
-    const { B, T, start, chunked, maskBias, cos, sin, newCache } = ctx;
+    const { B, T, start, chunked, maskBias, rowBias, cos, sin, newCache } = ctx;
     const H = c.numHeads;
     const KV = c.numKvHeads;
     const n = H / KV;
@@ -272,10 +312,8 @@ export class CausalLM {
       const ctx = causalAttention(qg, kt, vt, n, start, opts.attentionChunk);
       merged = tf.reshape(tf.transpose(tf.reshape(ctx, [B, KV, T, n, hd]), [0, 2, 1, 3, 4]), [B * T, H * hd]) as tf.Tensor2D;
     } else {
-      const qg = tf.reshape(tf.transpose(tf.reshape(q, [B, T, KV, n, hd]), [0, 2, 3, 1, 4]), [B, KV, n * T, hd]);
-      const scores = tf.add(tf.mul(tf.matMul(qg, kt, false, true), 1 / Math.sqrt(hd)), maskBias!);
-      const attn = tf.softmax(scores, -1);
-      const ctx = tf.matMul(attn, vt); // [B, KV, n*T, hd]
+      const qg = tf.reshape(tf.transpose(tf.reshape(q, [B, T, KV, n, hd]), [0, 2, 3, 1, 4]), [B, KV, n * T, hd]) as tf.Tensor4D;
+      const ctx = rowBias ? headwiseAttention(qg, kt, vt, rowBias, 1 / Math.sqrt(hd)) : tf.matMul(tf.softmax(tf.add(tf.mul(tf.matMul(qg, kt, false, true), 1 / Math.sqrt(hd)), maskBias!), -1), vt); // [B, KV, n*T, hd]
       merged = tf.reshape(tf.transpose(tf.reshape(ctx, [B, KV, n, T, hd]), [0, 3, 1, 2, 4]), [B * T, H * hd]) as tf.Tensor2D;
     }
     h = tf.add(h, this.linear(merged, `${pre}.self_attn.o_proj`, opts));

@@ -140,8 +140,9 @@ test.serial('prefix caching: a next turn (prompt = last prompt + completion + mo
   const [b, c, d] = await Promise.all([engine.submit(job(turn2Prompt, { seed: 4 })), engine.submit(job(turn2Prompt, { seed: 5 })), engine.submit(job([1, 250, 251], { seed: 6 }))]);
   const after = engine.counters();
   t.is(after.prefixHits - before.prefixHits, 2);
-  // The first reuses turn 1's prompt + completion (all but its last sampled token); the second the whole new prompt but its last token.
-  t.is(after.prefixTokens - before.prefixTokens, prompts[1].length + 20 - 1 + turn2Prompt.length - 1);
+  // The first reuses turn 1's prompt + completion (all but its last sampled token); the second,
+  // admitted with it, shares its prefill: the whole prompt.
+  t.is(after.prefixTokens - before.prefixTokens, prompts[1].length + 20 - 1 + turn2Prompt.length);
   for (const [out, prompt, seed] of [
     [b, turn2Prompt, 4],
     [c, turn2Prompt, 5],
