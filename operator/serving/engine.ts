@@ -222,8 +222,8 @@ export class Engine {
   /**
    * Prefills the admitted jobs: identical prompts once, each with the longest cached prefix
    * reused, in as few passes as planPrefills allows; samples each choice's first token and lets
-   * the unfinished choices join the running batch. A failed pass rejects the jobs in it and no
-   * others.
+   * the unfinished choices join the running batch. A pass that fails is retried prompt by prompt,
+   * so only the jobs whose own prompt fails are rejected.
    */
   private start(jobs: Pending[]): void {
     const t0 = now();
@@ -250,18 +250,33 @@ export class Engine {
     const joining: { seq: Sequence; cache: KvCache }[] = [];
     const prefilled: KvCache[] = [];
     const started: Running[] = [];
+    const rejected = new Set<Pending>();
+    const release = (i: number) => {
+      if (rows[i].prefix) disposeCache(rows[i].prefix!);
+      rows[i].prefix = undefined;
+    };
     try {
-      for (const pass of passes) {
+      const queue = [...passes];
+      while (queue.length) {
+        const pass = queue.shift()!;
         const tp = now();
         let out;
         try {
           out = prefillBatch(this.model, pass.map((i) => rows[i].prompt), pass.map((i) => rows[i].prefix));
         } catch (e) {
-          for (const i of pass) for (const p of rows[i].jobs) p.reject(e as Error);
+          // Its prompts again one by one: only the jobs of the prompt that fails alone fail.
+          if (pass.length > 1) {
+            queue.unshift(...pass.map((i) => [i]));
+            continue;
+          }
+          for (const p of rows[pass[0]].jobs) {
+            p.reject(e as Error);
+            rejected.add(p);
+          }
+          release(pass[0]);
           continue;
-        } finally {
-          for (const i of pass) if (rows[i].prefix) disposeCache(rows[i].prefix!);
         }
+        pass.forEach(release);
         this.stats.prefillSeconds += now() - tp;
         this.stats.prefillPasses++;
         pass.forEach((i, k) => {
@@ -287,10 +302,15 @@ export class Engine {
       this.running.push(...joining.map((j) => j.seq));
     } catch (e) {
       // The batch is unchanged: the jobs of this admission fail, the running ones go on.
-      for (const r of started) if (this.requests.delete(r.id)) r.reject(e as Error);
+      for (const p of jobs) {
+        if (rejected.has(p)) continue;
+        this.requests.delete(p.id);
+        p.reject(e as Error);
+      }
       return;
     } finally {
       for (const c of prefilled) disposeCache(c);
+      rows.forEach((_, i) => release(i));
     }
     for (const r of started) this.finishIfDone(r);
   }

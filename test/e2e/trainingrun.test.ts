@@ -62,7 +62,9 @@ test('kubectl apply of a TrainingRun: the operator in the cluster serves, rolls 
       limits: { maxSteps: 8, maxTokens: 4096, timeoutSeconds: 300, toolTimeoutSeconds: 60 },
     },
     preference: { algorithm: 'KTO', zeta: 0.11, gamma: 0.1 },
-    training: { method: 'LoRA', learningRate: 2e-3, batchSize: 2, maxSequenceLength: 1024 },
+    // Pinned on both sides: the e2e image has no native backend (test/e2e/images.ts NATIVE_STAGE),
+    // while the host may train on tfjs-node (scripts/install-tfjs-node.sh): like for like.
+    training: { method: 'LoRA', learningRate: 2e-3, batchSize: 2, maxSequenceLength: 1024, backend: 'Wasm' },
     evaluation: { tasks: { builtin: { suite: 'entropo-bugs', split: 'Train' }, instanceIds: [tasks[0]] }, samplesPerTask: 2 },
   };
   const run = {

@@ -24,7 +24,10 @@ test('the repository Dockerfile: final stage layout, user and entrypoint as the 
   ]) {
     t.true(copies.includes(c), `${c} in ${copies.join(' ')}`);
   }
-  t.deepEqual(stage.copies.filter((c) => c.from).map((c) => c.from), ['build', 'build', 'build']);
+  t.deepEqual(stage.copies.filter((c) => c.from).map((c) => c.from), ['build', 'native', 'build', 'build']);
+  // The native TensorFlow backend (scripts/install-tfjs-node.sh in the `native` stage) lands next to the project's @tensorflow/tfjs.
+  t.true(copies.includes('native:/out/node_modules/@tensorflow->/opt/entropo/app/node_modules/@tensorflow'), copies.join(' '));
+  t.regex(stage.env.LD_LIBRARY_PATH, /\/opt\/entropo\/app\/node_modules\/@tensorflow\/tfjs-node-gpu\/deps\/lib\/cuda/);
   t.true(stage.runPaths.includes('/opt/entropo/bin/node'));
   t.is(stage.env.NODE_ENV, 'production');
   t.regex(stage.env.PATH, /^\/opt\/entropo\/app\/bin:\/usr\/local\/sbin:/);
@@ -37,4 +40,14 @@ test('parseDockerfile: continuation lines, comments, the last stage wins; shell-
   t.deepEqual(stage.env, { A: '1', B: 'two' });
   t.deepEqual(stage.cmd, ['run']);
   t.throws(() => parseDockerfile('FROM a\n\nENTRYPOINT node x.js\n'), { message: /line 3: ENTRYPOINT must be in exec form/ });
+});
+
+test('the Dockerfile builds the native backend with the scripted install (cpu by default, gpu and none on request), no download step of its own', (t) => {
+  const text = readFileSync('Dockerfile', 'utf8');
+  const native = text.slice(text.indexOf('AS native'), text.indexOf('FROM', text.indexOf('AS native')));
+  t.regex(native, /ARG TFJS_NATIVE=cpu/);
+  t.regex(native, /COPY scripts\/install-tfjs-node\.sh /);
+  t.regex(native, /cpu\) bash \/src\/scripts\/install-tfjs-node\.sh \/out\/node_modules ;;/);
+  t.regex(native, /gpu\) bash \/src\/scripts\/install-tfjs-node\.sh --gpu \/out\/node_modules ;;/);
+  t.notRegex(text, /npm install[^\n]*tfjs-node/, 'no npm install of tfjs-node (its install script downloads libtensorflow)');
 });

@@ -201,6 +201,30 @@ test.serial('a batched prefill reuses each prompt\'s own cached prefix (differen
   await engine.close();
 });
 
+test.serial('a prompt that fails its prefill (a token id outside the vocabulary) fails only its own request, not those prefilled with it', async (t) => {
+  const engine = new Engine(m.model, { maxBatch: 8, contextLength: m.contextLength });
+  const good = [job(promptOf(15, 71), { seed: 1 }), job(promptOf(16, 72), { seed: 2 })];
+  const bad = job([...promptOf(14, 73), 5000], { seed: 3 });
+  const [a, b, c] = await Promise.allSettled([engine.submit(good[0]), engine.submit(bad), engine.submit(good[1])]);
+  t.is(b.status, 'rejected');
+  // The shared pass failed; the two good prompts were then prefilled alone.
+  t.is(engine.counters().prefillPasses, 2);
+  t.regex(String((b as PromiseRejectedResult).reason?.message), /5000/);
+  t.is(a.status, 'fulfilled');
+  t.is(c.status, 'fulfilled');
+  for (const [out, j] of [
+    [a, good[0]],
+    [c, good[1]],
+  ] as const) {
+    const solo = new Engine(m.model, { maxBatch: 8, contextLength: m.contextLength });
+    sameOutcome(t, (out as PromiseFulfilledResult<GenerationOutcome>).value, await solo.submit(j), 'good');
+    await solo.close();
+  }
+  // The engine goes on serving.
+  t.is((await engine.submit(job(promptOf(10, 74), { maxTokens: 2 }))).sequences[0].tokens.length, 2);
+  await engine.close();
+});
+
 test.serial('a request cancelled while others are prefilled with it leaves them untouched', async (t) => {
   // Cancelled after the shared prefill, at the second decode step.
   const engine: Engine = new Engine(m.model, { maxBatch: 8, contextLength: m.contextLength, onStats: (s) => s.steps >= 2 && engine.cancel(100) });

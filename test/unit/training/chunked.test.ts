@@ -1,8 +1,5 @@
-import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
-import { Registry } from 'prom-client';
-import { selectBackend } from '../../../operator/training/backend.ts';
 import { attachLora, loadModel } from '../../../operator/training/model-io.ts';
 import { loadChatTokenizer } from '../../../operator/training/chat.ts';
 import { encodeConversation } from '../../../operator/training/render.ts';
@@ -11,6 +8,7 @@ import type { CausalLM } from '../../../operator/training/model.ts';
 import type { ChatMessage } from '../../../operator/api/records.ts';
 import { Rng } from '../../../operator/training/rng.ts';
 import { FIXTURES } from './helpers.ts';
+import { backendCases } from '../../helpers/backends.ts';
 
 const dir = path.join(FIXTURES, 'qwen3');
 const tok = loadChatTokenizer(dir);
@@ -39,11 +37,10 @@ const relDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   return m / Math.max(1, s);
 };
 
-test.before(async () => {
-  await selectBackend('Wasm', new Registry());
-});
+/** The cases below, run on every tfjs backend present (registered at the end of the file). */
+const { it, register } = backendCases();
 
-test.serial('chunked log-softmax, entropy and cross-entropy equal the unchunked computation (values and gradients) within float32 tolerance', (t) => {
+it('chunked log-softmax, entropy and cross-entropy equal the unchunked computation (values and gradients) within float32 tolerance', (t) => {
   const model = loadModel(dir, { trainable: true });
   attachLora(model, { rank: 2, alpha: 4, dropout: 0, targetModules: ['q_proj', 'v_proj', 'down_proj'] }, 3);
   randomise(model, 7);
@@ -95,7 +92,7 @@ test.serial('chunked log-softmax, entropy and cross-entropy equal the unchunked 
   model.dispose();
 });
 
-test.serial('chunked attention equals the direct form at every chunk size, with a KV-cache offset too', (t) => {
+it('chunked attention equals the direct form at every chunk size, with a KV-cache offset too', (t) => {
   const model = loadModel(dir);
   const seq = enc(conv('Let me run the tests.', 'FAILED'));
   const ids = [seq.ids.slice(0, 40)];
@@ -112,7 +109,7 @@ test.serial('chunked attention equals the direct form at every chunk size, with 
   model.dispose();
 });
 
-test.serial('gradient checkpointing (each layer recomputed in backward) gives the same loss and gradients, LoRA and full', (t) => {
+it('gradient checkpointing (each layer recomputed in backward) gives the same loss and gradients, LoRA and full', (t) => {
   const seqs = [enc(conv('Let me run the tests.', 'FAILED')), enc(conv('def add(a, b):', 'ok'))];
   const batch = padBatch(seqs, tok.padTokenId);
   for (const full of [false, true]) {
@@ -140,3 +137,5 @@ test.serial('gradient checkpointing (each layer recomputed in backward) gives th
     model.dispose();
   }
 });
+
+register();

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import { Registry } from 'prom-client';
 import { selectBackend } from '../../../operator/training/backend.ts';
+import { presentBackends } from '../../helpers/backends.ts';
 import { attachLora, loadModel } from '../../../operator/training/model-io.ts';
 import { loadChatTokenizer } from '../../../operator/training/chat.ts';
 import { encodeConversation, type EncodedSequence } from '../../../operator/training/render.ts';
@@ -57,7 +58,7 @@ function refSumsAndZ0(model: CausalLM, seqs: EncodedSequence[]): { refSums: numb
   });
 }
 
-for (const backend of ['Wasm', 'CPU'] as const) {
+for (const backend of presentBackends()) {
   test.serial(`${backend}: gradients of the EntroPO losses through the model match finite differences (LoRA and embeddings)`, async (t) => {
     await selectBackend(backend, new Registry());
     const model = loadModel(dir, { trainable: true });

@@ -1,7 +1,4 @@
-import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
-import { Registry } from 'prom-client';
-import { selectBackend } from '../../../operator/training/backend.ts';
 import {
   authorsKlReferencePoint,
   dpoLoss,
@@ -13,27 +10,28 @@ import {
 } from '../../../operator/training/losses.ts';
 import { AdamW, clipByGlobalNorm, lrFactor, warmupSteps } from '../../../operator/training/optimizer.ts';
 
-test.before(async () => {
-  await selectBackend('Wasm', new Registry());
-});
+import { backendCases } from '../../helpers/backends.ts';
+
+/** The cases below, run on every tfjs backend present (registered at the end of the file). */
+const { it, register } = backendCases();
 
 const sig = (x: number) => 1 / (1 + Math.exp(-x));
 const t1 = (xs: number[]) => tf.tensor1d(xs);
 const val = (x: tf.Tensor) => x.dataSync()[0];
 const close = (a: number, b: number, tol = 1e-5) => Math.abs(a - b) <= tol * Math.max(1, Math.abs(b));
 
-test('SFT loss is the masked mean negative log-likelihood per assistant token', (t) => {
+it('SFT loss is the masked mean negative log-likelihood per assistant token', (t) => {
   // sums of log-probs -12 (6 tokens) and -3 (2 tokens): 15 / 8
   t.true(close(val(sftLoss(t1([-12, -3]), [6, 2])), 15 / 8));
   t.throws(() => sftLoss(t1([0]), [0]), { message: /no assistant tokens/ });
 });
 
-test('implicit reward rho = lp - (gamma/zeta) lpref (Eq. 10)', (t) => {
+it('implicit reward rho = lp - (gamma/zeta) lpref (Eq. 10)', (t) => {
   const r = implicitReward(t1([-10]), t1([-11]), { zeta: 0.11, gamma: 0.1 }).dataSync()[0];
   t.true(close(r, -10 + (0.1 / 0.11) * 11));
 });
 
-test('EntroPO-DPO (Eq. 7) against a hand-computed pair', (t) => {
+it('EntroPO-DPO (Eq. 7) against a hand-computed pair', (t) => {
   // lp+ = -10, lp- = -14, lpref+ = -11, lpref- = -12; zeta 0.11, gamma 0.1
   // logit = 0.11 * 4 - 0.1 * 1 = 0.34; L = -log sigmoid(0.34) = log(1 + e^-0.34) = 0.5375281
   const { loss, margins } = dpoLoss({ chosen: t1([-10]), rejected: t1([-14]), refChosen: t1([-11]), refRejected: t1([-12]) }, { zeta: 0.11, gamma: 0.1 });
@@ -43,7 +41,7 @@ test('EntroPO-DPO (Eq. 7) against a hand-computed pair', (t) => {
   t.true(close(margins.dataSync()[0], 4 - 0.1 / 0.11));
 });
 
-test('EntroPO-DPO with zeta = gamma is M-DPO: -log sigmoid(beta ((lp+ - lpref+) - (lp- - lpref-)))', (t) => {
+it('EntroPO-DPO with zeta = gamma is M-DPO: -log sigmoid(beta ((lp+ - lpref+) - (lp- - lpref-)))', (t) => {
   const x = { chosen: t1([-10, -30, -5]), rejected: t1([-14, -20, -9]), refChosen: t1([-11, -28, -6]), refRejected: t1([-12, -22, -7]) };
   const beta = 0.2;
   const want = [
@@ -57,7 +55,7 @@ test('EntroPO-DPO with zeta = gamma is M-DPO: -log sigmoid(beta ((lp+ - lpref+) 
   t.false(close(val(dpoLoss(x, { zeta: 0.3, gamma: beta }).loss), mean, 1e-3));
 });
 
-test('EntroPO-KTO (Eqs. 11-12, exact reference point) against hand-computed values', (t) => {
+it('EntroPO-KTO (Eqs. 11-12, exact reference point) against hand-computed values', (t) => {
   // zeta 0.11, gamma 0.1, z0 = -2, lambda_D = 1, lambda_U = 1.5
   // tau1 desirable: lp -10, lpref -9: rho = -10 + 0.1/0.11*9
   // tau2 undesirable: lp -20, lpref -18
@@ -73,7 +71,7 @@ test('EntroPO-KTO (Eqs. 11-12, exact reference point) against hand-computed valu
   t.deepEqual(Array.from(r.rewards.dataSync()).map((x) => Math.round(x * 1e4) / 1e4), [rho1, rho2].map((x) => Math.round(x * 1e4) / 1e4));
 });
 
-test('EntroPO-KTO with zeta = gamma is M-KTO: lambda_y (1 - sigmoid(+-beta (lp - lpref - z0)))', (t) => {
+it('EntroPO-KTO with zeta = gamma is M-KTO: lambda_y (1 - sigmoid(+-beta (lp - lpref - z0)))', (t) => {
   const beta = 0.1;
   const lp = [-10, -20, -7];
   const ref = [-9, -18, -8];
@@ -93,7 +91,7 @@ test('EntroPO-KTO with zeta = gamma is M-KTO: lambda_y (1 - sigmoid(+-beta (lp -
   t.true(close(val(trl.loss), want));
 });
 
-test('AuthorsKL is the released code: v = lambda sigmoid(gamma ((lp - lpref) - z0)), z0 = clamp(mean(zeta lp\' - gamma lpref\'))', (t) => {
+it('AuthorsKL is the released code: v = lambda sigmoid(gamma ((lp - lpref) - z0)), z0 = clamp(mean(zeta lp\' - gamma lpref\'))', (t) => {
   // one desirable trajectory lp = lpref = 0, one mismatched pair lp' = 10, lpref' = 0; zeta 0.11, gamma 0.1
   const temps = { zeta: 0.11, gamma: 0.1 };
   const z0 = authorsKlReferencePoint([10], [0], temps);
@@ -107,7 +105,7 @@ test('AuthorsKL is the released code: v = lambda sigmoid(gamma ((lp - lpref) - z
   t.true(close(u.rewards.dataSync()[0], -1));
 });
 
-test('rho keeps float32 precision at |log pi| ~ 5000: (lp - lpref) + (1 - gamma/zeta) lpref', (t) => {
+it('rho keeps float32 precision at |log pi| ~ 5000: (lp - lpref) + (1 - gamma/zeta) lpref', (t) => {
   // float64 truth of lp - (gamma/zeta) lpref for long trajectories
   const lp = [-5000.123, -4999.5, -5123.25];
   const ref = [-5000.5, -4998.75, -5124.0];
@@ -125,7 +123,7 @@ test('rho keeps float32 precision at |log pi| ~ 5000: (lp - lpref) + (1 - gamma/
   t.true(Math.abs(margins.dataSync()[0] - (want[0] - want[1])) < 2e-3);
 });
 
-test('exact reference point (Eq. 13): mean over trajectories of sum_t (-H_t + (gamma/zeta) CE_t)', (t) => {
+it('exact reference point (Eq. 13): mean over trajectories of sum_t (-H_t + (gamma/zeta) CE_t)', (t) => {
   // two trajectories: sums H = 3, 5; CE = 4, 5.5; gamma/zeta = 10/11
   const want = (-3 + (10 / 11) * 4 + (-5 + (10 / 11) * 5.5)) / 2;
   t.true(close(exactReferencePoint([3, 5], [4, 5.5], { zeta: 0.11, gamma: 0.1 }), want));
@@ -135,14 +133,14 @@ test('exact reference point (Eq. 13): mean over trajectories of sum_t (-H_t + (g
   t.true(close(exactReferencePoint([3, 5], [4, 5.5], { zeta: 0.1, gamma: 0.1 }), (1 + 0.5) / 2));
 });
 
-test('KL-trick reference points are clamped at 0', (t) => {
+it('KL-trick reference points are clamped at 0', (t) => {
   t.true(close(authorsKlReferencePoint([-10, -12], [-9, -13], { zeta: 0.11, gamma: 0.1 }), Math.max(0, (0.11 * -10 + 0.9 + (0.11 * -12 + 1.3)) / 2)));
   t.is(authorsKlReferencePoint([-100], [-10], { zeta: 0.11, gamma: 0.1 }), 0);
   t.true(close(trlKlReferencePoint([-10, -12], [-11, -12.5]), 0.75));
   t.is(trlKlReferencePoint([-12], [-10]), 0);
 });
 
-test('learning-rate schedule: linear warm-up then cosine / linear / constant (HF semantics)', (t) => {
+it('learning-rate schedule: linear warm-up then cosine / linear / constant (HF semantics)', (t) => {
   t.is(warmupSteps(10, 0.1), 1);
   t.is(warmupSteps(25, 0.1), 3);
   t.is(lrFactor(0, 10, 0.1, 'Cosine'), 0);
@@ -153,7 +151,7 @@ test('learning-rate schedule: linear warm-up then cosine / linear / constant (HF
   t.is(lrFactor(3, 10, 0, 'Constant'), 1);
 });
 
-test('global-norm clipping and one AdamW step against hand computation', (t) => {
+it('global-norm clipping and one AdamW step against hand computation', (t) => {
   const g = new Map<string, tf.Tensor>([['w', tf.tensor1d([3, 4])]]);
   const c = clipByGlobalNorm(g, 1);
   t.is(c.norm, 5);
@@ -167,3 +165,5 @@ test('global-norm clipping and one AdamW step against hand computation', (t) => 
   t.true(close(got[0], 1 * (1 - 0.001) - 0.01, 1e-6));
   t.true(close(got[1], -2 * (1 - 0.001) + 0.01, 1e-6));
 });
+
+register();

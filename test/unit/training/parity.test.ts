@@ -2,6 +2,7 @@ import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import { selectBackend } from '../../../operator/training/backend.ts';
+import { presentBackends } from '../../helpers/backends.ts';
 import { loadModel } from '../../../operator/training/model-io.ts';
 import { loadChatTokenizer } from '../../../operator/training/chat.ts';
 import { FIXTURES, expected, maxAbsDiff } from './helpers.ts';
@@ -9,7 +10,7 @@ import { Registry } from 'prom-client';
 
 const exp = expected();
 
-for (const backend of ['Wasm', 'CPU'] as const) {
+for (const backend of presentBackends()) {
   for (const kind of ['qwen3', 'llama', 'qwen2']) {
     test.serial(`${backend}: ${kind} (${exp.models[kind].dtype} weights) logits match transformers within 1e-4`, async (t) => {
       await selectBackend(backend, new Registry());

@@ -15,6 +15,7 @@ import { syntheticTrajectories } from '../../../operator/training/synthetic.ts';
 import { readSafetensors } from '../../../operator/training/safetensors.ts';
 import { latestCheckpoint } from '../../../operator/training/checkpoint.ts';
 import { FIXTURES, maxAbsDiff } from './helpers.ts';
+import { presentBackends } from '../../helpers/backends.ts';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'entropo-train-'));
 test.after.always(() => rmSync(tmp, { recursive: true, force: true }));
@@ -159,9 +160,9 @@ test.serial('KTO exact z0 is the batch mean under gradient accumulation: accumul
   }
 });
 
-test.serial('resume from a checkpoint equals the uninterrupted run (optimizer state, data order, z0 cache, dropout)', async (t) => {
+for (const backend of presentBackends()) test.serial(`${backend}: resume from a checkpoint equals the uninterrupted run (optimizer state, data order, z0 cache, dropout)`, async (t) => {
   const settings = {
-    training: { epochs: 2, batchSize: 4, gradientAccumulationSteps: 2, lora: { rank: 4, dropout: 0.1 }, warmupRatio: 0.25 },
+    training: { backend, epochs: 2, batchSize: 4, gradientAccumulationSteps: 2, lora: { rank: 4, dropout: 0.1 }, warmupRatio: 0.25 },
     preference: { algorithm: 'KTO', kto: { referencePointEvery: 2 } },
     trajectories: syntheticTrajectories({ tasks: 3, samplesPerTask: 2, tools: false }),
   };
