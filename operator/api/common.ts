@@ -614,6 +614,7 @@ export const TrainMetrics = Type.Object(
     tokensPerSecond: Type.Optional(Type.Number({ minimum: 0, description: 'Training throughput.' })),
     examples: Type.Optional(Type.Integer({ minimum: 0, description: 'Preference examples (KTO) or pairs (DPO) trained on.' })),
     steps: Type.Optional(Type.Integer({ minimum: 0, description: 'Optimizer steps taken (all epochs; a resumed trainer counts those before the restart too).' })),
+    backend: Type.Optional(Type.String({ maxLength: 64, description: 'The tfjs backend the update ran on: tfjs-node-gpu, tfjs-node, wasm or cpu.' })),
   },
   { description: 'Training metrics.' },
 );

@@ -9,7 +9,7 @@
  * expanded into its items; objects of other API groups (Namespace, RBAC, ...) are skipped with a
  * note, since only the entropo.dev kinds are ours to check.
  */
-import { LineCounter, parseAllDocuments, type Tags } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Tags } from 'yaml';
 import { GROUP, VERSION } from './common.ts';
 import { KINDS } from './kinds.ts';
 import { parseResource, ValidationError, type FieldError } from './validate.ts';
@@ -47,14 +47,59 @@ function syntaxMessage(message: string): string {
   return snippet.length ? `${sentence}\n${snippet.join('\n')}` : sentence;
 }
 
+/** The parts of a FieldError path: "spec.tasks.instanceIds[3]" -> ["spec", "tasks", "instanceIds", 3]. */
+function pathParts(field: string): (string | number)[] {
+  return [...field.matchAll(/([^.[\]]+)|\[(\d+)\]/g)].map((m) => (m[2] !== undefined ? Number(m[2]) : m[1]));
+}
+
+/**
+ * The 1-based line of `field` (a FieldError path such as "spec.preference.zeta") in a parsed
+ * document: the line of the deepest part of the path the document has (a missing required field
+ * gives its parent's line). Keys with dots ("app.kubernetes.io/name") match greedily. Pure.
+ */
+export function fieldLine(doc: Document, lineCounter: LineCounter, field: string): number | undefined {
+  const parts = pathParts(field);
+  let node: unknown = doc.contents;
+  let line: number | undefined;
+  let i = 0;
+  while (i < parts.length) {
+    const part = parts[i];
+    if (typeof part === 'number' && isSeq(node)) {
+      const item = node.items[part] as { range?: [number, number, number] } | undefined;
+      if (!item?.range) break;
+      line = lineCounter.linePos(item.range[0]).line;
+      node = item;
+      i++;
+      continue;
+    }
+    if (typeof part !== 'string' || !isMap(node)) break;
+    const map = node;
+    let found = false;
+    // the longest run of name parts that is a key of this map ("app.kubernetes.io/name")
+    for (let j = parts.length; j > i && !found; j--) {
+      if (parts.slice(i, j).some((p) => typeof p === 'number')) continue;
+      const key = parts.slice(i, j).join('.');
+      const pair = map.items.find((p) => isScalar(p.key) && String(p.key.value) === key);
+      if (!pair) continue;
+      const range = (pair.key as { range?: [number, number, number] }).range;
+      if (range) line = lineCounter.linePos(range[0]).line;
+      node = pair.value;
+      i = j;
+      found = true;
+    }
+    if (!found) break;
+  }
+  return line;
+}
+
 /**
  * Parses YAML text as kubectl does; returns each non-empty document with its 1-based line, or its
- * first syntax error (with its 1-based column and a code frame).
+ * first syntax error (with its 1-based column and a code frame). `lineOf` gives a field's line.
  */
-export function readManifestDocuments(text: string): { line: number; column?: number; index: number; value?: unknown; error?: string }[] {
+export function readManifestDocuments(text: string): { line: number; column?: number; index: number; value?: unknown; error?: string; lineOf?: (field: string) => number | undefined }[] {
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { version: '1.1', customTags: kubectlTags, lineCounter, uniqueKeys: true });
-  const out: { line: number; column?: number; index: number; value?: unknown; error?: string }[] = [];
+  const out: { line: number; column?: number; index: number; value?: unknown; error?: string; lineOf?: (field: string) => number | undefined }[] = [];
   docs.forEach((doc, index) => {
     const start = doc.contents?.range?.[0] ?? doc.range[0];
     const line = lineCounter.linePos(start).line;
@@ -65,7 +110,7 @@ export function readManifestDocuments(text: string): { line: number; column?: nu
     }
     const value: unknown = doc.toJS({ maxAliasCount: 100 });
     if (value === null || value === undefined) return; // an empty document: kubectl skips it
-    out.push({ line, index, value });
+    out.push({ line, index, value, lineOf: (field) => fieldLine(doc, lineCounter, field) });
   });
   return out;
 }
@@ -116,11 +161,19 @@ export function validateManifests(text: string, source: string): ManifestResult[
       continue;
     }
     const v = d.value as { kind?: unknown; items?: unknown };
+    // each error gets the line of its field in the file
+    const located = (r: ManifestResult, prefix: string): ManifestResult => {
+      for (const e of r.errors ?? []) {
+        const line = d.lineOf?.(prefix + e.field);
+        if (line !== undefined) e.line = line;
+      }
+      return r;
+    };
     if (v && typeof v === 'object' && v.kind === 'List' && Array.isArray(v.items)) {
-      v.items.forEach((item, i) => results.push(validateObject(item, `${where} items[${i}]`)));
+      v.items.forEach((item, i) => results.push(located(validateObject(item, `${where} items[${i}]`), `items[${i}].`)));
       continue;
     }
-    results.push(validateObject(d.value, where));
+    results.push(located(validateObject(d.value, where), ''));
   }
   return results;
 }

@@ -19,6 +19,8 @@ export interface FieldError {
   /** Dotted path, e.g. "spec.preference.zeta" or "spec.tasks.instanceIds[3]". */
   field: string;
   message: string;
+  /** 1-based line of the field in the file it came from, when known (manifests read by validateManifests). */
+  line?: number;
 }
 
 export class ValidationError extends Error {

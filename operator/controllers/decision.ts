@@ -216,6 +216,8 @@ export interface TrainerSummary {
   gradNorm?: number;
   tokensPerSecond?: number;
   seconds?: number;
+  /** The tfjs backend the trainer ran on (tfjs-node-gpu, tfjs-node, wasm, cpu). */
+  backend?: string;
 }
 
 /** What the verifier unit writes as its summary. */

@@ -76,6 +76,7 @@ function trainMetrics(s: TrainerSummary): TrainMetrics {
   }
   m.examples = s.examples;
   m.steps = s.steps;
+  if (typeof s.backend === 'string' && s.backend) m.backend = s.backend.slice(0, 64);
   return m;
 }
 

@@ -43,9 +43,9 @@ export function trainerLine(u: ObservedUnit): Line {
  * The line of an iteration whose update finished (from status.history): its step count as
  * steps/steps (history's training.steps; "-" for a record without it) and the final loss.
  */
-export function finishedTrainerLine(h: { iteration: number; training?: { loss?: number; steps?: number } }): Line {
+export function finishedTrainerLine(h: { iteration: number; training?: { loss?: number; steps?: number; backend?: string } }): Line {
   const steps = h.training?.steps ?? 0;
-  return { label: `it${h.iteration} training`.padEnd(16), value: steps, total: steps, info: `loss ${h.training?.loss?.toFixed(4) ?? '-'} (done)` };
+  return { label: `it${h.iteration} training`.padEnd(16), value: steps, total: steps, info: `loss ${h.training?.loss?.toFixed(4) ?? '-'} (done${h.training?.backend ? `, ${h.training.backend}` : ''})` };
 }
 
 /** The progress lines of a tree of runners (pure in what it reads). */

@@ -25,9 +25,9 @@ export function trainingRunTable(run: TrainingRun, evalSuites: ReadonlyMap<strin
     const ev = h.evaluation;
     const es = h.evalSuite ? evalSuites.get(h.evalSuite) : undefined;
     const decided = es?.status?.decidedBy ? Object.entries(es.status.decidedBy).map(([k, v]) => `${k} ${v}`).join(', ') : undefined;
-    return [h.iteration, h.phase, pct(h.rolloutResolveRate), f(h.training?.loss), f(h.training?.entropy), pct(ev?.pass1), pct(ev?.passAtN), pct(ev?.bestAtN), pct(ev?.oracleGap), f(ev?.distinctPatchesPerTask, 2), decided];
+    return [h.iteration, h.phase, pct(h.rolloutResolveRate), f(h.training?.loss), f(h.training?.entropy), pct(ev?.pass1), pct(ev?.passAtN), pct(ev?.bestAtN), pct(ev?.oracleGap), f(ev?.distinctPatchesPerTask, 2), h.training?.backend, decided];
   });
-  return table(['iteration', 'phase', 'rollout resolved', 'loss', 'entropy', 'pass@1', 'pass@N', 'best@N', 'oracle gap', 'distinct patches', 'decided by'], rows);
+  return table(['iteration', 'phase', 'rollout resolved', 'loss', 'entropy', 'pass@1', 'pass@N', 'best@N', 'oracle gap', 'distinct patches', 'trained on', 'decided by'], rows);
 }
 
 export function rolloutBatchTable(b: RolloutBatch): string {

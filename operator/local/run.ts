@@ -29,6 +29,17 @@ import { Progress } from './progress.ts';
 import { evalSuiteTable, rolloutBatchTable, trainingRunTable } from './report.ts';
 import type { UnitContext } from './units.ts';
 
+/**
+ * The command line that runs `file` again in local mode with `flags`, as the user can type it:
+ * `npm start -- FLAGS` under `npm start` (its manifest is fixed; npm eats flags before `--`),
+ * else `entropo run FILE --local FLAGS` (`npx entropo ...` in a checkout). Pure apart from
+ * reading npm_lifecycle_event.
+ */
+export function rerunCommand(file: string, flags: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (env.npm_lifecycle_event === 'start') return `npm start -- ${flags}`;
+  return `entropo run ${file} --local ${flags}`;
+}
+
 export interface RunOptions {
   file: string;
   /** Store directory (default ./.entropo). */
@@ -183,7 +194,7 @@ async function runWith(o: RunOptions, log: Logger, out: (text: string) => void, 
     if (saved && !finished && !o.fresh) {
       throw new RunInputError(
         `${storeRoot} holds an unfinished run of ${manifest.kind} ${saved.metadata.namespace}/${saved.metadata.name} (${saved.status?.phase ?? 'Pending'}): ` +
-          'continue it with --resume, or start over with --fresh',
+          `continue it with ${rerunCommand(o.file, `--resume${o.store !== '.entropo' ? ` --store ${o.store}` : ''}`)}, or start over with --fresh`,
       );
     }
     if (saved && finished && !o.fresh) {
@@ -192,7 +203,7 @@ async function runWith(o: RunOptions, log: Logger, out: (text: string) => void, 
       out(
         `${saved.kind} ${saved.metadata.namespace ?? 'default'}/${saved.metadata.name} already ran to ${saved.status!.phase} (${saved.status?.completionTime ?? saved.metadata.creationTimestamp}) in ${storeRoot}; nothing was run.\n` +
           (changed ? `${o.file} differs from that run's spec: the spec below is the finished run's.\n` : '') +
-          `To run it again: add --fresh (a new run under the same name; the old artifacts stay in the store), or give the manifest another metadata.name, or remove ${storeRoot}.\n`,
+          `To run it again: ${rerunCommand(o.file, `--fresh${o.store !== '.entropo' ? ` --store ${o.store}` : ''}`)} (a new run under the same name; the old artifacts stay in the store), or give the manifest another metadata.name, or remove ${storeRoot}.\n`,
       );
       await printResult(store, saved, o.file, storeRoot, key, out);
       return { object: saved, statusKey: key, interrupted: false, storeRoot, alreadyFinished: true };
@@ -252,7 +263,7 @@ async function runWith(o: RunOptions, log: Logger, out: (text: string) => void, 
   }
   const interrupted = abort.signal.aborted && final.status?.phase !== 'Succeeded' && final.status?.phase !== 'Failed';
   if (interrupted) {
-    out(`\ninterrupted: ${final.kind} ${final.metadata.name} is ${final.status?.phase ?? 'Pending'}; continue with: entropo run ${o.file} --local --resume${o.store !== '.entropo' ? ` --store ${o.store}` : ''}\n`);
+    out(`\ninterrupted: ${final.kind} ${final.metadata.name} is ${final.status?.phase ?? 'Pending'}; continue with: ${rerunCommand(o.file, `--resume${o.store !== '.entropo' ? ` --store ${o.store}` : ''}`)}\n`);
   } else {
     await printResult(store, final, o.file, storeRoot, key, out);
   }

@@ -235,6 +235,7 @@ export function startTrainer(u: TrainerUnit, ctx: UnitContext): LocalUnit {
         steps: Number(r.steps ?? 0),
         examples: Number(r.examples ?? 0),
         seconds: (Date.now() - t0) / 1000,
+        ...(typeof r.backend === 'string' ? { backend: r.backend } : {}),
       };
       for (const k of ['loss', 'rewardMargin', 'z0', 'entropy', 'klToReference', 'gradNorm', 'tokensPerSecond'] as const) {
         if (typeof r[k] === 'number') summary[k] = r[k];

@@ -8,6 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { ApiError, type ChatCompletionRequest, type CompletionResult, type EngineStats, type FromWorker, type ModelInfo, type ToWorker, type WorkerInit } from './protocol.ts';
 
 function startWorker(init: WorkerInit): Worker {
+  // TensorFlow's start-up INFO lines (oneDNN, CPU features) off, set HERE: a worker's process.env
+  // is its own copy, so the backend's own setting inside the worker never reaches the C library.
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
   const ts = import.meta.url.endsWith('.ts');
   const file = fileURLToPath(new URL(ts ? './worker.ts' : './worker.js', import.meta.url));
   if (!ts) return new Worker(file, { workerData: init });

@@ -73,8 +73,8 @@ export const ChatCompletionRequest = Type.Object(
 );
 export type ChatCompletionRequest = Static<typeof ChatCompletionRequest>;
 
-/** OpenAI's error types by HTTP status. */
-export type ErrorType = 'invalid_request_error' | 'not_found_error' | 'server_error' | 'service_unavailable';
+/** OpenAI's error types by HTTP status: every 4xx, 404 included (an unknown model is 404 invalid_request_error, code model_not_found), is invalid_request_error. */
+export type ErrorType = 'invalid_request_error' | 'server_error' | 'service_unavailable';
 
 /** An error the API reports to the client: HTTP status + OpenAI's error body. */
 export class ApiError extends Error {
@@ -83,7 +83,7 @@ export class ApiError extends Error {
     message: string,
     readonly param: string | null = null,
     readonly code: string | null = null,
-    readonly type: ErrorType = status === 404 ? 'not_found_error' : status === 503 ? 'service_unavailable' : status >= 500 ? 'server_error' : 'invalid_request_error',
+    readonly type: ErrorType = status === 503 ? 'service_unavailable' : status >= 500 ? 'server_error' : 'invalid_request_error',
   ) {
     super(message);
   }

@@ -173,7 +173,9 @@ function buildApp(ctx: AppContext) {
 
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     const api = toApiError(err);
-    if (api.status >= 500) log.error('request failed', { error: err.message });
+    // 503 is a state, not a fault (the model still loading, the server draining): clients wait and retry
+    if (api.status === 503) log.info('request refused: the server is not ready', { error: err.message });
+    else if (api.status >= 500) log.error('request failed', { error: err.message });
     void reply.status(api.status).send(api.body());
   });
   app.setNotFoundHandler((req, reply) => {

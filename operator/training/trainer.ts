@@ -156,6 +156,9 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   if (resumed.state) {
     objective.restore(resumed.state);
     log.info('resumed from checkpoint', { checkpoint: resumed.checkpoint, step: resumed.start });
+    if (resumed.start >= totalSteps) {
+      log.warn(`${job.outputDir} already holds a finished run of these data and settings (step ${resumed.start} of ${totalSteps}): nothing is trained again; give another output directory (or remove this one) to train anew`, { outputDir: job.outputDir, step: resumed.start, totalSteps });
+    }
   }
   trimMetrics(metricsFile, resumed.start);
 

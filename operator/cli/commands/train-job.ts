@@ -71,13 +71,14 @@ export function registerTrainJob(program: Command): void {
         return;
       }
       await files.finish();
-      const last = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Record<string, number>;
+      const last = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Record<string, number> & { backend?: unknown };
       const summary = {
         checkpoint: `${a.checkpointKey}/model`,
         steps: last.steps ?? 0,
         examples: last.examples ?? 0,
         ...Object.fromEntries(['loss', 'rewardMargin', 'z0', 'entropy', 'klToReference', 'gradNorm', 'tokensPerSecond'].filter((k) => typeof last[k] === 'number').map((k) => [k, last[k]])),
         seconds: (Date.now() - t0) / 1000,
+        ...(typeof last.backend === 'string' ? { backend: last.backend } : {}),
       };
       await store.put(a.progressKey, JSON.stringify({ step: summary.steps, totalSteps: last.totalSteps ?? summary.steps, elapsedSeconds: summary.seconds, ...(summary as { loss?: number }).loss !== undefined ? { loss: (summary as { loss?: number }).loss } : {} }));
       writeFileSync(opts.terminationLog, JSON.stringify(summary));

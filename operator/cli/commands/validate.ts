@@ -58,7 +58,7 @@ export function registerValidate(program: Command): void {
           else if (r.status === 'invalid') {
             bad++;
             if (r.kind === 'YAML') console.error(`${r.where}: ${r.errors!.map((e) => e.message).join('\n')}`);
-            else console.error(`${r.where}: ${r.kind ?? 'document'} is invalid:\n${r.errors!.map((e) => `  - ${e.field || '(root)'}: ${e.message}`).join('\n')}`);
+            else console.error(`${r.where}: ${r.kind ?? 'document'} is invalid:\n${r.errors!.map((e) => `  - ${e.field || '(root)'}${e.line !== undefined ? ` (line ${e.line})` : ''}: ${e.message}`).join('\n')}`);
           } else if (opts.output) objects.push(r.value);
           else console.log(`${r.where}: ${r.kind} is valid`);
         }

@@ -14,6 +14,7 @@ import type { Logger } from '../../logging/logger.ts';
 import { SandboxError } from '../sandbox/sandbox.ts';
 import type { Toolbox } from '../tools/toolbox.ts';
 import { parseTextToolCalls, toolResponses, toolsPrompt } from './text-format.ts';
+import { isStarting, SERVER_START_WAIT_SECONDS, waitUntilServing } from '../endpoint-wait.ts';
 
 export interface AgentOptions {
   client: OpenAI;
@@ -111,6 +112,7 @@ export async function runAgent(o: AgentOptions): Promise<AgentResult> {
   const timings: StepTiming[] = [];
   let contextTokens = 0;
   let steps = 0;
+  let waitedForServer = false;
   const end = (exitReason: ExitReason, error?: string): AgentResult => ({
     messages,
     exitReason,
@@ -139,6 +141,13 @@ export async function runAgent(o: AgentOptions): Promise<AgentResult> {
     } catch (e) {
       if (Date.now() >= o.deadline) return end('timeout');
       if (isContextLengthError(e)) return end('context_length', (e as Error).message);
+      // A server on its way up (refused connection, 503 while its model loads): wait for it once
+      // per rollout, within the rollout's time, and send the turn again.
+      if (isStarting(e) && !waitedForServer) {
+        waitedForServer = true;
+        const w = await waitUntilServing(o.client, { until: Math.min(o.deadline, Date.now() + SERVER_START_WAIT_SECONDS * 1000), log: o.log });
+        if (w.answered) continue;
+      }
       o.log?.warn('model request failed', { error: (e as Error).message });
       return end('model_error', `model request failed: ${(e as Error).message}`);
     }

@@ -126,7 +126,7 @@ test('one iteration: policy server, rollouts, trainer Job with progress, evaluat
   await new Promise((r) => setTimeout(r, 2_000));
   t.deepEqual((await jobs(admin, ns)).map((j) => j.metadata.name), ['loop-it1-train-a0'], 'nothing trained twice');
   await admin.request('DELETE', resourcePath(Pods, ns, 'loop-it1-train-a0-run'));
-  await completeTrainer(admin, ns, job, { checkpoint: `${assignment.checkpointKey}/model`, steps: 12, examples: 2, loss: 0.41, entropy: 1.2, z0: 0.05, tokensPerSecond: 900 });
+  await completeTrainer(admin, ns, job, { checkpoint: `${assignment.checkpointKey}/model`, steps: 12, examples: 2, loss: 0.41, entropy: 1.2, z0: 0.05, tokensPerSecond: 900, backend: 'wasm' });
 
   // checkpoint 1 served, then the child EvalSuite
   const c1 = await waitFor('policy server c1', async () => (await deploymentNames(admin, ns)).find((n) => n.includes('policy-c1')));
@@ -142,7 +142,7 @@ test('one iteration: policy server, rollouts, trainer Job with progress, evaluat
   }, 180_000);
   const h = done.status!.history[0];
   t.like(h, { iteration: 1, phase: 'Succeeded', rolloutBatch: 'loop-it1-rollout', trainingJob: 'loop-it1-train-a0', evalSuite: 'loop-it1-eval', rolloutResolveRate: 0.5 });
-  t.like(h.training, { loss: 0.41, entropy: 1.2, z0: 0.05, examples: 2, steps: 12 });
+  t.like(h.training, { loss: 0.41, entropy: 1.2, z0: 0.05, examples: 2, steps: 12, backend: 'wasm' });
   t.is(h.evaluation.pass1, 0.5);
   t.is(done.status!.metrics.pass1, 0.5);
   t.is(done.status!.checkpoint, `${assignment.checkpointKey}/model`);

@@ -272,3 +272,17 @@ test('a turn cut off by the per-turn token limit without a tool call is not a fi
   t.is(tr.messages[3].role, 'user');
   t.regex(tr.messages[3].content ?? '', /cut off at the token limit/);
 });
+
+test('a server on its way up (503 while its model loads) is waited for once, and the turn is sent again', async (t) => {
+  const loading = { status: 503, error: 'the model is still loading' };
+  const { llm, out } = await rollout(t, [loading, ...SOLVE_NATIVE]);
+  t.is(out.trajectory.exitReason, 'finished');
+  t.true(out.trajectory.resolved);
+  t.is(out.trajectory.steps, 4, 'the failed request is not a step');
+  t.is(llm.requests.length, 5);
+  t.true(llm.modelListRequests >= 1, 'GET /v1/models polled before the turn was sent again');
+  // once per rollout: a server that answers 503 again after it came up is a model error
+  const again = await rollout(t, [loading, loading, ...SOLVE_NATIVE]);
+  t.is(again.out.trajectory.exitReason, 'model_error');
+  t.regex(again.out.trajectory.error ?? '', /503 the model is still loading/);
+});

@@ -57,3 +57,32 @@ test('YAML errors and wrong group/kind name the line and the field', (t) => {
   const [n] = validateManifests('kind: TrainingRun\n', 'n.yaml');
   t.deepEqual([n.status, n.errors![0].field], ['invalid', 'apiVersion']);
 });
+
+test('each error names the line of its field in the file (keys with dots, list items, a missing field at its parent)', (t) => {
+  const yaml = [
+    'apiVersion: entropo.dev/v1alpha1', // 1
+    'kind: TrainingRun', // 2
+    'metadata:', // 3
+    '  name: x', // 4
+    '  labels:', // 5
+    '    app.kubernetes.io/name: "bad value!"', // 6
+    'spec:', // 7
+    '  policy:', // 8
+    '    name: m', // 9
+    '    source: builtin:tiny-coder', // 10
+    '  tasks:', // 11
+    '    builtin: {}', // 12
+    '  iteratons: 2', // 13
+    '  preference:', // 14
+    '    algorithm: KTO', // 15
+    '    zeta: 0.05', // 16
+    '    gamma: 0.1', // 17
+    '',
+  ].join('\n');
+  const [r] = validateManifests(yaml, 'f.yaml');
+  const lines = Object.fromEntries(r.errors!.map((e) => [e.field, e.line]));
+  t.deepEqual(lines, { 'metadata.labels': 5, 'spec.iteratons': 13, 'spec.preference.zeta': 16 });
+  // in a List, item i's fields are found under items[i]
+  const list = validateManifests('apiVersion: v1\nkind: List\nitems:\n- apiVersion: entropo.dev/v1alpha1\n  kind: EvalSuite\n  metadata: {name: e}\n  spec:\n    bogus: 1\n', 'l.yaml');
+  t.is(list[0].errors!.find((e) => e.field === 'spec.bogus')?.line, 8);
+});

@@ -26,7 +26,7 @@ test('entropo validate accepts the examples and rejects a bad manifest naming th
   writeFileSync(bad, stringify(setPath(baseTrainingRun(), 'spec.preference.gamma', 0.5)));
   const r = entropo('validate', bad);
   t.is(r.status, 1);
-  t.regex(r.stderr, /spec\.preference\.zeta: zeta must be >= gamma/);
+  t.regex(r.stderr, /spec\.preference\.zeta \(line \d+\): zeta must be >= gamma/);
 
   const broken = join(dir, 'broken.yaml');
   writeFileSync(broken, 'spec: [unclosed\n');

@@ -15,6 +15,6 @@ test('the training line says what the trainer is doing before it reports its ste
 });
 
 test('a finished update keeps its step count (6/6 while it ran stays 6/6, not 1/1)', (t) => {
-  t.is(lineText(finishedTrainerLine({ iteration: 1, training: { loss: 0.41234, steps: 6 } })), 'it1 training 6/6 loss 0.4123 (done)');
+  t.is(lineText(finishedTrainerLine({ iteration: 1, training: { loss: 0.41234, steps: 6, backend: 'wasm' } })), 'it1 training 6/6 loss 0.4123 (done, wasm)');
   t.is(lineText(finishedTrainerLine({ iteration: 2, training: {} })), 'it2 training - loss - (done)');
 });

@@ -108,7 +108,7 @@ test.serial('bad input is an OpenAI error with the HTTP status and the field nam
   t.like(e.error, { param: 'presence_penalty', code: 'unsupported_parameter' });
   e = await bad({ model: 'gpt-4' });
   t.true(e instanceof OpenAI.NotFoundError);
-  t.like(e.error, { type: 'not_found_error', param: 'model', code: 'model_not_found' });
+  t.like(e.error, { type: 'invalid_request_error', param: 'model', code: 'model_not_found' }); // as api.openai.com: 404, invalid_request_error, model_not_found
   e = await bad({ messages: user('y'.repeat(5000)) });
   t.is(e.status, 400);
   t.like(e.error, { param: 'messages', code: 'context_length_exceeded' });
@@ -118,7 +118,7 @@ test.serial('bad input is an OpenAI error with the HTTP status and the field nam
   t.like(await raw.json(), { error: { type: 'invalid_request_error', param: null } });
   const missing = await fetch(`${server.baseURL}/nothing`);
   t.is(missing.status, 404);
-  t.like(await missing.json(), { error: { type: 'not_found_error' } });
+  t.like(await missing.json(), { error: { type: 'invalid_request_error' } });
 });
 
 test.serial('/health answers while a long completion decodes', async (t) => {

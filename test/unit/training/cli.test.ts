@@ -44,6 +44,12 @@ test.serial('entropo train --config runs the trainer and writes its outputs', (t
     t.true(existsSync(path.join(tmp, 'out', f)), f);
   }
   t.is(readFileSync(path.join(tmp, 'out', 'metrics.jsonl'), 'utf8').trim().split('\n').length, 2);
+  // the same config again: the output holds the finished run; nothing is trained, and it says so
+  const again = run(good);
+  t.is(again.status, 0, again.stderr);
+  t.like(JSON.parse(again.stdout.trim().split('\n').pop()!), { steps: 2, totalSteps: 2 });
+  t.regex(again.stderr, /already holds a finished run of these data and settings \(step 2 of 2\): nothing is trained again/);
+  t.is(readFileSync(path.join(tmp, 'out', 'metrics.jsonl'), 'utf8').trim().split('\n').length, 2);
 });
 
 test.serial('entropo train --metrics-bind-address serves the trainer\'s /metrics while it trains', async (t) => {
