@@ -28,8 +28,16 @@
 # default the prefix of `node` whose include/node/node_api.h exists, else /usr).
 set -euo pipefail
 VARIANT=cpu
-if [ "${1:-}" = --gpu ]; then VARIANT=gpu; shift; fi
-NM=$(realpath -m "${1:-node_modules}")
+DEST=
+for arg in "$@"; do
+  case "$arg" in
+    --gpu) VARIANT=gpu ;;
+    -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "install-tfjs-node.sh: unknown option $arg (usage: install-tfjs-node.sh [--gpu] [NODE_MODULES_DIR])" >&2; exit 2 ;;
+    *) if [ -n "$DEST" ]; then echo "install-tfjs-node.sh: one NODE_MODULES_DIR only (got $DEST and $arg)" >&2; exit 2; fi; DEST=$arg ;;
+  esac
+done
+NM=$(realpath -m "${DEST:-node_modules}")
 TFJS_VERSION=4.22.0
 TFJAVA_VERSION=0.5.0
 HEADERS_VERSION=2.9.3
