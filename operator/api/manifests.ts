@@ -92,14 +92,28 @@ export function fieldLine(doc: Document, lineCounter: LineCounter, field: string
   return line;
 }
 
+/** One document of a manifest file: its 1-based line, and its value or its first syntax error. */
+export interface ManifestDocument {
+  line: number;
+  /** 1-based column of a syntax error. */
+  column?: number;
+  /** 0-based index of the document in the file. */
+  index: number;
+  value?: unknown;
+  /** A syntax error: the parser's sentence and code frame. */
+  error?: string;
+  /** The 1-based line of a field (a FieldError path) of a parsed document. */
+  lineOf?: (field: string) => number | undefined;
+}
+
 /**
  * Parses YAML text as kubectl does; returns each non-empty document with its 1-based line, or its
  * first syntax error (with its 1-based column and a code frame). `lineOf` gives a field's line.
  */
-export function readManifestDocuments(text: string): { line: number; column?: number; index: number; value?: unknown; error?: string; lineOf?: (field: string) => number | undefined }[] {
+export function readManifestDocuments(text: string): ManifestDocument[] {
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { version: '1.1', customTags: kubectlTags, lineCounter, uniqueKeys: true });
-  const out: { line: number; column?: number; index: number; value?: unknown; error?: string; lineOf?: (field: string) => number | undefined }[] = [];
+  const out: ManifestDocument[] = [];
   docs.forEach((doc, index) => {
     const start = doc.contents?.range?.[0] ?? doc.range[0];
     const line = lineCounter.linePos(start).line;

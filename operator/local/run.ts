@@ -180,6 +180,8 @@ export async function runLocal(o: RunOptions): Promise<RunResult> {
 }
 
 async function runWith(o: RunOptions, log: Logger, out: (text: string) => void, storeRoot: string, store: ArtifactStore, manifest: AnyObject): Promise<RunResult> {
+  // the --store of the hints that tell how to run this again (none for the default store)
+  const storeFlag = o.store !== '.entropo' ? ` --store ${o.store}` : '';
   const key = stateKey(manifest);
   let obj: AnyObject;
   const saved = (await store.exists(key)) ? (parseYaml(await store.getText(key)) as AnyObject) : undefined;
@@ -194,7 +196,7 @@ async function runWith(o: RunOptions, log: Logger, out: (text: string) => void, 
     if (saved && !finished && !o.fresh) {
       throw new RunInputError(
         `${storeRoot} holds an unfinished run of ${manifest.kind} ${saved.metadata.namespace}/${saved.metadata.name} (${saved.status?.phase ?? 'Pending'}): ` +
-          `continue it with ${rerunCommand(o.file, `--resume${o.store !== '.entropo' ? ` --store ${o.store}` : ''}`)}, or start over with --fresh`,
+          `continue it with ${rerunCommand(o.file, `--resume${storeFlag}`)}, or start over with --fresh`,
       );
     }
     if (saved && finished && !o.fresh) {
@@ -203,7 +205,7 @@ async function runWith(o: RunOptions, log: Logger, out: (text: string) => void, 
       out(
         `${saved.kind} ${saved.metadata.namespace ?? 'default'}/${saved.metadata.name} already ran to ${saved.status!.phase} (${saved.status?.completionTime ?? saved.metadata.creationTimestamp}) in ${storeRoot}; nothing was run.\n` +
           (changed ? `${o.file} differs from that run's spec: the spec below is the finished run's.\n` : '') +
-          `To run it again: ${rerunCommand(o.file, `--fresh${o.store !== '.entropo' ? ` --store ${o.store}` : ''}`)} (a new run under the same name; the old artifacts stay in the store), or give the manifest another metadata.name, or remove ${storeRoot}.\n`,
+          `To run it again: ${rerunCommand(o.file, `--fresh${storeFlag}`)} (a new run under the same name; the old artifacts stay in the store), or give the manifest another metadata.name, or remove ${storeRoot}.\n`,
       );
       await printResult(store, saved, o.file, storeRoot, key, out);
       return { object: saved, statusKey: key, interrupted: false, storeRoot, alreadyFinished: true };
@@ -263,7 +265,7 @@ async function runWith(o: RunOptions, log: Logger, out: (text: string) => void, 
   }
   const interrupted = abort.signal.aborted && final.status?.phase !== 'Succeeded' && final.status?.phase !== 'Failed';
   if (interrupted) {
-    out(`\ninterrupted: ${final.kind} ${final.metadata.name} is ${final.status?.phase ?? 'Pending'}; continue with: ${rerunCommand(o.file, `--resume${o.store !== '.entropo' ? ` --store ${o.store}` : ''}`)}\n`);
+    out(`\ninterrupted: ${final.kind} ${final.metadata.name} is ${final.status?.phase ?? 'Pending'}; continue with: ${rerunCommand(o.file, `--resume${storeFlag}`)}\n`);
   } else {
     await printResult(store, final, o.file, storeRoot, key, out);
   }
