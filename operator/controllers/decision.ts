@@ -327,6 +327,13 @@ export interface DecisionEvent {
   type: 'Normal' | 'Warning';
   reason: string;
   message: string;
+  /**
+   * true: the event reports the status change this decision writes (a phase transition), so it is
+   * recorded only with that status write. When the write is rate-limited the event waits too, and
+   * the next decision, made from the still-unwritten status, reports the transition again: one
+   * Event per transition, never a repeat folded into count 2.
+   */
+  withStatus?: boolean;
 }
 
 export interface Decision<S> {

@@ -504,10 +504,13 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
     // 3. status, at most once per interval
     let requeueMs: number | undefined = more ? 1 : d.requeueAfterSeconds !== undefined ? d.requeueAfterSeconds * 1000 : undefined;
     const current = (obj.status ?? {}) as Record<string, unknown>;
+    let statusDeferred = false;
     if (!deepEqual(current, d.status)) {
       const wait = state.lastStatusWrite + (this.opts.minStatusIntervalMs ?? 1000) - this.now();
-      if (wait > 0) requeueMs = Math.min(requeueMs ?? Infinity, wait);
-      else {
+      if (wait > 0) {
+        requeueMs = Math.min(requeueMs ?? Infinity, wait);
+        statusDeferred = true;
+      } else {
         await patchStatus(client, this.binding.resource, obj, d.status);
         state.lastStatusWrite = this.now();
       }
@@ -515,7 +518,7 @@ export class ClusterExecutor<T extends KubeObject, S extends Record<string, unkn
     // 4. delete (as many at once as creates)
     await settleAll(d.stop, CREATE_CONCURRENCY, (s) => this.remove(ns, s, client));
     // 5. events (best effort)
-    for (const e of d.events) await this.opts.events.record(obj, e);
+    for (const { withStatus, ...e } of d.events) if (!(withStatus && statusDeferred)) await this.opts.events.record(obj, e);
     // 6. TTL
     if (d.deleteObject) {
       try {

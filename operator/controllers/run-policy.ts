@@ -129,7 +129,7 @@ export function commonStatus(prev: CommonStatus | undefined, s: RunState, genera
 export function phaseEvent(kind: string, prev: Phase | undefined, next: CommonStatus): DecisionEvent[] {
   if (prev === next.phase || !next.phase) return [];
   const warn = next.phase === 'Failed';
-  return [{ type: warn ? 'Warning' : 'Normal', reason: next.phase, message: `${kind} ${next.phase}${next.message ? `: ${next.message}` : ''}` }];
+  return [{ type: warn ? 'Warning' : 'Normal', reason: next.phase, message: `${kind} ${next.phase}${next.message ? `: ${next.message}` : ''}`, withStatus: true }];
 }
 
 // ---- deadlines ---------------------------------------------------------------------------------
