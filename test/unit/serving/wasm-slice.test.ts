@@ -38,3 +38,49 @@ test('installWasmSlice: every slice (contiguous or not, ranks 1-5, float32 / int
   t.deepEqual(Array.from(cut.dataSync()), [...Array.from({ length: 32 }, (_, j) => (2 * 300 + 299) * 32 + j), ...Array.from({ length: 32 }, (_, j) => (3 * 300 + 299) * 32 + j)]);
   tf.dispose([...cases.map((c) => c.x), ...stock, big, cut]);
 });
+
+test('installWasmSlice: every split (sizes or a count, any axis, ranks 1-4, float32 / int32 / bool) equals the stock SplitV\'s, bit for bit', async (t) => {
+  await selectBackend('Wasm', new Registry());
+  const rng = new Rng(5);
+  const int = (n: number) => Math.floor(rng.next() * n);
+  const cases: { x: tf.Tensor; splits: number | number[]; axis: number }[] = [];
+  for (let i = 0; i < 150; i++) {
+    const rank = 1 + int(4);
+    const shape = Array.from({ length: rank }, () => 1 + int(6));
+    const axis = int(rank);
+    const d = shape[axis];
+    let splits: number | number[];
+    if (rng.next() < 0.4) {
+      const divisors = Array.from({ length: d }, (_, k) => k + 1).filter((k) => d % k === 0);
+      splits = divisors[int(divisors.length)];
+    } else {
+      const parts: number[] = [];
+      for (let left = d; left > 0; ) {
+        const p = 1 + int(left);
+        parts.push(p);
+        left -= p;
+      }
+      // -1: the rest (not first: tfjs's prepareSplitSize miscounts a leading -1)
+      if (rng.next() < 0.3 && parts.length > 1) parts[1 + int(parts.length - 1)] = -1;
+      splits = parts;
+    }
+    const dtype = (['float32', 'int32', 'bool'] as const)[int(3)];
+    const n = shape.reduce((a, b) => a * b, 1);
+    cases.push({ x: tf.tensor(Array.from({ length: n }, () => (dtype === 'bool' ? int(2) : int(1000) - 500)), shape, dtype), splits, axis });
+  }
+  // a copy of the sizes per call: prepareSplitSize writes the -1's value into the array
+  const sizes = (c: (typeof cases)[number]) => (typeof c.splits === 'number' ? c.splits : [...c.splits]);
+  const stock = cases.map((c) => tf.split(c.x, sizes(c), c.axis));
+  t.true(installWasmSlice());
+  for (const [i, c] of cases.entries()) {
+    const got = tf.split(c.x, sizes(c), c.axis);
+    t.is(got.length, stock[i].length, `case ${i} parts`);
+    for (const [k, g] of got.entries()) {
+      t.deepEqual(g.shape, stock[i][k].shape, `case ${i} part ${k} shape`);
+      t.is(g.dtype, stock[i][k].dtype);
+      t.deepEqual(Array.from(g.dataSync()), Array.from(stock[i][k].dataSync()), `case ${i} part ${k}: ${JSON.stringify({ shape: c.x.shape, splits: c.splits, axis: c.axis })}`);
+    }
+    tf.dispose(got);
+  }
+  tf.dispose([...stock.flat(), ...cases.map((c) => c.x)]);
+});
