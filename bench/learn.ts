@@ -293,7 +293,14 @@ const training: Record<string, TrainingSummary> = {};
 for (const j of plan.filter((x) => x.kind === 'TrainingRun')) {
   const run = await saved<TrainingRun>('TrainingRun', j.name);
   const h = run?.status?.history?.at(-1);
-  if (h) training[j.name] = { ...h.training, rolloutResolveRate: h.rolloutResolveRate };
+  if (!h) continue;
+  training[j.name] = { ...h.training, rolloutResolveRate: h.rolloutResolveRate };
+  // runs made before status recorded the trainer's backend: its summary.json, next to the model, says it
+  const ckpt = h.checkpoint && !h.checkpoint.includes('://') ? h.checkpoint : undefined;
+  if (!training[j.name].backend && ckpt) {
+    const summary = await store.getText(`${path.posix.dirname(ckpt)}/summary.json`).then((x) => JSON.parse(x) as { backend?: unknown }, () => undefined);
+    if (typeof summary?.backend === 'string') training[j.name].backend = summary.backend;
+  }
 }
 const jobsDone = (
   await Promise.all(plan.map(async (j) => ['Succeeded', 'Failed'].includes(phaseOf(await saved<TrainingRun | EvalSuite>(j.kind, j.name)) ?? '') || (j.after !== undefined && noUpdate.has(j.after))))
