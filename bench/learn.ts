@@ -29,9 +29,9 @@ import { resolveBuiltinModel } from '../operator/policy/builtin.ts';
 import { resolveSourceDir } from '../operator/serving/source.ts';
 import { FsStore } from '../operator/store/fs-store.ts';
 import { claims, evaluate, type EvalResult } from './learn/analysis.ts';
-import { trajectoryStats } from './learn/model-stats.ts';
+import { statsBackend, trajectoryStats } from './learn/model-stats.ts';
 import { arms, budget, jobs, POLICY, sweepArm, type Job } from './learn/plan.ts';
-import { writeReport } from './learn/report.ts';
+import { writeReport, type TrainingSummary } from './learn/report.ts';
 
 const { values } = parseArgs({
   options: {
@@ -233,6 +233,7 @@ async function analyse(job: Job): Promise<EvalResult | undefined> {
     scores,
     stats,
   );
+  result.backend = await statsBackend();
   timings.analysisSeconds = (timings.analysisSeconds ?? 0) + (performance.now() - t0) / 1000;
   saveTimings();
   log(`analysed ${job.name} (${job.split}): ${trajectories.length} trajectories, model statistics in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -288,11 +289,11 @@ for (const job of plan) {
   }
 }
 for (const j of plan) if (noUpdate.has(j.name)) failures[j.name] = 'no preference examples in its rollouts (no update): evaluated as the seed checkpoint (the SFT-only numbers of this seed)';
-const training: Record<string, { loss?: number; z0?: number; entropy?: number; klToReference?: number; examples?: number; rolloutResolveRate?: number }> = {};
+const training: Record<string, TrainingSummary> = {};
 for (const j of plan.filter((x) => x.kind === 'TrainingRun')) {
   const run = await saved<TrainingRun>('TrainingRun', j.name);
   const h = run?.status?.history?.at(-1);
-  if (h) training[j.name] = { ...h.training, rolloutResolveRate: h.rolloutResolveRate } as (typeof training)[string];
+  if (h) training[j.name] = { ...h.training, rolloutResolveRate: h.rolloutResolveRate };
 }
 const jobsDone = (
   await Promise.all(plan.map(async (j) => ['Succeeded', 'Failed'].includes(phaseOf(await saved<TrainingRun | EvalSuite>(j.kind, j.name)) ?? '') || (j.after !== undefined && noUpdate.has(j.after))))
@@ -312,7 +313,7 @@ function loadDuring(): string {
 }
 const machine = `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, load average ${loadavg()
   .map((x) => x.toFixed(1))
-  .join(' / ')} at the report${loadDuring()}; Node ${process.version}, tfjs wasm; shared with other work`;
+  .join(' / ')} at the report${loadDuring()}; Node ${process.version}; shared with other work`; // the report adds the tfjs backends the jobs recorded
 const md = await writeReport(
   {
     budget: b,

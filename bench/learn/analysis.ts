@@ -44,6 +44,8 @@ export interface EvalResult {
   entropy?: number;
   kl?: number;
   finishedRate?: number;
+  /** The tfjs backend the model statistics (entropy, KL, hidden states) were computed on. */
+  backend?: string;
 }
 
 /**

@@ -31,7 +31,13 @@ export interface TrajectoryStat {
   hidden: number[];
 }
 
-let backendReady: Promise<unknown> | undefined;
+let backendReady: Promise<{ backend: string }> | undefined;
+
+/** The tfjs backend the statistics are computed on (selected once: Auto, as the trainer). */
+export async function statsBackend(): Promise<string> {
+  backendReady ??= selectBackend('Auto', new Registry());
+  return (await backendReady).backend;
+}
 
 /**
  * Statistics of every sample trajectory (no-sample records and those with no assistant token are
@@ -39,8 +45,7 @@ let backendReady: Promise<unknown> | undefined;
  * context keeping the end (never dropping the final turns).
  */
 export async function trajectoryStats(policyDir: string, referenceDir: string, trajectories: readonly TrajectoryRecord[]): Promise<TrajectoryStat[]> {
-  backendReady ??= selectBackend('Auto', new Registry());
-  await backendReady;
+  await statsBackend();
   const policy = loadModel(policyDir);
   const reference: CausalLM = referenceDir === policyDir ? policy : loadModel(referenceDir);
   policy.transposeFrozenWeights();

@@ -31,10 +31,48 @@ export interface ReportInput {
   failures: Record<string, string>;
   /** Sweep points: ratio -> arm id. */
   sweep: { ratio: number; arm: string }[];
-  /** Trainer summaries per arm (loss, entropy, KL during training), by job name. */
-  training: Record<string, { loss?: number; z0?: number; entropy?: number; klToReference?: number; examples?: number; rolloutResolveRate?: number }>;
+  /** Trainer summaries per arm (loss, entropy, KL during training, the tfjs backend it ran on), by job name. */
+  training: Record<string, TrainingSummary>;
   generatedAt: string;
 }
+
+/** A trainer's summary as the report shows it (status.history[].training of the arm's TrainingRun). */
+export interface TrainingSummary {
+  loss?: number;
+  z0?: number;
+  entropy?: number;
+  klToReference?: number;
+  examples?: number;
+  rolloutResolveRate?: number;
+  /** The tfjs backend the update ran on (tfjs-node-gpu, tfjs-node, wasm, cpu). */
+  backend?: string;
+}
+
+/**
+ * The tfjs backends the run actually used, for the machine line: the trainers' (from their
+ * summaries) and the analyses' (EvalResult.backend), e.g. "tfjs wasm (trainer and analyses)",
+ * "tfjs: trainer tfjs-node, analyses wasm", or "tfjs backend not recorded" when nothing says.
+ */
+export function backendsText(training: Record<string, Pick<TrainingSummary, 'backend'>>, results: readonly Pick<EvalResult, 'backend'>[]): string {
+  const uniq = (xs: (string | undefined)[]) => [...new Set(xs.filter((x): x is string => typeof x === 'string' && x.length > 0))].sort();
+  const trainer = uniq(Object.values(training).map((x) => x.backend));
+  const analyses = uniq(results.map((x) => x.backend));
+  if (!trainer.length && !analyses.length) return 'tfjs backend not recorded';
+  if (trainer.join() === analyses.join()) return `tfjs ${trainer.join(' + ')} (trainer and analyses)`;
+  return `tfjs: trainer ${trainer.join(' + ') || 'not recorded'}, analyses ${analyses.join(' + ') || 'not recorded'}`;
+}
+
+/**
+ * An error bar's ends, mean ± sd, clipped to `bounds` (a rate's [0, 1]): the spread of a rate
+ * near 0 or 1 must not draw values it cannot take.
+ */
+export function errorBar(mean: number, sd: number, bounds?: readonly [number, number]): { lo: number; hi: number } {
+  const [min, max] = bounds ?? [-Infinity, Infinity];
+  return { lo: Math.min(max, Math.max(min, mean - sd)), hi: Math.max(min, Math.min(max, mean + sd)) };
+}
+
+/** Bounds of a rate (pass@k, best@k, resolve rate). */
+export const RATE: readonly [number, number] = [0, 1];
 
 const f = (s: Spread | undefined, d = 3) => (s ? `${s.mean.toFixed(d)} ± ${s.sd.toFixed(d)}` : '-');
 
@@ -45,9 +83,9 @@ async function svg(spec: TopLevelSpec): Promise<string> {
   return out;
 }
 
-/** mean ± sd points with error bars, one line per series. */
-function linesWithErrors(rows: { x: number; series: string; mean: number; sd: number; panel?: string }[], x: string, y: string, title: string, logX = false): TopLevelSpec {
-  const data = rows.map((r) => ({ ...r, lo: r.mean - r.sd, hi: r.mean + r.sd }));
+/** mean ± sd points with error bars (clipped to `bounds`), one line per series. */
+export function linesWithErrors(rows: { x: number; series: string; mean: number; sd: number; panel?: string }[], x: string, y: string, title: string, logX = false, bounds?: readonly [number, number]): TopLevelSpec {
+  const data = rows.map((r) => ({ ...r, ...errorBar(r.mean, r.sd, bounds) }));
   const xEnc = { field: 'x', type: 'quantitative' as const, title: x, scale: logX ? { type: 'log' as const, base: 2 } : { zero: false }, axis: logX ? { values: [...new Set(rows.map((r) => r.x))] } : {} };
   const layer = {
     layer: [
@@ -61,9 +99,9 @@ function linesWithErrors(rows: { x: number; series: string; mean: number; sd: nu
   return { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title, data: { values: data }, width: 360, height: 220, ...layer } as TopLevelSpec;
 }
 
-/** Bars of mean with ± sd error bars, one panel per metric (independent y scales). */
-function barsWithErrors(rows: { bar: string; panel: string; mean: number; sd: number }[], title: string, horizontal = false, dots = false): TopLevelSpec {
-  const data = rows.map((r) => ({ ...r, lo: r.mean - r.sd, hi: r.mean + r.sd }));
+/** Bars of mean with ± sd error bars (clipped to `bounds`), one panel per metric (independent y scales). */
+export function barsWithErrors(rows: { bar: string; panel: string; mean: number; sd: number }[], title: string, horizontal = false, dots = false, bounds?: readonly [number, number]): TopLevelSpec {
+  const data = rows.map((r) => ({ ...r, ...errorBar(r.mean, r.sd, bounds) }));
   const cat = { field: 'bar', type: 'nominal' as const, title: null, sort: null };
   // dots: values far from 0 (similarities near 1) read better on a scale that does not start at 0
   const val = (field: string) => ({ field, type: 'quantitative' as const, title: null, ...(dots ? { scale: { zero: false } } : {}) });
@@ -101,8 +139,8 @@ export async function writeReport(r: ReportInput, out: string): Promise<string> 
         }),
       ),
     );
-  plots.push({ file: 'best-at-n.svg', title: 'best@N (hybrid selection) by N', spec: linesWithErrors(curve('best@N'), 'N (samples per task)', 'best@N', 'best@N, hybrid selection (mean ± sd over seeds)', true) });
-  plots.push({ file: 'pass-at-n.svg', title: 'pass@N by N', spec: linesWithErrors(curve('pass@N'), 'N (samples per task)', 'pass@N', 'pass@N, unbiased (mean ± sd over seeds)', true) });
+  plots.push({ file: 'best-at-n.svg', title: 'best@N (hybrid selection) by N', spec: linesWithErrors(curve('best@N'), 'N (samples per task)', 'best@N', 'best@N, hybrid selection (mean ± sd over seeds, clipped to [0, 1])', true, RATE) });
+  plots.push({ file: 'pass-at-n.svg', title: 'pass@N by N', spec: linesWithErrors(curve('pass@N'), 'N (samples per task)', 'pass@N', 'pass@N, unbiased (mean ± sd over seeds, clipped to [0, 1])', true, RATE) });
   const divRows = (['diversity', 'entropy', 'KL', 'distinct patches'] as MetricName[]).flatMap((m) =>
     main.flatMap((a) => {
       const s = armSpread(r.results, a.id, 'train', m, N);
@@ -115,14 +153,14 @@ export async function writeReport(r: ReportInput, out: string): Promise<string> 
     const s = armSpread(r.results, p.arm, 'train', 'pass@1', 1);
     return s ? [{ x: p.ratio, series: 'EntroPO-KTO', mean: s.mean, sd: s.sd }] : [];
   });
-  plots.push({ file: 'sweep.svg', title: 'zeta/gamma sweep (EntroPO-KTO, pass@1)', spec: linesWithErrors(sweepRows, 'zeta / gamma', 'pass@1', 'EntroPO-KTO zeta/gamma sweep, pass@1 on the train split (mean ± sd over seeds)') });
+  plots.push({ file: 'sweep.svg', title: 'zeta/gamma sweep (EntroPO-KTO, pass@1)', spec: linesWithErrors(sweepRows, 'zeta / gamma', 'pass@1', 'EntroPO-KTO zeta/gamma sweep, pass@1 on the train split (mean ± sd over seeds, clipped to [0, 1])', false, RATE) });
   const pooled = r.results.filter((x) => x.split === 'train' && !x.noUpdate);
   const names = Object.keys(pooled[0]?.ablation ?? {});
   const ablation = names.map((name) => ({ name, s: spread(pooled.map((x) => x.ablation[name]?.[N - 1] ?? NaN)) }));
   plots.push({
     file: 'selection-ablation.svg',
     title: `Selection ablation (best@${N})`,
-    spec: barsWithErrors(ablation.filter((x) => x.s).map((x) => ({ bar: x.name, panel: `best@${N}, train split`, mean: x.s!.mean, sd: x.s!.sd })), `Selection ablation: best@${N} pooled over arms and seeds (mean ± sd over ${pooled.length} evaluations)`, true),
+    spec: barsWithErrors(ablation.filter((x) => x.s).map((x) => ({ bar: x.name, panel: `best@${N}, train split`, mean: x.s!.mean, sd: x.s!.sd })), `Selection ablation: best@${N} pooled over arms and seeds (mean ± sd over ${pooled.length} evaluations, clipped to [0, 1])`, true, false, RATE),
   });
   for (const p of plots) writeFileSync(path.join(out, p.file), await svg(p.spec));
 
@@ -130,7 +168,7 @@ export async function writeReport(r: ReportInput, out: string): Promise<string> 
   L.push(`# The learning benchmark (${b.name === 'quick' ? '`--quick`' : 'full'})`, '');
   L.push('Generated by `npm run bench:learn` (bench/learn.ts); do not edit by hand. What it is and how to read it: [docs/learning-benchmark.md](' + (b.name === 'quick' ? '../../' : '../') + 'learning-benchmark.md).', '');
   L.push(`- command: ${r.command}`);
-  L.push(`- machine: ${r.machine}`);
+  L.push(`- machine: ${r.machine}; ${backendsText(r.training, r.results)}`);
   L.push(`- seed checkpoint: \`builtin:tiny-coder\` (${r.policy})`);
   L.push(`- wall time: ${(r.wallSeconds / 60).toFixed(1)} min of job time (the jobs ${((r.wallSeconds - r.analysisSeconds) / 60).toFixed(1)} min and the analyses ${(r.analysisSeconds / 60).toFixed(1)} min, summed over resumed runs and over processes that shared the store); jobs done: ${r.jobsDone} of ${r.jobsTotal}${r.jobsDone < r.jobsTotal ? ' (**incomplete**: the tables hold what is done)' : ''}`);
   L.push(`- seeds: ${b.seeds.join(', ')} (sampling seed of the rollouts and evaluations, and the trainer's seed); sweep points beyond the arms: seeds ${b.sweepSeeds.join(', ')}`);

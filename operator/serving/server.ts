@@ -1,8 +1,10 @@
 /**
  * The OpenAI-compatible policy server (fastify + its TypeBox type provider): POST
  * /v1/chat/completions, GET /v1/models, GET /health, GET /metrics. Requests are validated against
- * protocol.ts's schema; every error, including a bad field, an unknown model or route, is
- * OpenAI's `{error: {message, type, param, code}}` with the matching HTTP status. The model runs
+ * protocol.ts's schema; every error, including a bad field, an unknown model or route, a method
+ * a route does not take (405 with `Allow`, as vLLM and api.openai.com answer) or a body that is
+ * not `application/json` (415), is OpenAI's `{error: {message, type, param, code}}` with the
+ * matching HTTP status. The model runs
  * in a worker thread (engine-client.ts), so this thread keeps answering while it decodes.
  */
 import Fastify, { type FastifyError } from 'fastify';
@@ -74,7 +76,30 @@ export function toApiError(e: FastifyError | ApiError | Error): ApiError {
   const status = fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 600 ? fe.statusCode : 500;
   if (fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || e instanceof SyntaxError) return new ApiError(400, `the request body is not valid JSON: ${e.message}`);
   if (fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new ApiError(400, 'the request body is empty; send a JSON object');
+  if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return unsupportedMediaType(undefined);
   return new ApiError(status, status >= 500 ? `internal error: ${e.message}` : e.message);
+}
+
+/** The methods fastify routes (HEAD is added with every GET). */
+const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+/**
+ * 405 for a method a known route does not take, as vLLM and api.openai.com answer: OpenAI's error
+ * shape, code `method_not_allowed`. `allow` is the route's methods, for the `Allow` header.
+ */
+export function methodNotAllowed(method: string, url: string, allow: readonly string[]): ApiError {
+  return new ApiError(405, `Invalid method for URL (${method} ${url}): this route takes ${allow.join(', ')}`, null, 'method_not_allowed');
+}
+
+/** 415 for a request body that is not JSON; `contentType` is the header as sent (undefined: none). */
+export function unsupportedMediaType(contentType: string | undefined): ApiError {
+  const sent = contentType ? `\`Content-Type: ${contentType}\`` : 'no Content-Type';
+  return new ApiError(415, `Unsupported Media Type: the request was sent with ${sent}; send the body as JSON with \`Content-Type: application/json\``, null, 'unsupported_media_type');
+}
+
+/** Whether a Content-Type header names JSON (`application/json`, any parameters such as charset). */
+export function isJsonContentType(contentType: string | undefined): boolean {
+  return (contentType ?? '').split(';')[0].trim().toLowerCase() === 'application/json';
 }
 
 /** Starts the server; resolves once it listens AND the model is loaded (rejects if loading fails). */
@@ -181,6 +206,16 @@ function buildApp(ctx: AppContext) {
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send(new ApiError(404, `no route ${req.method} ${req.url}`, null, 'not_found').body());
   });
+  // Each route's methods, collected as routes are added (onRoute runs synchronously), for the 405s below.
+  const routeMethods = new Map<string, Set<string>>();
+  let collecting = true;
+  app.addHook('onRoute', (r) => {
+    if (!collecting) return;
+    const methods = routeMethods.get(r.url) ?? new Set<string>();
+    for (const m of [r.method].flat()) methods.add(m);
+    if (methods.has('GET')) methods.add('HEAD');
+    routeMethods.set(r.url, methods);
+  });
   app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
     metrics.requests.inc({ route, code: String(reply.statusCode) });
@@ -207,7 +242,14 @@ function buildApp(ctx: AppContext) {
     app.get('/metrics', async (_req, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()));
   }
 
-  app.post('/v1/chat/completions', { schema: { body: ChatCompletionRequest } }, async (req, reply) => {
+  // Checked before the body is parsed: fastify would read text/plain as a string and report
+  // "body: must be object", which does not say what is wrong.
+  const jsonOnly = async (req: { headers: Record<string, string | string[] | undefined> }) => {
+    const ct = req.headers['content-type'];
+    const sent = Array.isArray(ct) ? ct.join(', ') : ct;
+    if (!isJsonContentType(sent)) throw unsupportedMediaType(sent);
+  };
+  app.post('/v1/chat/completions', { schema: { body: ChatCompletionRequest }, onRequest: jsonOnly }, async (req, reply) => {
     const body = req.body;
     if (body.model !== ctx.name) throw new ApiError(404, `The model \`${body.model}\` does not exist. This server serves \`${ctx.name}\`.`, 'model', 'model_not_found');
     if (!ctx.info()) throw new ApiError(503, 'the model is still loading');
@@ -234,5 +276,18 @@ function buildApp(ctx: AppContext) {
       reply.raw.off('close', onClose);
     }
   });
+
+  // A known route asked with another method: 405 with `Allow` (an unknown path stays 404).
+  collecting = false;
+  for (const [url, methods] of routeMethods) {
+    const allow = HTTP_METHODS.filter((m) => methods.has(m));
+    const others = HTTP_METHODS.filter((m) => !methods.has(m));
+    if (!others.length) continue;
+    app.route({
+      method: others,
+      url,
+      handler: async (req, reply) => reply.status(405).header('allow', allow.join(', ')).send(methodNotAllowed(req.method, req.url, allow).body()),
+    });
+  }
   return app;
 }

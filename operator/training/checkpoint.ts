@@ -49,8 +49,13 @@ export function latestCheckpoint(root: string): string | undefined {
   return steps.length ? path.join(dir, steps[steps.length - 1]) : undefined;
 }
 
+/** A checkpoint's loop state (its state.json) alone, without reading its tensors. */
+export function readLoopState(dir: string): LoopState {
+  return JSON.parse(readFileSync(path.join(dir, 'state.json'), 'utf8')) as LoopState;
+}
+
 export function loadCheckpoint(dir: string, vars: Map<string, tf.Variable>, opt: AdamW): LoopState {
-  const state = JSON.parse(readFileSync(path.join(dir, 'state.json'), 'utf8')) as LoopState;
+  const state = readLoopState(dir);
   const t = readSafetensorsFile(path.join(dir, 'trainable.safetensors')).tensors;
   for (const [k, v] of vars) {
     const x = t.get(k);

@@ -12,7 +12,7 @@ import type { Training } from '../api/common.ts';
 import type { Logger } from 'winston';
 import type { CausalLM } from './model.ts';
 import type { Item } from './items.ts';
-import { padBatch, sequenceStats, type HiddenModel } from './logprobs.ts';
+import { padBatch, sequenceStats, type HiddenModel, type PaddedBatch } from './logprobs.ts';
 import { clipByGlobalNorm, lrFactor, type AdamW } from './optimizer.ts';
 import { permutation } from './rng.ts';
 import { saveCheckpoint } from './checkpoint.ts';
@@ -31,7 +31,12 @@ export interface StepMetrics {
   z0?: number;
   /** Mean policy token entropy over assistant tokens (nats). */
   entropy: number;
-  /** Mean per-token KL(pi || pi_ref) over assistant tokens, when the reference distribution was computed. */
+  /**
+   * Mean per-token KL(pi || pi_ref) over the step's assistant tokens, when the reference
+   * distribution was computed: every referenceMetricsEvery steps (in the step's forward pass,
+   * before its update) and always on the run's last step, there after its update (the trained
+   * policy's KL: non-zero once the policy moved, even in a run shorter than referenceMetricsEvery).
+   */
   kl?: number;
   examples: number;
   tokens: number;
@@ -56,7 +61,7 @@ export interface LoopInput {
   run: string;
   metrics: TrainingMetrics;
   log: Logger;
-  /** Reference distribution for the KL metric every N steps; 0: never. */
+  /** Reference distribution for the KL metric every N steps and after the last step; 0: never. */
   referenceMetricsEvery: number;
   checkpointEvery?: number;
   /** Recompute each layer in backward (model.ts checkpointedLayer). */
@@ -85,6 +90,27 @@ export function stepItems(items: Item[], training: Training, s: number, perEpoch
   const micro: Item[][] = [];
   for (let i = 0; i < batch.length; i += size) micro.push(batch.slice(i, i + size));
   return { epoch, batch, micro };
+}
+
+/**
+ * Mean per-token KL(pi || pi_ref) over the assistant tokens of `batches` (padded micro-batches),
+ * the policy as it is now (no dropout, no gradient): the sum of the cross-entropy to the reference
+ * minus the policy's entropy over the tokens (sequenceStats, as the step's own estimate), divided
+ * by the token count. undefined when the batches have no assistant token.
+ */
+export function klToReference(batches: PaddedBatch[], model: CausalLM, reference: HiddenModel, headTrainable: boolean): number | undefined {
+  let sum = 0;
+  let tokens = 0;
+  for (const padded of batches) {
+    tf.tidy(() => {
+      const refHidden = reference.hidden(padded.ids);
+      const hidden = model.forward(padded.ids, { hiddenOnly: true }).logits;
+      const st = sequenceStats(hidden, model.headWeight(), padded, { headTrainable, reference: { hidden: refHidden, head: reference.head } });
+      sum += st.crossEntropySums!.reduce((a, x) => a + x, 0) - st.entropySums.reduce((a, x) => a + x, 0);
+      tokens += st.counts.reduce((a, x) => a + x, 0);
+    });
+  }
+  return tokens ? sum / tokens : undefined;
 }
 
 export async function runSteps(input: LoopInput, opt: AdamW): Promise<LoopResult> {
@@ -171,6 +197,10 @@ export async function runSteps(input: LoopInput, opt: AdamW): Promise<LoopResult
     const lr = tr.learningRate * lrFactor(s, input.totalSteps, tr.warmupRatio, tr.scheduler);
     opt.apply(grads, lr);
     for (const g of grads.values()) g.dispose();
+    const last = s + 1 === input.totalSteps;
+    // The last step's KL is the trained policy's: measured after its update (a short run would
+    // otherwise report only step 0's, where the policy still is the reference).
+    const kl = last && input.referenceMetricsEvery > 0 ? klToReference(micro.map((mb) => padBatch(objective.sequences(mb), padId)), model, reference, headTrainable) : klTokens ? klSum / klTokens : undefined;
     const stepSeconds = (performance.now() - t0) / 1000;
 
     const m: StepMetrics = {
@@ -182,7 +212,7 @@ export async function runSteps(input: LoopInput, opt: AdamW): Promise<LoopResult
       margin: extras.margin,
       z0: extras.z0,
       entropy: entropySum / Math.max(1, assistantTokens),
-      kl: klTokens ? klSum / klTokens : undefined,
+      kl,
       examples: batch.length,
       tokens,
       assistantTokens,
@@ -206,7 +236,6 @@ export async function runSteps(input: LoopInput, opt: AdamW): Promise<LoopResult
     // Let the event loop serve /metrics scrapes and signals between steps (tfjs work is synchronous).
     await new Promise((resolve) => setImmediate(resolve));
 
-    const last = s + 1 === input.totalSteps;
     const halt = input.haltAfterStep !== undefined && s + 1 >= input.haltAfterStep && !last;
     if (last || halt || (input.checkpointEvery && (s + 1) % input.checkpointEvery === 0)) {
       await saveCheckpoint(input.outputDir, vars, opt, { step: s + 1, ...objective.state(), fingerprint: input.fingerprint, totalSteps: input.totalSteps });

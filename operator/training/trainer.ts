@@ -22,7 +22,7 @@ import { trainingMetrics } from './metrics.ts';
 import { buildItems, type DataCounts } from './items.ts';
 import { computeReferenceLogps, referenceModel } from './reference.ts';
 import type { HiddenModel } from './logprobs.ts';
-import { fingerprint, resumeFrom, trimMetrics } from './resume.ts';
+import { finishedRun, fingerprint, resumeFrom, trimMetrics } from './resume.ts';
 import { mean, runSteps, type StepMetrics } from './step-loop.ts';
 import { objectiveFor } from './objectives/index.ts';
 import { assertFits } from './memory.ts';
@@ -82,8 +82,16 @@ export interface TrainResult {
   modelDir?: string;
 }
 
+/** The summary.json fields a finished run's result repeats. */
+const SUMMARY_KEYS = ['loss', 'rewardMargin', 'z0', 'entropy', 'klToReference', 'gradNorm', 'tokensPerSecond', 'examples'] as const;
+
+const finishedMessage = (outputDir: string, step: number, totalSteps: number) =>
+  `${outputDir} already holds a finished run of these data and settings (step ${step} of ${totalSteps}): nothing is trained again; give another output directory (or remove this one) to train anew`;
+
 /**
- * Trains the policy of `job`. Errors: a bad setting names its field (training.*, preference.*);
+ * Trains the policy of `job`. An outputDir that already holds the finished run of the same
+ * settings and data (checkpoint, summary.json, model/) is answered from its summary, with a
+ * warning, before any model is loaded. Errors: a bad setting names its field (training.*, preference.*);
  * no training example left (with the reason counts); a checkpoint of other settings or data.
  */
 export async function train(job: TrainJob): Promise<TrainResult> {
@@ -123,6 +131,19 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   mkdirSync(job.outputDir, { recursive: true });
   if (trl !== undefined) writeFileSync(path.join(job.outputDir, 'preference.jsonl'), trl);
 
+  const perEpoch = Math.ceil(items.length / tr.batchSize);
+  const totalSteps = Math.min(tr.epochs * perEpoch, job.maxSteps ?? Infinity);
+  const fp = fingerprint({ t: job.training, p: job.preference, o: objectiveName, m: job.maxSteps ?? null }, items);
+  // A run of these settings and data already finished here: say so before any model work (the
+  // reference log-probs alone take minutes on a real model), and answer with its stored summary.
+  const done = finishedRun(job.outputDir, fp, totalSteps, { enabled: job.resume !== false, needModel: job.saveModel !== false });
+  if (done) {
+    log.warn(finishedMessage(job.outputDir, done.step, totalSteps), { outputDir: job.outputDir, step: done.step, totalSteps });
+    const summary: TrainMetrics = { examples: items.length };
+    for (const k of SUMMARY_KEYS) if (typeof done.summary[k] === 'number') summary[k] = done.summary[k];
+    return { backend, examples: items.length, dropped, data: counts, totalSteps, stepsDone: done.summary.stepsDone, halted: false, resumedFrom: done.step, history: [], summary, modelDir: done.modelDir };
+  }
+
   // Models: the policy, and the frozen reference (LoRA: the base without adapters).
   const model: CausalLM = loadModel(job.modelDir, { trainable: tr.method === 'Full' });
   if (tr.method === 'LoRA') attachLora(model, tr.lora!, tr.seed);
@@ -146,18 +167,16 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     log.info('reference log-probs computed', { sequences: n, seconds: (Date.now() - t0) / 1000 });
   }
 
-  const perEpoch = Math.ceil(items.length / tr.batchSize);
-  const totalSteps = Math.min(tr.epochs * perEpoch, job.maxSteps ?? Infinity);
   const vars = model.trainableVariables();
   const opt = new AdamW(vars, { weightDecay: tr.weightDecay });
-  const fp = fingerprint({ t: job.training, p: job.preference, o: objectiveName, m: job.maxSteps ?? null }, items);
   const metricsFile = path.join(job.outputDir, 'metrics.jsonl');
   const resumed = resumeFrom(job.outputDir, fp, vars, opt, job.resume !== false);
   if (resumed.state) {
     objective.restore(resumed.state);
     log.info('resumed from checkpoint', { checkpoint: resumed.checkpoint, step: resumed.start });
     if (resumed.start >= totalSteps) {
-      log.warn(`${job.outputDir} already holds a finished run of these data and settings (step ${resumed.start} of ${totalSteps}): nothing is trained again; give another output directory (or remove this one) to train anew`, { outputDir: job.outputDir, step: resumed.start, totalSteps });
+      // Finished but its summary or model was not written (stopped after the last checkpoint): both are written below.
+      log.warn(finishedMessage(job.outputDir, resumed.start, totalSteps), { outputDir: job.outputDir, step: resumed.start, totalSteps });
     }
   }
   trimMetrics(metricsFile, resumed.start);

@@ -1,21 +1,11 @@
 import test from 'ava';
-import os from 'node:os';
-import path from 'node:path';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { generate } from '../../../operator/training/generate.ts';
 import { Engine, type GenerationJob } from '../../../operator/serving/engine.ts';
-import { loadServedModel, type LoadedModel } from '../../../operator/serving/loaded-model.ts';
-import { writeTinyModel } from '../../helpers/tiny-model.ts';
+import type { LoadedModel } from '../../../operator/serving/loaded-model.ts';
+import { useServedTinyModel } from '../../helpers/served-tiny-model.ts';
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'entropo-engine-'));
 let m: LoadedModel;
-test.before(async () => {
-  m = await loadServedModel({ modelDir: writeTinyModel(path.join(tmp, 'tiny'), { seed: 3 }), backend: 'wasm' });
-});
-test.after.always(() => {
-  m?.model.dispose();
-  rmSync(tmp, { recursive: true, force: true });
-});
+const modelDir = useServedTinyModel(test, { prefix: 'entropo-engine-', seed: 3 }, (loaded) => (m = loaded));
 
 const job = (prompt: number[], over: Partial<GenerationJob> = {}): GenerationJob => ({
   prompt,
@@ -117,8 +107,8 @@ test('topKIndices is the first k of a stable descending sort (ties in index orde
 
 test('transposeFrozenWeights: the same logits as the transposeB matmuls, to float rounding', async (t) => {
   const { loadModel } = await import('../../../operator/training/model-io.ts');
-  const plain = loadModel(path.join(tmp, 'tiny'));
-  const fast = loadModel(path.join(tmp, 'tiny'));
+  const plain = loadModel(modelDir);
+  const fast = loadModel(modelDir);
   fast.transposeFrozenWeights();
   const ids = [prompts[1], prompts[1].map((x) => x + 1)];
   const a = plain.forward(ids).logits.dataSync();

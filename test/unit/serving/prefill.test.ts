@@ -1,25 +1,15 @@
 import test, { type ExecutionContext } from 'ava';
-import os from 'node:os';
-import path from 'node:path';
-import { mkdtempSync, rmSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { generate } from '../../../operator/training/generate.ts';
 import { Engine, type GenerationJob, type GenerationOutcome } from '../../../operator/serving/engine.ts';
 import { disposeCache } from '../../../operator/serving/batch-cache.ts';
 import { planPrefills, prefill, prefillBatch, type PrefillItem } from '../../../operator/serving/prefill.ts';
-import { loadServedModel, type LoadedModel } from '../../../operator/serving/loaded-model.ts';
+import type { LoadedModel } from '../../../operator/serving/loaded-model.ts';
 import { Rng } from '../../../operator/training/rng.ts';
-import { writeTinyModel } from '../../helpers/tiny-model.ts';
+import { useServedTinyModel } from '../../helpers/served-tiny-model.ts';
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'entropo-prefill-'));
 let m: LoadedModel;
-test.before(async () => {
-  m = await loadServedModel({ modelDir: writeTinyModel(path.join(tmp, 'tiny'), { seed: 5 }), backend: 'wasm' });
-});
-test.after.always(() => {
-  m?.model.dispose();
-  rmSync(tmp, { recursive: true, force: true });
-});
+useServedTinyModel(test, { prefix: 'entropo-prefill-', seed: 5 }, (loaded) => (m = loaded));
 
 /** A prompt of n tokens starting with BOS-like id 1, ids from a seeded stream (valid ids < 320). */
 const promptOf = (n: number, seed: number): number[] => {

@@ -121,6 +121,58 @@ test.serial('bad input is an OpenAI error with the HTTP status and the field nam
   t.like(await missing.json(), { error: { type: 'invalid_request_error' } });
 });
 
+test.serial('a known route asked with another method is a 405 with Allow; unknown paths stay 404', async (t) => {
+  const wrong = async (method: string, route: string, allow: string) => {
+    const r = await fetch(`${server.url}${route}`, { method });
+    t.is(r.status, 405, `${method} ${route}`);
+    t.is(r.headers.get('allow'), allow);
+    const body = (await r.json()) as { error: { message: string; type: string; param: null; code: string } };
+    t.deepEqual(Object.keys(body.error).sort(), ['code', 'message', 'param', 'type']);
+    t.like(body.error, { type: 'invalid_request_error', param: null, code: 'method_not_allowed' });
+    t.true(body.error.message.includes(`${method} ${route}`), body.error.message);
+  };
+  await wrong('GET', '/v1/chat/completions', 'POST');
+  await wrong('PUT', '/v1/chat/completions', 'POST');
+  await wrong('POST', '/v1/models', 'GET, HEAD');
+  await wrong('DELETE', `/v1/models/${NAME}`, 'GET, HEAD');
+  await wrong('POST', '/health', 'GET, HEAD');
+  // The OpenAI client's view: an APIError with status 405.
+  const e = await t.throwsAsync(client.get('/chat/completions'));
+  t.is((e as InstanceType<typeof OpenAI.APIError>).status, 405);
+  for (const [method, route] of [['GET', '/v1/nothing'], ['POST', '/v1/completions'], ['GET', '/v1/chat/completions/x']]) {
+    const r = await fetch(`${server.url}${route}`, { method });
+    t.is(r.status, 404, `${method} ${route}`);
+    t.like(await r.json(), { error: { type: 'invalid_request_error', code: 'not_found' } });
+  }
+  t.is((await fetch(`${server.url}/v1/models`)).status, 200);
+  t.is((await fetch(`${server.url}/health`, { method: 'HEAD' })).status, 200);
+});
+
+test.serial('a chat request whose body is not sent as application/json is a 415 naming the expected Content-Type', async (t) => {
+  const json = JSON.stringify({ model: NAME, messages: user('hi'), max_tokens: 2 });
+  const post = (headers: Record<string, string>, body: string | Uint8Array) => fetch(`${server.baseURL}/chat/completions`, { method: 'POST', headers, body });
+  for (const [headers, sent] of [
+    [{ 'content-type': 'text/plain' }, 'Content-Type: text/plain'],
+    [{ 'content-type': 'application/x-www-form-urlencoded' }, 'Content-Type: application/x-www-form-urlencoded'],
+  ] as const) {
+    const r = await post(headers, json);
+    t.is(r.status, 415, sent);
+    const body = (await r.json()) as { error: { message: string } };
+    t.like(body.error, { type: 'invalid_request_error', param: null, code: 'unsupported_media_type' });
+    t.true(body.error.message.includes(sent), body.error.message);
+    t.true(body.error.message.includes('Content-Type: application/json'), body.error.message);
+    t.false(body.error.message.includes('must be object'), body.error.message);
+  }
+  // No Content-Type at all (a Uint8Array body: fetch adds none).
+  const none = await post({}, new TextEncoder().encode(json));
+  t.is(none.status, 415);
+  t.regex(((await none.json()) as { error: { message: string } }).error.message, /no Content-Type.*Content-Type: application\/json/);
+  // The same body as JSON (charset allowed) is served.
+  const ok = await post({ 'content-type': 'application/json; charset=utf-8' }, json);
+  t.is(ok.status, 200);
+  t.is(((await ok.json()) as { object: string }).object, 'chat.completion');
+});
+
 test.serial('/health answers while a long completion decodes', async (t) => {
   const long = client.chat.completions.create({ model: NAME, messages: user('write a lot'), temperature: 1, seed: 1, max_tokens: 1000, ignore_eos: true } as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming);
   let done = false;

@@ -2,7 +2,7 @@ import test from 'ava';
 import path from 'node:path';
 import os from 'node:os';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { syntheticTrajectories } from '../../../operator/training/synthetic.ts';
@@ -16,13 +16,13 @@ test.after.always(() => rmSync(tmp, { recursive: true, force: true }));
 const trajFile = path.join(tmp, 'trajectories.jsonl');
 writeFileSync(trajFile, syntheticTrajectories({ tasks: 2, samplesPerTask: 2, tools: false }).map((t) => JSON.stringify(t)).join('\n') + '\n');
 
-function run(config: unknown): { status: number | null; stdout: string; stderr: string } {
+function run(config: unknown, logLevel = 'warn'): { status: number | null; stdout: string; stderr: string } {
   const file = path.join(tmp, `c-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(file, stringify(config));
   const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'operator/cli/main.ts'), 'train', '--config', file], {
     cwd: ROOT,
     encoding: 'utf8',
-    env: { ...process.env, ENTROPO_LOG_LEVEL: 'warn' },
+    env: { ...process.env, ENTROPO_LOG_LEVEL: logLevel },
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -50,6 +50,25 @@ test.serial('entropo train --config runs the trainer and writes its outputs', (t
   t.like(JSON.parse(again.stdout.trim().split('\n').pop()!), { steps: 2, totalSteps: 2 });
   t.regex(again.stderr, /already holds a finished run of these data and settings \(step 2 of 2\): nothing is trained again/);
   t.is(readFileSync(path.join(tmp, 'out', 'metrics.jsonl'), 'utf8').trim().split('\n').length, 2);
+});
+
+test.serial('entropo train on a finished output says so before any model work: no reference log-probs, no model written again', (t) => {
+  const dpo = { ...good, output: path.join(tmp, 'out-dpo'), preference: { algorithm: 'DPO' } };
+  const first = run(dpo, 'info');
+  t.is(first.status, 0, first.stderr);
+  t.regex(first.stderr, /"message":"reference log-probs computed"/, 'the first run computes them');
+  const firstSummary = JSON.parse(first.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+  const weights = path.join(tmp, 'out-dpo', 'model', 'model.safetensors');
+  const written = statSync(weights).mtimeMs;
+  const again = run(dpo, 'info');
+  t.is(again.status, 0, again.stderr);
+  t.regex(again.stderr, /already holds a finished run of these data and settings \(step \d+ of \d+\): nothing is trained again/);
+  t.notRegex(again.stderr, /reference log-probs computed|resumed from checkpoint|memory estimate/, 'no model was loaded, no reference computed');
+  t.is(statSync(weights).mtimeMs, written, 'the model is not saved again');
+  // it answers with the finished run's result
+  const summary = JSON.parse(again.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+  t.like(summary, { steps: firstSummary.steps, totalSteps: firstSummary.totalSteps, examples: firstSummary.examples, loss: firstSummary.loss, model: firstSummary.model });
+  t.is(typeof summary.loss, 'number');
 });
 
 test.serial('entropo train --metrics-bind-address serves the trainer\'s /metrics while it trains', async (t) => {
