@@ -4,7 +4,10 @@
  * to SFT's in the same run, and the peak memory (max RSS) of each configuration, each measured in
  * its own child process. Prints a markdown table.
  *
- *   npm run bench:train [-- --steps 5 --backends wasm,cpu --hidden 64 --layers 2 --batch 4]
+ *   npm run bench:train [-- --steps 5 --backends wasm,wasm-stock,cpu --hidden 64 --layers 2 --batch 4]
+ *
+ * `wasm-stock` is the wasm backend with tfjs-wasm's own kernels (ENTROPO_WASM_KERNELS=stock), so
+ * the gain of the operator's wasm kernels (operator/training/wasm/) is measured in the same run.
  *
  * Then (unless --no-lengths) the length / vocabulary sweep: one SFT and one EntroPO-KTO (exact z0)
  * step on ONE trajectory of 1k, 4k, 8k and 18k tokens, for the test model (the fixture's shape:
@@ -60,6 +63,12 @@ interface Args {
   batch: number;
 }
 
+/** A child process's backend and environment for a name of --backends (`wasm-stock`: wasm with tfjs-wasm's own kernels). */
+function childBackend(name: string): { backend: string; env: NodeJS.ProcessEnv } {
+  const env = { ...process.env, ENTROPO_LOG_LEVEL: 'error' };
+  return name === 'wasm-stock' ? { backend: 'wasm', env: { ...env, ENTROPO_WASM_KERNELS: 'stock' } } : { backend: name, env };
+}
+
 function args(argv: string[]): Args & { child?: string } {
   const get = (k: string) => {
     const i = argv.indexOf(`--${k}`);
@@ -67,7 +76,7 @@ function args(argv: string[]): Args & { child?: string } {
   };
   return {
     steps: Number(get('steps') ?? 5),
-    backends: (get('backends') ?? 'tfjs-node-gpu,tfjs-node,wasm,cpu').split(','),
+    backends: (get('backends') ?? 'tfjs-node-gpu,tfjs-node,wasm,wasm-stock,cpu').split(','),
     hidden: Number(get('hidden') ?? 64),
     layers: Number(get('layers') ?? 2),
     batch: Number(get('batch') ?? 4),
@@ -217,11 +226,12 @@ function sweep(a: Args & { lengths: number[]; sweepBackends: string[]; sweepTime
             rows.push(`| ${backend} | ${model} | ${objective} | ${tokens} | - | - | - | not run: a shorter length already took over ${a.sweepTimeout} s |`);
             continue;
           }
-          const spec: SweepSpec = { backend, model, modelDir, tokens, objective };
+          const run = childBackend(backend);
+          const spec: SweepSpec = { backend: run.backend, model, modelDir, tokens, objective };
           const t0 = Date.now();
           const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--sweep-child', JSON.stringify(spec)], {
             encoding: 'utf8',
-            env: { ...process.env, ENTROPO_LOG_LEVEL: 'error' },
+            env: run.env,
             timeout: a.sweepTimeout * 1000,
             maxBuffer: 64 * 1024 * 1024,
           });
@@ -276,7 +286,7 @@ async function main(): Promise<void> {
   const sweepArgs = {
     ...a,
     lengths: (opt('lengths') ?? '1024,4096,8192,18432').split(',').map(Number),
-    sweepBackends: (opt('sweep-backends') ?? a.backends.join(',')).split(','),
+    sweepBackends: (opt('sweep-backends') ?? a.backends.filter((b) => b !== 'wasm-stock').join(',')).split(','),
     sweepTimeout: Number(opt('sweep-timeout') ?? 900),
     cpuMaxTokens: Number(opt('cpu-max-tokens') ?? 1024),
     sweepModels: (opt('sweep-models') ?? 'test,150k').split(','),
@@ -301,16 +311,17 @@ async function main(): Promise<void> {
   const skipped: string[] = [];
   for (const backend of a.backends) {
     for (const c of CASES) {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', JSON.stringify({ backend, c, modelDir, a })], {
+      const run = childBackend(backend);
+      const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', JSON.stringify({ backend: run.backend, c, modelDir, a })], {
         encoding: 'utf8',
-        env: { ...process.env, ENTROPO_LOG_LEVEL: 'error' },
+        env: run.env,
       });
       if (r.status === 3) {
         skipped.push(`${backend} (${r.stderr.trim().split('\n').pop()})`);
         break;
       }
       if (r.status !== 0) throw new Error(`${backend} ${c.name} failed: ${r.stderr}`);
-      const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as Result;
+      const res = { ...(JSON.parse(r.stdout.trim().split('\n').pop()!) as Result), backend };
       results.push(res);
       process.stderr.write(`${backend} ${c.name}: ${res.tokensPerSecond.toFixed(0)} tok/s\n`);
     }
@@ -330,6 +341,14 @@ async function main(): Promise<void> {
     );
   }
   if (skipped.length) lines.push('', `Not available here: ${skipped.join('; ')}.`);
+  const stockRows = results.filter((r) => r.backend === 'wasm-stock');
+  if (stockRows.length) {
+    lines.push('', "The operator's wasm kernels against tfjs-wasm's own (same run): step time of wasm-stock / wasm per objective:", '');
+    for (const r of stockRows) {
+      const ours = results.find((x) => x.backend === 'wasm' && x.name === r.name);
+      if (ours) lines.push(`- ${r.name}: ${(r.stepSeconds / ours.stepSeconds).toFixed(2)}x`);
+    }
+  }
   if (!argv.includes('--no-lengths')) lines.push(...sweep(sweepArgs));
   console.log(lines.join('\n'));
 }

@@ -1,8 +1,8 @@
 /**
- * Compiles the hand-written WebAssembly kernels (operator/serving/*.wat, text format with SIMD)
- * into TypeScript modules that carry the binary as base64 (operator/serving/<name>-module.ts),
+ * Compiles the hand-written WebAssembly kernels (operator/training/wasm/*.wat, text format with
+ * SIMD) into TypeScript modules that carry the binary as base64 (<name>-module.ts beside them),
  * with wabt (the WebAssembly Binary Toolkit's JS build). Run after editing a .wat file:
- * `npm run build:wasm`; test/unit/serving/wasm-matmul.test.ts fails when a generated module is
+ * `npm run build:wasm`; test/unit/training/wasm/matmul.test.ts fails when a generated module is
  * stale. No runtime dependency: the product loads the checked-in bytes.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { compileWat } from './wasm-compile.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const KERNELS = ['operator/serving/wasm-matmul.wat'];
+const KERNELS = ['operator/training/wasm/matmul.wat'];
 
 for (const rel of KERNELS) {
   const bytes = await compileWat(readFileSync(path.join(root, rel), 'utf8'), rel);

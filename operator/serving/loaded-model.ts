@@ -10,9 +10,6 @@ import { loadAdapters, loadModel } from '../training/model-io.ts';
 import type { CausalLM } from '../training/model.ts';
 import { stopTokenIdsOf } from './chat-service.ts';
 import type { ModelInfo } from './protocol.ts';
-import { installWasmGather } from './wasm-gather.ts';
-import { installWasmMatMul } from './wasm-matmul.ts';
-import { installWasmSlice } from './wasm-slice.ts';
 import { Registry } from 'prom-client';
 
 export interface LoadedModel {
@@ -37,13 +34,6 @@ export function backendPreference(name: string): BackendPreference {
  */
 export async function loadServedModel(o: { modelDir: string; adapterDir?: string; backend?: string; maxModelLen?: number }): Promise<LoadedModel> {
   const choice = await selectBackend(backendPreference(o.backend ?? 'auto'), new Registry());
-  // Serving slices caches and attention operands out of large tensors: copy only what is cut;
-  // embedding lookups copy whole rows.
-  installWasmSlice();
-  installWasmGather();
-  // Batched products (attention over the KV cache, the part of a decode step that grows with the
-  // batch) in SIMD instead of the stock scalar loop.
-  installWasmMatMul();
   const model = loadModel(o.modelDir);
   if (o.adapterDir) {
     if (!existsSync(path.join(o.adapterDir, 'adapter_config.json'))) throw new Error(`${o.adapterDir}: no adapter_config.json (expected a PEFT LoRA adapter)`);

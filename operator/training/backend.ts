@@ -15,6 +15,7 @@ import path from 'node:path';
 import { Gauge, register as globalRegistry, type Registry } from 'prom-client';
 import { logger } from '../logging/logger.ts';
 import type { TrainingBackends } from '../api/common.ts';
+import { installWasmKernels, wasmKernelMode } from './wasm/kernels.ts';
 
 /** What spec.training.backend may ask for (API values, CamelCase): Auto or one backend. */
 export type BackendPreference = (typeof TrainingBackends)[number];
@@ -84,6 +85,8 @@ async function activate(name: BackendName): Promise<void> {
   const ok = await tf.setBackend(TF_NAME[name]);
   if (!ok) throw new Error(`tf.setBackend('${TF_NAME[name]}') failed`);
   await tf.ready();
+  // SIMD products, row gathers and copy-what-you-return slices (wasm/kernels.ts).
+  if (name === 'wasm') installWasmKernels();
 }
 
 export interface BackendChoice {
@@ -108,6 +111,7 @@ export function selectBackend(pref: BackendPreference = 'Auto', registry: Regist
 }
 
 async function select(pref: BackendPreference, registry: Registry): Promise<BackendChoice> {
+  wasmKernelMode(); // a bad ENTROPO_WASM_KERNELS is an error here, not a silent fall-through to cpu
   const candidates = pref === 'Auto' ? ORDER : [NAME_OF[pref]];
   const skipped: BackendChoice['skipped'] = [];
   for (const name of candidates) {

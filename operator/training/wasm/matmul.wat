@@ -2,7 +2,7 @@
 ;; 128-bit SIMD (4 float32 lanes). The module imports the tfjs-wasm module's own memory, so it
 ;; reads the operands and writes the result in place on the tfjs heap: no copies.
 ;; Pointers and batch strides are in bytes; a stride of 0 broadcasts that operand over the batch.
-;; Built into operator/serving/wasm-matmul-module.ts by `npm run build:wasm` (wabt).
+;; Built into operator/training/wasm/matmul-module.ts by `npm run build:wasm` (wabt).
 (module
   (import "env" "memory" (memory 1))
 
@@ -100,12 +100,15 @@
       (local.set $t (i32.add (local.get $t) (i32.const 1)))
       (br $bt))))
 
-  ;; out[t, i, :] = sum_k a[t, i, k] * b[t, k, :]   (A [M, K], B [K, N]: A x B, e.g. P V)
+  ;; out[t, i, :] = sum_k A[t, i, k] * b[t, k, :]   (B [K, N]: A x B, e.g. P V; or Aᵀ x B)
+  ;; A's element (i, k) is at a + t*aBS + i*aRS + k*aCS bytes: A [M, K] row-major has aRS = 4K,
+  ;; aCS = 4; a transposed A stored [K, M] (a gradient's Aᵀ B) has aRS = 4, aCS = 4M.
   ;; A row of the output accumulates in place, 4 columns per SIMD lane group, 4 rows of B per
   ;; pass over it (one load and store of the output for 4 products).
-  (func (export "mm_nn")
+  (func (export "mm_xn")
     (param $a i32) (param $b i32) (param $out i32) (param $batch i32)
     (param $M i32) (param $N i32) (param $K i32) (param $aBS i32) (param $bBS i32)
+    (param $aRS i32) (param $aCS i32)
     (local $t i32) (local $i i32) (local $j i32) (local $k i32)
     (local $ap i32) (local $bp i32) (local $orow i32) (local $brow i32) (local $p i32) (local $jb i32)
     (local $N4 i32) (local $K4 i32) (local $rowBytes i32) (local $x f32)
@@ -130,15 +133,15 @@
           (local.set $j (i32.add (local.get $j) (i32.const 1)))
           (br $z)))
         (local.set $k (i32.const 0))
-        (local.set $p (i32.add (local.get $ap) (i32.shl (i32.mul (local.get $i) (local.get $K)) (i32.const 2))))
+        (local.set $p (i32.add (local.get $ap) (i32.mul (local.get $i) (local.get $aRS))))
         (local.set $brow (local.get $bp))
         ;; four rows of B at a time
         (block $k4_end (loop $k4
           (br_if $k4_end (i32.ge_u (local.get $k) (local.get $K4)))
           (local.set $x0 (f32.load (local.get $p)))
-          (local.set $x1 (f32.load offset=4 (local.get $p)))
-          (local.set $x2 (f32.load offset=8 (local.get $p)))
-          (local.set $x3 (f32.load offset=12 (local.get $p)))
+          (local.set $x1 (f32.load (i32.add (local.get $p) (local.get $aCS))))
+          (local.set $x2 (f32.load (i32.add (local.get $p) (i32.shl (local.get $aCS) (i32.const 1)))))
+          (local.set $x3 (f32.load (i32.add (local.get $p) (i32.mul (local.get $aCS) (i32.const 3)))))
           (local.set $v0 (f32x4.splat (local.get $x0)))
           (local.set $v1 (f32x4.splat (local.get $x1)))
           (local.set $v2 (f32x4.splat (local.get $x2)))
@@ -174,7 +177,7 @@
                   (f32.mul (local.get $x3) (f32.load (i32.add (local.get $jb) (i32.mul (local.get $rowBytes) (i32.const 3))))))))
             (local.set $j (i32.add (local.get $j) (i32.const 1)))
             (br $j1)))
-          (local.set $p (i32.add (local.get $p) (i32.const 16)))
+          (local.set $p (i32.add (local.get $p) (i32.shl (local.get $aCS) (i32.const 2))))
           (local.set $brow (i32.add (local.get $brow) (i32.shl (local.get $rowBytes) (i32.const 2))))
           (local.set $k (i32.add (local.get $k) (i32.const 4)))
           (br $k4)))
@@ -200,7 +203,7 @@
                 (f32.mul (local.get $x) (f32.load (i32.add (local.get $brow) (i32.shl (local.get $j) (i32.const 2)))))))
             (local.set $j (i32.add (local.get $j) (i32.const 1)))
             (br $jj1)))
-          (local.set $p (i32.add (local.get $p) (i32.const 4)))
+          (local.set $p (i32.add (local.get $p) (local.get $aCS)))
           (local.set $brow (i32.add (local.get $brow) (local.get $rowBytes)))
           (local.set $k (i32.add (local.get $k) (i32.const 1)))
           (br $kl)))

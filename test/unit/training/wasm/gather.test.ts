@@ -1,12 +1,11 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
-import { Registry } from 'prom-client';
-import { selectBackend } from '../../../operator/training/backend.ts';
-import { gatherRows, installWasmGather } from '../../../operator/serving/wasm-gather.ts';
-import { Rng } from '../../../operator/training/rng.ts';
+import { stockWasm } from '../../../helpers/stock-wasm.ts';
+import { gatherRows, installWasmGather } from '../../../../operator/training/wasm/gather.ts';
+import { Rng } from '../../../../operator/training/rng.ts';
 
 test('installWasmGather: every gather (axes 0 and others, ranks 1-4, float32 / int32 / bool, repeated and empty indices) equals the stock kernel\'s, bit for bit', async (t) => {
-  await selectBackend('Wasm', new Registry());
+  await stockWasm();
   t.is(tf.getBackend(), 'wasm');
   const rng = new Rng(11);
   const int = (n: number) => Math.floor(rng.next() * n);

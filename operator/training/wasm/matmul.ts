@@ -8,17 +8,18 @@
  * step that grows with the batch (measured on the bench model, KV cache ~220 columns: 0.08 ms of
  * attention products per step at 1 row, 0.29 ms at 4, 0.56 ms at 8).
  *
- * This kernel takes the two layouts attention uses, A B^T (`transposeB`) and A B, over a batch
- * (either operand may be broadcast, as the stock kernel allows), and computes them in a small
- * hand-written WebAssembly module (wasm-matmul.wat) that imports the tfjs-wasm module's memory:
+ * This kernel takes A B^T (`transposeB`), A B and A^T B (`transposeA`: the gradients of the
+ * keys and values) over a batch (either operand may be broadcast, as the stock kernel allows),
+ * and computes them in a small
+ * hand-written WebAssembly module (matmul.wat) that imports the tfjs-wasm module's memory:
  * it reads both operands and writes the result where they are, on the tfjs heap, with no copy.
- * Everything else goes to the stock kernel: a transposed A (gradients), a single non-transposed
- * product (XNNPACK, whose packed weights are cached per tensor), non-float32 input, empty shapes.
+ * Everything else goes to the stock kernel: both operands transposed, a single A B product
+ * (XNNPACK, whose packed weights are cached per tensor), non-float32 input, empty shapes.
  * The sums are the same products added in another order (4 lanes, then the lanes), so results
- * equal the stock kernel's up to float32 rounding (test/unit/serving/wasm-matmul.test.ts).
+ * equal the stock kernel's up to float32 rounding (test/unit/training/wasm/matmul.test.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import { WASM_BASE64 } from './wasm-matmul-module.ts';
+import { WASM_BASE64 } from './matmul-module.ts';
 
 /**
  * The WebAssembly JS API, typed here (the project compiles without the DOM library, and
@@ -43,8 +44,8 @@ interface WasmBackend {
 interface MatMulExports {
   /** out[t,i,j] = sum_k a[t,i,k] b[t,j,k] (A [M,K], B [N,K]). */
   mm_nt(a: number, b: number, out: number, batch: number, M: number, N: number, K: number, aStride: number, bStride: number): void;
-  /** out[t,i,j] = sum_k a[t,i,k] b[t,k,j] (A [M,K], B [K,N]). */
-  mm_nn(a: number, b: number, out: number, batch: number, M: number, N: number, K: number, aStride: number, bStride: number): void;
+  /** out[t,i,j] = sum_k A[t,i,k] b[t,k,j] (B [K,N]); A's (i, k) at a + t*aStride + i*aRow + k*aCol bytes. */
+  mm_xn(a: number, b: number, out: number, batch: number, M: number, N: number, K: number, aStride: number, bStride: number, aRow: number, aCol: number): void;
 }
 
 let installed = false;
@@ -79,7 +80,9 @@ export function installWasmMatMul(): boolean {
       // Offsets read after makeOutput (an allocation may grow the heap; offsets stay valid).
       const at = (t: tf.TensorInfo) => be.dataIdMap.get(t.dataId)!.memoryOffset;
       const { batch, M, N, K, aStride, bStride } = plan;
-      (transposeB ? mm.mm_nt : mm.mm_nn)(at(a), at(b), at(out), batch, M, N, K, aStride * 4, bStride * 4);
+      if (transposeB) mm.mm_nt(at(a), at(b), at(out), batch, M, N, K, aStride * 4, bStride * 4);
+      else if (transposeA) mm.mm_xn(at(a), at(b), at(out), batch, M, N, K, aStride * 4, bStride * 4, 4, M * 4);
+      else mm.mm_xn(at(a), at(b), at(out), batch, M, N, K, aStride * 4, bStride * 4, K * 4, 4);
       return out;
     },
   });
@@ -100,16 +103,16 @@ export interface MatMulPlan {
 }
 
 /**
- * Whether the SIMD kernel takes a product of `a` [..., M, K] and `b` ([..., N, K] with
- * transposeB, else [..., K, N]) and how; undefined when the stock kernel keeps it: a transposed A,
- * a single non-transposed product (XNNPACK), an empty operand, or batch dimensions that broadcast
- * other than whole-operand (the stock kernel's own rule: the batch sizes are equal or one is 1).
- * Throws like tf.matMul on inner dimensions that do not match.
+ * Whether the SIMD kernel takes a product of `a` ([..., M, K], or [..., K, M] with transposeA)
+ * and `b` ([..., N, K] with transposeB, else [..., K, N]) and how; undefined when the stock kernel
+ * keeps it: both transposed, a single A B product (XNNPACK), an empty operand, or batch
+ * dimensions that broadcast other than whole-operand (the stock kernel's own rule: the batch
+ * sizes are equal or one is 1). Throws like tf.matMul on inner dimensions that do not match.
  */
 export function planMatMul(aShape: readonly number[], bShape: readonly number[], transposeA: boolean, transposeB: boolean): MatMulPlan | undefined {
-  if (transposeA || aShape.length < 2 || bShape.length < 2) return undefined;
-  const M = aShape[aShape.length - 2];
-  const K = aShape[aShape.length - 1];
+  if ((transposeA && transposeB) || aShape.length < 2 || bShape.length < 2) return undefined;
+  const M = transposeA ? aShape[aShape.length - 1] : aShape[aShape.length - 2];
+  const K = transposeA ? aShape[aShape.length - 2] : aShape[aShape.length - 1];
   const N = transposeB ? bShape[bShape.length - 2] : bShape[bShape.length - 1];
   const Kb = transposeB ? bShape[bShape.length - 1] : bShape[bShape.length - 2];
   if (K !== Kb) throw new Error(`matMul: inner dimensions ${K} and ${Kb} of shapes [${aShape}] and [${bShape}] (transposeB=${transposeB}) must match`);
@@ -119,7 +122,7 @@ export function planMatMul(aShape: readonly number[], bShape: readonly number[],
   const batchB = bOuter.reduce((x, y) => x * y, 1);
   if (batchA !== batchB && batchA !== 1 && batchB !== 1) return undefined;
   const batch = Math.max(batchA, batchB);
-  if (!transposeB && batch === 1) return undefined;
+  if (!transposeA && !transposeB && batch === 1) return undefined;
   if (M * N * K === 0) return undefined;
   const outer = tf.broadcast_util.assertAndGetBroadcastShape(aOuter, bOuter);
   return { batch, M, N, K, aStride: batchA === 1 ? 0 : M * K, bStride: batchB === 1 ? 0 : N * K, outShape: [...outer, M, N] };

@@ -1,12 +1,11 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
-import { Registry } from 'prom-client';
-import { selectBackend } from '../../../operator/training/backend.ts';
-import { installWasmSlice } from '../../../operator/serving/wasm-slice.ts';
-import { Rng } from '../../../operator/training/rng.ts';
+import { stockWasm } from '../../../helpers/stock-wasm.ts';
+import { installWasmSlice } from '../../../../operator/training/wasm/slice.ts';
+import { Rng } from '../../../../operator/training/rng.ts';
 
 test('installWasmSlice: every slice (contiguous or not, ranks 1-5, float32 / int32 / bool) equals the stock kernel\'s, bit for bit', async (t) => {
-  await selectBackend('Wasm', new Registry());
+  await stockWasm();
   t.is(tf.getBackend(), 'wasm');
   const rng = new Rng(4);
   const int = (n: number) => Math.floor(rng.next() * n);
@@ -40,7 +39,7 @@ test('installWasmSlice: every slice (contiguous or not, ranks 1-5, float32 / int
 });
 
 test('installWasmSlice: every split (sizes or a count, any axis, ranks 1-4, float32 / int32 / bool) equals the stock SplitV\'s, bit for bit', async (t) => {
-  await selectBackend('Wasm', new Registry());
+  await stockWasm();
   const rng = new Rng(5);
   const int = (n: number) => Math.floor(rng.next() * n);
   const cases: { x: tf.Tensor; splits: number | number[]; axis: number }[] = [];
