@@ -27,7 +27,7 @@ export const TrainConfig = Type.Object(
     checkpointEvery: Type.Integer({ minimum: 0, default: 0, description: 'Checkpoint every N steps (always at the end); 0: only at the end.' }),
     resume: Type.Boolean({ default: true, description: 'Resume from the newest checkpoint in output.' }),
     gradientCheckpointing: Type.Boolean({ default: false, description: 'Recompute each layer in the backward pass instead of keeping its activations (less memory, more compute).' }),
-    referenceMetricsEvery: Type.Integer({ minimum: 0, default: 10, description: 'Reference forward for the KL metric every N steps; 0: never (KTO exact z0 steps always have it).' }),
+    referenceMetricsEvery: Type.Integer({ minimum: 0, default: 10, description: 'Reference forward for the KL metric every N steps, and after the last step (the trained policy KL, the summary klToReference); 0: never (KTO exact z0 steps always have it).' }),
     progress: Type.Optional(Type.Boolean({ description: 'Progress bar on stderr (default: when stderr is a TTY).' })),
     runName: Type.Optional(Type.String({ minLength: 1, description: 'Label of the Prometheus series; default: the output directory name.' })),
   },
