@@ -8,12 +8,7 @@
  * stock kernel. An index outside the table is an error naming it, as the stock kernel's is.
  */
 import * as tf from '@tensorflow/tfjs';
-
-/** The parts of tfjs-wasm's BackendWasm this kernel uses. */
-interface WasmBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
+import { replaceWasmKernel } from './replace.ts';
 
 let installed = false;
 
@@ -23,32 +18,17 @@ let installed = false;
  */
 export function installWasmGather(): boolean {
   if (installed) return true;
-  if (tf.getBackend() !== 'wasm') return false;
-  const stock = tf.getKernel('GatherV2', 'wasm');
-  if (!stock) return false;
-  tf.unregisterKernel('GatherV2', 'wasm');
-  tf.registerKernel({
-    kernelName: 'GatherV2',
-    backendName: 'wasm',
-    kernelFunc: (args) => {
-      const x = args.inputs.x as tf.TensorInfo;
-      const indices = args.inputs.indices as tf.TensorInfo;
-      const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims: number };
-      if (x.dtype === 'string' || (batchDims ?? 0) !== 0 || x.shape.length === 0 || tf.util.parseAxisParam(axis, x.shape)[0] !== 0) return stock.kernelFunc(args);
-      const backend = args.backend as unknown as WasmBackend;
-      const rows = x.shape[0];
-      const width = tf.util.sizeFromShape(x.shape.slice(1));
-      const out = backend.makeOutput([...indices.shape, ...x.shape.slice(1)], x.dtype);
-      // Views taken after makeOutput: an allocation that grows the heap detaches older views.
-      const idx = backend.typedArrayFromHeap(indices);
-      const src = backend.typedArrayFromHeap(x);
-      const dst = backend.typedArrayFromHeap(out);
-      gatherRows(src, rows, width, idx, dst);
-      return out;
-    },
+  installed = replaceWasmKernel('GatherV2', (args, stock) => {
+    const { x, indices } = args.inputs;
+    const { axis, batchDims } = args.attrs as { axis: number; batchDims?: number };
+    if (x.dtype === 'string' || (batchDims ?? 0) !== 0 || x.shape.length === 0 || tf.util.parseAxisParam(axis, x.shape)[0] !== 0) return stock(args);
+    const out = args.backend.makeOutput([...indices.shape, ...x.shape.slice(1)], x.dtype);
+    // Views taken after makeOutput: an allocation that grows the heap detaches older views.
+    const heap = (t: tf.TensorInfo) => args.backend.typedArrayFromHeap(t);
+    gatherRows(heap(x), x.shape[0], tf.util.sizeFromShape(x.shape.slice(1)), heap(indices), heap(out));
+    return out;
   });
-  installed = true;
-  return true;
+  return installed;
 }
 
 /**

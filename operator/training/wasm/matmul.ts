@@ -20,6 +20,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { WASM_BASE64 } from './matmul-module.ts';
+import { replaceWasmKernel } from './replace.ts';
 
 /**
  * The WebAssembly JS API, typed here (the project compiles without the DOM library, and
@@ -32,14 +33,6 @@ interface WasmApi {
 }
 const WebAssemblyApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
-/** The parts of tfjs-wasm's BackendWasm this kernel uses. */
-interface WasmBackend {
-  /** The Emscripten module; asm.memory is its WebAssembly.Memory (the tfjs heap). */
-  wasm: { asm: { memory: unknown } };
-  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-}
-
 /** The module's exports: pointers and batch strides in bytes (stride 0: broadcast). */
 interface MatMulExports {
   /** out[t,i,j] = sum_k a[t,i,k] b[t,j,k] (A [M,K], B [N,K]). */
@@ -51,43 +44,34 @@ interface MatMulExports {
 let installed = false;
 
 /**
- * Replaces the wasm backend's BatchMatMul kernel with the SIMD one for batched and A B^T products
- * (idempotent). Returns whether it is in place: false when the active backend is not wasm or the
- * runtime lacks WebAssembly SIMD.
+ * Replaces the wasm backend's BatchMatMul kernel with the SIMD one for batched and transposed
+ * products (idempotent). Returns whether it is in place: false when the active backend is not
+ * wasm or the runtime lacks WebAssembly SIMD.
  */
 export function installWasmMatMul(): boolean {
   if (installed) return true;
   if (tf.getBackend() !== 'wasm') return false;
-  const stock = tf.getKernel('BatchMatMul', 'wasm');
-  if (!stock) return false;
   const bytes = Buffer.from(WASM_BASE64, 'base64');
   if (!WebAssemblyApi.validate(bytes)) return false;
-  const backend = tf.backend() as unknown as WasmBackend;
-  const instance = new WebAssemblyApi.Instance(new WebAssemblyApi.Module(bytes), { env: { memory: backend.wasm.asm.memory } });
-  const mm = instance.exports as unknown as MatMulExports;
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel({
-    kernelName: 'BatchMatMul',
-    backendName: 'wasm',
-    kernelFunc: (args) => {
-      const a = args.inputs.a as tf.TensorInfo;
-      const b = args.inputs.b as tf.TensorInfo;
-      const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
-      const plan = planMatMul(a.shape, b.shape, transposeA, transposeB);
-      if (!plan || a.dtype !== 'float32' || b.dtype !== 'float32') return stock.kernelFunc(args);
-      const be = args.backend as unknown as WasmBackend;
-      const out = be.makeOutput(plan.outShape, 'float32');
-      // Offsets read after makeOutput (an allocation may grow the heap; offsets stay valid).
-      const at = (t: tf.TensorInfo) => be.dataIdMap.get(t.dataId)!.memoryOffset;
-      const { batch, M, N, K, aStride, bStride } = plan;
-      if (transposeB) mm.mm_nt(at(a), at(b), at(out), batch, M, N, K, aStride * 4, bStride * 4);
-      else if (transposeA) mm.mm_xn(at(a), at(b), at(out), batch, M, N, K, aStride * 4, bStride * 4, 4, M * 4);
-      else mm.mm_xn(at(a), at(b), at(out), batch, M, N, K, aStride * 4, bStride * 4, K * 4, 4);
-      return out;
-    },
+  let mm: MatMulExports | undefined;
+  installed = replaceWasmKernel('BatchMatMul', (args, stock) => {
+    const { a, b } = args.inputs;
+    const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+    const plan = planMatMul(a.shape, b.shape, transposeA, transposeB);
+    if (!plan || a.dtype !== 'float32' || b.dtype !== 'float32') return stock(args);
+    const be = args.backend;
+    // The module reads and writes the tfjs heap itself: it imports the tfjs module's memory.
+    mm ??= new WebAssemblyApi.Instance(new WebAssemblyApi.Module(bytes), { env: { memory: be.wasm.asm.memory } }).exports as unknown as MatMulExports;
+    const out = be.makeOutput(plan.outShape, 'float32');
+    // Offsets read after makeOutput (an allocation may grow the heap; offsets stay valid).
+    const at = (t: tf.TensorInfo) => be.dataIdMap.get(t.dataId)!.memoryOffset;
+    const { batch, M, N, K, aStride, bStride } = plan;
+    if (transposeB) mm.mm_nt(at(a), at(b), at(out), batch, M, N, K, aStride * 4, bStride * 4);
+    else if (transposeA) mm.mm_xn(at(a), at(b), at(out), batch, M, N, K, aStride * 4, bStride * 4, 4, M * 4);
+    else mm.mm_xn(at(a), at(b), at(out), batch, M, N, K, aStride * 4, bStride * 4, K * 4, 4);
+    return out;
   });
-  installed = true;
-  return true;
+  return installed;
 }
 
 /** How a product runs in the SIMD kernel: sizes, strides in elements, the output shape. */

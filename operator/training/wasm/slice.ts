@@ -10,69 +10,45 @@
  * treatment: the stock one calls the stock Slice once per part. Unpack keeps the stock path.
  */
 import * as tf from '@tensorflow/tfjs';
-
-/** The parts of tfjs-wasm's BackendWasm this kernel uses. */
-interface WasmBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
+import { replaceWasmKernel } from './replace.ts';
 
 let installed = false;
 
 /**
  * Replaces the wasm backend's Slice and SplitV kernels with copy-what-you-return ones (idempotent).
- * Returns whether it is in place: false when the active backend is not wasm.
+ * Returns whether they are in place: false when the active backend is not wasm.
  */
 export function installWasmSlice(): boolean {
   if (installed) return true;
-  if (tf.getBackend() !== 'wasm') return false;
-  const stock = tf.getKernel('Slice', 'wasm');
-  if (!stock) return false;
-  tf.unregisterKernel('Slice', 'wasm');
-  tf.registerKernel({
-    kernelName: 'Slice',
-    backendName: 'wasm',
-    kernelFunc: (args) => {
-      const x = args.inputs.x as tf.TensorInfo;
-      if (x.dtype === 'string') return stock.kernelFunc(args);
-      const attrs = args.attrs as unknown as { begin: number | number[]; size?: number | number[] };
-      const backend = args.backend as unknown as WasmBackend;
-      const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, attrs.begin, attrs.size);
-      const out = backend.makeOutput(size, x.dtype);
-      // Views taken after makeOutput: an allocation that grows the heap detaches older views.
-      const src = backend.typedArrayFromHeap(x);
-      const dst = backend.typedArrayFromHeap(out);
-      copySlice(src, x.shape, begin, size, dst);
-      return out;
-    },
+  installed = replaceWasmKernel('Slice', (args, stock) => {
+    const x = args.inputs.x;
+    if (x.dtype === 'string') return stock(args);
+    const attrs = args.attrs as { begin: number | number[]; size?: number | number[] };
+    const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, attrs.begin, attrs.size);
+    const out = args.backend.makeOutput(size, x.dtype);
+    // Views taken after makeOutput: an allocation that grows the heap detaches older views.
+    copySlice(args.backend.typedArrayFromHeap(x), x.shape, begin, size, args.backend.typedArrayFromHeap(out));
+    return out;
   });
-  const stockSplit = tf.getKernel('SplitV', 'wasm');
-  if (stockSplit) {
-    tf.unregisterKernel('SplitV', 'wasm');
-    tf.registerKernel({
-      kernelName: 'SplitV',
-      backendName: 'wasm',
-      kernelFunc: (args) => {
-        const x = args.inputs.x as tf.TensorInfo;
-        if (x.dtype === 'string') return stockSplit.kernelFunc(args);
-        const attrs = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number | number[] };
-        const backend = args.backend as unknown as WasmBackend;
-        const axis = tf.util.parseAxisParam(attrs.axis, x.shape)[0];
-        const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, attrs.numOrSizeSplits, axis);
-        const begin = x.shape.map(() => 0);
-        return sizes.map((n) => {
-          const size = [...x.shape];
-          size[axis] = n;
-          const out = backend.makeOutput(size, x.dtype);
-          copySlice(backend.typedArrayFromHeap(x), x.shape, begin, size, backend.typedArrayFromHeap(out));
-          begin[axis] += n;
-          return out;
-        });
-      },
+  if (installed) {
+    replaceWasmKernel('SplitV', (args, stock) => {
+      const x = args.inputs.x;
+      if (x.dtype === 'string') return stock(args);
+      const attrs = args.attrs as { numOrSizeSplits: number | number[]; axis: number | number[] };
+      const axis = tf.util.parseAxisParam(attrs.axis, x.shape)[0];
+      const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, attrs.numOrSizeSplits, axis);
+      const begin = x.shape.map(() => 0);
+      return sizes.map((n) => {
+        const size = [...x.shape];
+        size[axis] = n;
+        const out = args.backend.makeOutput(size, x.dtype);
+        copySlice(args.backend.typedArrayFromHeap(x), x.shape, begin, size, args.backend.typedArrayFromHeap(out));
+        begin[axis] += n;
+        return out;
+      });
     });
   }
-  installed = true;
-  return true;
+  return installed;
 }
 
 /**
