@@ -10,9 +10,9 @@
  *
  * This kernel takes A B^T (`transposeB`), A B and A^T B (`transposeA`: the gradients of the
  * keys and values) over a batch (either operand may be broadcast, as the stock kernel allows),
- * and computes them in a small
- * hand-written WebAssembly module (matmul.wat) that imports the tfjs-wasm module's memory:
- * it reads both operands and writes the result where they are, on the tfjs heap, with no copy.
+ * and computes them in a small hand-written WebAssembly module (matmul.wat) that imports the
+ * tfjs-wasm module's memory: it reads both operands and writes the result where they are, on the
+ * tfjs heap, with no copy (an offset outside the heap traps; it cannot write elsewhere).
  * Everything else goes to the stock kernel: both operands transposed, a single A B product
  * (XNNPACK, whose packed weights are cached per tensor), non-float32 input, empty shapes.
  * The sums are the same products added in another order (4 lanes, then the lanes), so results
