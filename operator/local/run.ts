@@ -86,7 +86,7 @@ async function checkExternalEndpoint(obj: AnyObject, file: string, apiKey: strin
   const url = policy?.endpoint?.url;
   if (!url || !policy?.name) return;
   try {
-    await checkEndpoint({ baseURL: url, ...(apiKey ? { apiKey } : {}) }, policy.name, { timeoutSeconds: 15 });
+    await checkEndpoint({ baseURL: url, ...(apiKey ? { apiKey } : {}) }, policy.name, { timeoutSeconds: 15, modelField: 'spec.policy.name' });
   } catch (e) {
     if (!(e instanceof EndpointCheckError)) throw e;
     throw new RunInputError(`${file}: spec.policy.endpoint: ${e.message}${e.reason === 'Unauthorized' ? ' (locally the key comes from ENTROPO_API_KEY or OPENAI_API_KEY; apiKeySecretRef is read in a cluster only)' : ''}`);

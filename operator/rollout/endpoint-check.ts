@@ -20,8 +20,11 @@ export class EndpointCheckError extends Error {
 /**
  * Lists the endpoint's models and checks that `model` is one of them. Resolves to the served
  * model ids; throws EndpointCheckError otherwise. `timeoutSeconds` bounds the request (default 30).
+ * `modelField` is where the user set `model`, for the hint of a model the server does not serve:
+ * a manifest field (`spec.policy.name`: "set spec.policy.name to one of them"); default the
+ * `--model` flag of `entropo rollout`.
  */
-export async function checkEndpoint(endpoint: Endpoint, model: string, opts: { timeoutSeconds?: number } = {}): Promise<string[]> {
+export async function checkEndpoint(endpoint: Endpoint, model: string, opts: { timeoutSeconds?: number; modelField?: string } = {}): Promise<string[]> {
   const client = new OpenAI({ baseURL: endpoint.baseURL, apiKey: endpoint.apiKey || 'EMPTY', maxRetries: 1, timeout: (opts.timeoutSeconds ?? 30) * 1000 });
   const where = `${endpoint.baseURL.replace(/\/+$/, '')}/models`;
   let ids: string[];
@@ -44,7 +47,7 @@ export async function checkEndpoint(endpoint: Endpoint, model: string, opts: { t
   if (!ids.includes(model)) {
     throw new EndpointCheckError(
       'ModelNotServed',
-      `the endpoint ${endpoint.baseURL} does not serve model ${JSON.stringify(model)}; it serves: ${ids.length ? ids.map((i) => JSON.stringify(i)).join(', ') : '(none)'} (pass one of them as --model)`,
+      `the endpoint ${endpoint.baseURL} does not serve model ${JSON.stringify(model)}; it serves: ${ids.length ? ids.map((i) => JSON.stringify(i)).join(', ') : '(none)'} (${opts.modelField ? `set ${opts.modelField} to one of them` : 'pass one of them as --model'})`,
     );
   }
   return ids;

@@ -177,6 +177,7 @@ test('entropo run --local: an external endpoint that cannot be reached or does n
   await writeFile(other, (await readFile(s.file, 'utf8')).replace('name: scripted,', 'name: not-served,'));
   const m = await entropo(['run', other, '--local', '--store', s.store, '--metrics-port', '-1']);
   t.is(m.code, 2, m.stderr);
-  t.regex(m.stderr, /does not serve model "not-served"; it serves: "scripted"/);
+  t.regex(m.stderr, /does not serve model "not-served"; it serves: "scripted" \(set spec\.policy\.name to one of them\)/);
+  t.notRegex(m.stderr, /--model/, 'run has no --model option');
   t.is(s.llm.requests.length, 0, 'no chat completion was requested');
 });

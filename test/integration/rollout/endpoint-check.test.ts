@@ -44,7 +44,7 @@ test('entropo rollout: an unreachable endpoint or a model the server does not se
   t.teardown(() => llm.close());
   const wrong = await entropo([...common, '--endpoint', llm.url, '--model', 'Qwen3-8B']);
   t.is(wrong.code, 4);
-  t.regex(wrong.stderr, /does not serve model "Qwen3-8B"; it serves: "qwen3-8b", "qwen3-8b-lora"/);
+  t.regex(wrong.stderr, /does not serve model "Qwen3-8B"; it serves: "qwen3-8b", "qwen3-8b-lora" \(pass one of them as --model\)/);
   t.is(llm.requests.length, 0, 'no chat request was made');
   t.is(llm.modelListRequests, 1);
 });
