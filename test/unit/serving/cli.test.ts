@@ -79,3 +79,12 @@ test('entropo serve: a source that is not a model fails with exit 1 naming it', 
   t.is(b.code, 1);
   t.regex(b.stderr, /--backend: unknown tfjs backend "tpu"/);
 });
+
+test('entropo serve --backend with a tfjs package that is not installed fails naming --backend (not the trainer\'s training.backend)', async (t) => {
+  // @tensorflow/tfjs-node is no dependency of the operator (tfjs-node-gpu is optional): never installed.
+  const model = writeTinyModel(path.join(tmp, 'tiny-backend'));
+  const r = await entropo('serve', '--model', `file://${model}`, '--port', '0', '--backend', 'tfjs-node');
+  t.is(r.code, 1, r.stderr);
+  t.regex(r.stderr, /cannot load the model: --backend: no usable tfjs backend \(tfjs-node: /);
+  t.notRegex(r.stderr, /training\.backend/);
+});
