@@ -35,6 +35,11 @@ export interface DataCounts {
   truncated: number;
   /** DPO pairs whose chosen and rejected prompts differ (trained, each on its own messages). */
   promptMismatch: number;
+  /**
+   * DPO: tasks with finished trainable trajectories but no (resolved, unresolved) pair among
+   * them (all resolved or all unresolved): they give DPO nothing. 0 for KTO and SFT.
+   */
+  unpairedTasks: number;
 }
 
 export interface ItemsInput {
@@ -46,7 +51,7 @@ export interface ItemsInput {
 
 /** Builds the training items (pure apart from tokenisation). trl: the TRL JSONL export of preference data. */
 export function buildItems(job: ItemsInput, tok: ChatTokenizer): { items: Item[]; dropped: number; counts: DataCounts; trl?: string } {
-  const counts: DataCounts = { noSample: 0, unfinished: 0, unmaskable: 0, tooLong: 0, truncated: 0, promptMismatch: 0 };
+  const counts: DataCounts = { noSample: 0, unfinished: 0, unmaskable: 0, tooLong: 0, truncated: 0, promptMismatch: 0, unpairedTasks: 0 };
   const enc = (c: Conversation): EncodedSequence | undefined => {
     let s: EncodedSequence | undefined;
     try {
@@ -85,6 +90,9 @@ export function buildItems(job: ItemsInput, tok: ChatTokenizer): { items: Item[]
     }
     return finish(trlJsonl(ex));
   }
+  const outcomes = new Map<string, Set<boolean>>();
+  for (const t of trainable) if (t.finished) outcomes.set(t.taskId, (outcomes.get(t.taskId) ?? new Set<boolean>()).add(t.resolved));
+  counts.unpairedTasks = [...outcomes.values()].filter((o) => o.size < 2).length;
   const ex = buildDpoExamples(job.trajectories);
   for (const e of ex) {
     const c = enc(e.chosen);

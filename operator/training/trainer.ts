@@ -122,7 +122,9 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   const { items, dropped, counts, trl } = buildItems({ ...job, training: tr, preference: pref }, tok);
   const countsText = `${counts.noSample} no sample, ${counts.unfinished} unfinished, ${counts.unmaskable} not maskable by the chat template, ${counts.tooLong} over training.maxSequenceLength (${tr.maxSequenceLength}) with truncation ${tr.truncation}`;
   if (items.length === 0) {
-    throw new Error(`trajectories: no training examples (${job.trajectories.length} trajectories, ${job.trajectories.filter((t) => t.finished).length} finished; ${countsText})`);
+    const tasks = new Set(job.trajectories.map((t) => t.taskId)).size;
+    const unpaired = objectiveName === 'preference' && pref.algorithm === 'DPO' ? `; ${counts.unpairedTasks} of ${tasks} tasks with no resolved/unresolved pair of finished trajectories: DPO needs both per task (KTO trains on unpaired ones)` : '';
+    throw new Error(`trajectories: no training examples (${job.trajectories.length} trajectories, ${job.trajectories.filter((t) => t.finished).length} finished; ${countsText}${unpaired})`);
   }
   log.info('training data', { items: items.length, trajectories: job.trajectories.length, dropped, ...counts });
   if (counts.unmaskable) log.warn('trajectories dropped: the chat template could not locate an assistant turn', { count: counts.unmaskable });

@@ -282,5 +282,11 @@ test.serial('bad jobs fail with the field named', async (t) => {
   });
   const unfinished = syntheticTrajectories({ tasks: 1, samplesPerTask: 2, tools: false }).map((x) => ({ ...x, finished: false }));
   await t.throwsAsync(train(job({ trajectories: unfinished })), { message: /trajectories: no training examples \(2 trajectories, 0 finished/ });
+  // DPO on tasks whose samples all resolved (or all failed): every drop counter is 0; the message names the missing pairs.
+  const synth = syntheticTrajectories({ tasks: 3, samplesPerTask: 2, tools: false });
+  const oneSided = synth.map((x) => ({ ...x, finished: true, resolved: x.taskId !== synth[0].taskId }));
+  await t.throwsAsync(train(job({ trajectories: oneSided, preference: { algorithm: 'DPO' } })), {
+    message: /no training examples \(6 trajectories, 6 finished; 0 no sample, .*; 3 of 3 tasks with no resolved\/unresolved pair of finished trajectories: DPO needs both per task/,
+  });
   await t.throwsAsync(train(job({ training: { lora: { targetModules: ['qkv'] } } })), { message: /training\.lora\.targetModules: unknown module "qkv"/ });
 });
