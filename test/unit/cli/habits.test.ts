@@ -80,3 +80,14 @@ test('the example trainer config validates against the trainer schema (the READM
   if (r.ok) t.deepEqual([r.value.preference.algorithm, r.value.training.truncation], ['KTO', 'KeepEnd']);
   t.true(readFileSync('README.md', 'utf8').includes(file));
 });
+
+test('the example trainer config\'s header makes its rollouts with flags `entropo rollout` has, on a few tasks (a first try stays short)', async (t) => {
+  const { readFileSync } = await import('node:fs');
+  const header = readFileSync('manifests/examples/trainer/train-kto.yaml', 'utf8').split('\n').filter((l) => l.startsWith('#'));
+  const line = header.find((l) => /node bin\/entropo\.js rollout /.test(l));
+  t.truthy(line, 'the header shows the rollout command');
+  t.regex(line!, /--limit 3 --samples 2\b/);
+  const help = spawnSync(process.execPath, ['bin/entropo.js', 'rollout', '--help'], { encoding: 'utf8' });
+  t.is(help.status, 0, help.stderr);
+  for (const flag of line!.match(/--[a-z-]+/g) ?? []) t.true(help.stdout.includes(`${flag} `), `rollout --help lists ${flag}`);
+});
