@@ -19,8 +19,8 @@ function contentText(m: RequestMessage, i: number): string | null {
   if (typeof c === 'string') return c;
   return c
     .map((p, j) => {
-      if (p.type !== 'text') throw new ApiError(400, `messages[${i}].content[${j}]: only text parts are supported (got type ${JSON.stringify(p.type)})`, `messages[${i}].content`);
-      return p.text;
+      if (p.type !== 'text') throw new ApiError(400, `messages[${i}].content[${j}].type: only text content parts are supported (got ${JSON.stringify(p.type)})`, `messages[${i}].content[${j}].type`, 'unsupported_content');
+      return p.text ?? '';
     })
     .join('');
 }
@@ -29,7 +29,7 @@ function contentText(m: RequestMessage, i: number): string | null {
 export function templateMessages(req: Pick<ChatCompletionRequest, 'messages'>): ChatMessage[] {
   return req.messages.map((m, i) => {
     const content = contentText(m, i);
-    if (content === null && m.role !== 'assistant') throw new ApiError(400, `messages[${i}].content is required for role ${m.role}`, `messages[${i}].content`);
+    if (content === null && m.role !== 'assistant') throw new ApiError(400, `messages[${i}].content is required for role ${m.role}`, `messages[${i}].content`, 'invalid_value');
     const out: ChatMessage = { ...(m as Record<string, unknown>), role: m.role === 'developer' ? 'system' : m.role, content } as ChatMessage;
     return out;
   });
@@ -46,7 +46,7 @@ export function renderPrompt(tok: ChatTokenizer, req: Pick<ChatCompletionRequest
   try {
     return tok.render(messages, { tools: toolsEnabled(req) ? (req.tools as unknown[]) : undefined, addGenerationPrompt: true });
   } catch (e) {
-    throw new ApiError(400, `messages: the model's chat template cannot render this conversation: ${(e as Error).message}`, 'messages');
+    throw new ApiError(400, `messages: the model's chat template cannot render this conversation: ${(e as Error).message}`, 'messages', 'invalid_value');
   }
 }
 

@@ -17,7 +17,7 @@ export function jobOf(tok: ChatTokenizer, req: ChatCompletionRequest, contextLen
   for (const p of ['presence_penalty', 'frequency_penalty'] as const) {
     if (req[p]) throw new ApiError(400, `${p}: penalties are not supported by this server (only 0)`, p, 'unsupported_parameter');
   }
-  if (req.top_logprobs && !req.logprobs) throw new ApiError(400, 'top_logprobs: requires logprobs: true', 'top_logprobs');
+  if (req.top_logprobs && !req.logprobs) throw new ApiError(400, 'top_logprobs: requires logprobs: true', 'top_logprobs', 'invalid_value');
   const prompt = tok.encode(renderPrompt(tok, req));
   const stop = req.stop === undefined || req.stop === null ? [] : typeof req.stop === 'string' ? [req.stop] : req.stop;
   return {

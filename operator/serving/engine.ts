@@ -144,7 +144,7 @@ export class Engine {
    */
   submit(job: GenerationJob, id = this.nextId++): Promise<GenerationOutcome> {
     if (this.closed) return Promise.reject(new ApiError(503, 'the server is shutting down'));
-    if (job.prompt.length === 0) return Promise.reject(new ApiError(400, 'messages: the prompt is empty', 'messages'));
+    if (job.prompt.length === 0) return Promise.reject(new ApiError(400, 'messages: the prompt is empty', 'messages', 'invalid_value'));
     if (job.prompt.length >= this.opts.contextLength) {
       return Promise.reject(
         new ApiError(

@@ -8,13 +8,14 @@
 import { Type, StringEnum, type Static } from '../api/schema.ts';
 import { ToolCall } from '../api/records.ts';
 
-const TextPart = Type.Object({ type: Type.Literal('text'), text: Type.String() }, { additionalProperties: true });
+/** A content part: only `text` parts are served; request-checks.ts names any other type (image_url, ...). */
+const ContentPart = Type.Object({ type: Type.String(), text: Type.Optional(Type.String()) }, { additionalProperties: true });
 
-/** A request message: content may be a string, null, or an array of text parts. */
+/** A request message: content may be a string, null, or an array of content parts (text parts only: request-checks.ts). */
 export const RequestMessage = Type.Object(
   {
     role: StringEnum(['system', 'developer', 'user', 'assistant', 'tool'] as const),
-    content: Type.Optional(Type.Union([Type.String(), Type.Null(), Type.Array(TextPart)])),
+    content: Type.Optional(Type.Union([Type.String(), Type.Null(), Type.Array(ContentPart)])),
     tool_calls: Type.Optional(Type.Array(ToolCall)),
     tool_call_id: Type.Optional(Type.String()),
     name: Type.Optional(Type.String()),
@@ -68,6 +69,8 @@ export const ChatCompletionRequest = Type.Object(
     ignore_eos: Type.Optional(Type.Union([Type.Boolean({ description: 'vLLM extra: keep generating past the end-of-turn token (benchmarks).' }), Type.Null()])),
     presence_penalty: Type.Optional(Type.Union([Type.Number({ minimum: -2, maximum: 2 }), Type.Null()])),
     frequency_penalty: Type.Optional(Type.Union([Type.Number({ minimum: -2, maximum: 2 }), Type.Null()])),
+    /** Only `{type: "text"}` (request-checks.ts). */
+    response_format: Type.Optional(Type.Union([Type.Object({ type: Type.String() }, { additionalProperties: true }), Type.Null()])),
   },
   { additionalProperties: true },
 );

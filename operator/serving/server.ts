@@ -15,6 +15,7 @@ import { logger as rootLogger, type Logger } from '../logging/logger.ts';
 import { EngineClient } from './engine-client.ts';
 import { ServingMetrics } from './metrics.ts';
 import { ApiError, ChatCompletionRequest, type ModelInfo } from './protocol.ts';
+import { checkRequest } from './request-checks.ts';
 
 export interface PolicyServerOptions {
   /** Model directory (config.json, safetensors, tokenizer files). */
@@ -74,10 +75,10 @@ export function toApiError(e: FastifyError | ApiError | Error): ApiError {
     return new ApiError(400, `${field || 'body'}: ${what}`, field || null, 'invalid_value');
   }
   const status = fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 600 ? fe.statusCode : 500;
-  if (fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || e instanceof SyntaxError) return new ApiError(400, `the request body is not valid JSON: ${e.message}`);
-  if (fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new ApiError(400, 'the request body is empty; send a JSON object');
+  if (fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || e instanceof SyntaxError) return new ApiError(400, `the request body is not valid JSON: ${e.message}`, null, 'invalid_json');
+  if (fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new ApiError(400, 'the request body is empty; send a JSON object', null, 'invalid_json');
   if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return unsupportedMediaType(undefined);
-  return new ApiError(status, status >= 500 ? `internal error: ${e.message}` : e.message);
+  return new ApiError(status, status >= 500 ? `internal error: ${e.message}` : e.message, null, status >= 500 ? null : 'invalid_request');
 }
 
 /** The methods fastify routes (HEAD is added with every GET). */
@@ -251,6 +252,7 @@ function buildApp(ctx: AppContext) {
   };
   app.post('/v1/chat/completions', { schema: { body: ChatCompletionRequest }, onRequest: jsonOnly }, async (req, reply) => {
     const body = req.body;
+    checkRequest(body as Record<string, unknown>);
     if (body.model !== ctx.name) throw new ApiError(404, `The model \`${body.model}\` does not exist. This server serves \`${ctx.name}\`.`, 'model', 'model_not_found');
     if (!ctx.info()) throw new ApiError(503, 'the model is still loading');
     const abort = new AbortController();

@@ -44,9 +44,9 @@ test('templateMessages: text parts joined, developer is system, missing content 
   t.deepEqual(out.map((m) => [m.role, m.content]), [['system', 'sys'], ['user', 'ab'], ['assistant', null]]);
   const e = t.throws(() => templateMessages({ messages: [{ role: 'user', content: null }] }));
   t.true(e instanceof ApiError);
-  t.like(e, { status: 400, param: 'messages[0].content' });
+  t.like(e, { status: 400, param: 'messages[0].content', code: 'invalid_value' });
   const img = t.throws(() => templateMessages({ messages: [{ role: 'user', content: [{ type: 'image_url', text: '' } as never] }] }));
-  t.like(img, { param: 'messages[0].content' });
+  t.like(img, { param: 'messages[0].content[0].type', code: 'unsupported_content' });
   t.true(toolsEnabled({ tools: [{ type: 'function', function: { name: 'f' } }] }));
   t.false(toolsEnabled({ tools: [{ type: 'function', function: { name: 'f' } }], tool_choice: 'none' }));
   t.false(toolsEnabled({ tools: [] }));
