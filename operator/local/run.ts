@@ -24,6 +24,9 @@ import { openStore, registerStore, s3SettingsFromEnv, s3SettingsFromSpec, type S
 import type { ArtifactStore } from '../store/store.ts';
 import { checkEndpoint, EndpointCheckError } from '../rollout/endpoint-check.ts';
 import { killAllGroups } from '../util/process-groups.ts';
+import { resolveBuiltinModel } from '../policy/builtin.ts';
+import { autoPreference } from '../training/backend.ts';
+import { wasmKernelMode } from '../training/wasm/kernels.ts';
 import { admit, ObjectRunner, stateKey, toKubeYaml, type AnyObject } from './executor.ts';
 import { Progress } from './progress.ts';
 import { evalSuiteTable, rolloutBatchTable, trainingRunTable } from './report.ts';
@@ -110,11 +113,48 @@ export function readManifest(file: string): AnyObject {
   if (docs.length > 1) throw new RunInputError(`${file}: holds ${docs.length} documents; entropo run takes one TrainingRun, RolloutBatch or EvalSuite per file`);
   const doc = docs[0];
   if (doc.errors.length) throw new RunInputError(`${file} (document 1): YAML error: ${doc.errors[0].message}`);
+  let obj: AnyObject;
   try {
-    return parseResource(doc.toJS(), `${file} (document 1)`).value as AnyObject;
+    obj = parseResource(doc.toJS(), `${file} (document 1)`).value as AnyObject;
   } catch (e) {
     if (e instanceof ValidationError) throw new RunInputError(`${file} (document 1): ${e.message}`);
     throw e;
+  }
+  const missing = missingBuiltins(obj.spec, 'spec');
+  if (missing.length) throw new RunInputError(`${file} (document 1): ${missing.join('; ')}`);
+  return obj;
+}
+
+/**
+ * Every `builtin:NAME` source under `value` that this machine does not have, as
+ * `<field path>: <why>` (resolveBuiltinModel's message, which lists the ones present): found
+ * before anything runs rather than as a policy server failing four times.
+ */
+export function missingBuiltins(value: unknown, at: string): string[] {
+  if (typeof value === 'string') {
+    if (!value.startsWith('builtin:')) return [];
+    try {
+      resolveBuiltinModel(value);
+      return [];
+    } catch (e) {
+      return [`${at}: ${(e as Error).message}`];
+    }
+  }
+  if (Array.isArray(value)) return value.flatMap((v, i) => missingBuiltins(v, `${at}[${i}]`));
+  if (value && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => missingBuiltins(v, `${at}.${k}`));
+  return [];
+}
+
+/**
+ * The environment variables that choose the tfjs backend and kernels, checked before anything
+ * runs (a bad value would otherwise fail each policy server and trainer, and be retried).
+ */
+export function checkTfjsEnvironment(env: NodeJS.ProcessEnv = process.env): void {
+  try {
+    autoPreference(env);
+    wasmKernelMode(env);
+  } catch (e) {
+    throw new RunInputError((e as Error).message);
   }
 }
 
@@ -163,6 +203,7 @@ export async function runLocal(o: RunOptions): Promise<RunResult> {
   const out = o.out ?? ((t: string) => process.stdout.write(t));
   const storeRoot = path.resolve(o.store);
   mkdirSync(storeRoot, { recursive: true });
+  checkTfjsEnvironment();
   const manifest = localStorage(readManifest(o.file), storeRoot);
   // an s3:// spec.storage: the spec's endpoint / region / path style over the environment's,
   // credentials from the default chain (the Secret is a cluster's); the in-process sandbox

@@ -86,8 +86,11 @@ async function activate(name: BackendName): Promise<void> {
   if (!ok) throw new Error(`tf.setBackend('${TF_NAME[name]}') failed`);
   await tf.ready();
   // SIMD products, row gathers and copy-what-you-return slices (wasm/kernels.ts).
-  if (name === 'wasm') installWasmKernels();
+  if (name === 'wasm') wasmKernels = installWasmKernels();
 }
+
+/** The operator's kernels in place on wasm (logged with the selection; [] with ENTROPO_WASM_KERNELS=stock). */
+let wasmKernels: string[] = [];
 
 export interface BackendChoice {
   backend: BackendName;
@@ -118,7 +121,7 @@ async function select(pref: BackendPreference, registry: Registry): Promise<Back
     try {
       if (current !== name) await activate(name);
       current = name;
-      logger.info('tfjs backend selected', { component: 'training', backend: name, skipped });
+      logger.info('tfjs backend selected', { component: 'training', backend: name, skipped, ...(name === 'wasm' ? { kernels: wasmKernels.length ? `operator's (${wasmKernels.join(', ')})` : 'stock (ENTROPO_WASM_KERNELS=stock)' } : {}) });
       recordBackend(name, registry);
       return { backend: name, skipped };
     } catch (e) {

@@ -54,7 +54,7 @@ export function registerServe(program: Command): void {
     .option('--max-batch <n>', 'most sequences decoded together (continuous batching)', positiveInt, 8)
     .option('--max-model-len <n>', 'cap on prompt + completion tokens (default: the model\'s max_position_embeddings)', positiveInt)
     .option('--no-metrics', 'do not serve /metrics (served on the same port by default)')
-    .option('--backend <name>', 'tfjs backend: auto, tfjs-node-gpu, tfjs-node, wasm, cpu', 'auto')
+    .option('--backend <name>', 'tfjs backend: auto (wasm for a model under 64M parameters, else the fastest present), tfjs-node-gpu, tfjs-node, wasm, cpu', 'auto')
     .option('--prefix-cache-mib <n>', 'KV cache kept to reuse prompt prefixes across requests (an agent\'s turns); 0: off', nonNegative, 256)
     .option('--drain-seconds <s>', 'on SIGTERM, how long in-flight requests may finish', nonNegative, 30)
     .action(async (flags: ServeFlags) => {
