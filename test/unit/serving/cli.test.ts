@@ -6,8 +6,10 @@ import { createInterface } from 'node:readline';
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import OpenAI from 'openai';
 import { writeTinyModel } from '../../helpers/tiny-model.ts';
+import { servingBackendError } from '../../../operator/cli/commands/serve.ts';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'entropo-serve-cli-'));
 test.after.always(() => rmSync(tmp, { recursive: true, force: true }));
@@ -63,7 +65,8 @@ test('entropo serve --port 0 prints the bound URL as one JSON line; SIGTERM lets
 /** Runs the CLI to its end (asynchronously: the other test's server must keep being served). */
 async function entropo(...args: string[]): Promise<{ code: number; stderr: string }> {
   try {
-    const r = await promisify(execFile)('node', ['bin/entropo.js', ...args], { encoding: 'utf8' });
+    // A time limit: a command expected to fail that starts a server instead must not hang the run.
+    const r = await promisify(execFile)('node', ['bin/entropo.js', ...args], { encoding: 'utf8', timeout: 120_000, killSignal: 'SIGKILL' });
     return { code: 0, stderr: r.stderr };
   } catch (e) {
     const err = e as { code: number; stderr: string };
@@ -81,10 +84,29 @@ test('entropo serve: a source that is not a model fails with exit 1 naming it', 
 });
 
 test('entropo serve --backend with a tfjs package that is not installed fails naming --backend (not the trainer\'s training.backend)', async (t) => {
-  // @tensorflow/tfjs-node is no dependency of the operator (tfjs-node-gpu is optional): never installed.
+  // The message as such (whatever is installed here).
+  t.is(servingBackendError(new Error('training.backend: no usable tfjs backend (tfjs-node: x)')).message, '--backend: no usable tfjs backend (tfjs-node: x)');
+  t.is(servingBackendError(new Error('cannot load the model: training.backend: no usable tfjs backend (y)')).message, 'cannot load the model: --backend: no usable tfjs backend (y)');
+  const other = new Error('something else');
+  t.is(servingBackendError(other), other);
+  // The CLI with a native package this machine lacks (CI installs tfjs-node, never tfjs-node-gpu;
+  // a machine with both gets the message check above only, said in the log).
+  const require = createRequire(import.meta.url);
+  const absent = ['tfjs-node-gpu', 'tfjs-node'].find((p) => {
+    try {
+      require.resolve(`@tensorflow/${p}`);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (!absent) {
+    t.log('tfjs-node-gpu and tfjs-node are both installed: the CLI path is checked through servingBackendError only');
+    return;
+  }
   const model = writeTinyModel(path.join(tmp, 'tiny-backend'));
-  const r = await entropo('serve', '--model', `file://${model}`, '--port', '0', '--backend', 'tfjs-node');
+  const r = await entropo('serve', '--model', `file://${model}`, '--port', '0', '--backend', absent);
   t.is(r.code, 1, r.stderr);
-  t.regex(r.stderr, /cannot load the model: --backend: no usable tfjs backend \(tfjs-node: /);
+  t.regex(r.stderr, new RegExp(`cannot load the model: --backend: no usable tfjs backend \\(${absent}: `));
   t.notRegex(r.stderr, /training\.backend/);
 });
