@@ -188,7 +188,7 @@ const base1 = results.find((r) => r.c === 1) ?? results[0];
 const one = base1.tokensPerSecond;
 console.log(`model: ${source} (${server.info.parameters.toLocaleString('en-US')} parameters, backend ${server.info.backend}); prompt ${results[0].prompt} tokens, ${MAX_TOKENS} generated per request, ${REQUESTS} requests per level; best of ${REPEAT} rounds`);
 console.log(`single generate() loop (no server): ${baseline.toFixed(1)} tokens/s`);
-console.log(`machine: ${os.cpus().length} cores, load average ${loadAtStart.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end${Math.max(loadAtStart, os.loadavg()[0]) > os.cpus().length / 2 ? ' (a busy machine: load slows concurrency 1 most and the ratios scatter; compare on a quiet one)' : ''}`);
+console.log(`machine: ${os.cpus().length} cores, load average ${loadAtStart.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end${Math.max(loadAtStart, os.loadavg()[0]) > os.cpus().length ? ' (a busy machine: load slows concurrency 1 most and the ratios scatter; compare on a quiet one)' : ''}`);
 console.log('');
 console.log('| concurrency | tokens/s | vs concurrency 1 | vs generate() loop | decode-step tokens/s | decode vs concurrency 1 | mean decode batch | prompts per prefill pass | prefill share of model time | model busy share of wall time | latency p50 (s) | median per-round ratio vs concurrency 1 |');
 console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
