@@ -12,17 +12,26 @@ import type { ChatTokenizer } from '../training/chat.ts';
 import { toolCallBlocks } from '../rollout/agent/text-format.ts';
 import { ApiError, type ChatCompletionRequest, type RequestMessage } from './protocol.ts';
 
+/**
+ * The text of content part j of message i. Only `{type: "text", text}` parts are served: another
+ * type (image_url, ...) is a 400 `unsupported_content` naming `messages[i].content[j].type`, a
+ * text part without a string `text` a 400 naming its `.text`.
+ */
+export function contentPartText(p: unknown, i: number, j: number): string {
+  const at = `messages[${i}].content[${j}]`;
+  const type = (p as { type?: unknown } | null)?.type;
+  if (type !== 'text') throw new ApiError(400, `${at}.type: only text content parts are supported (got ${JSON.stringify(type)})`, `${at}.type`, 'unsupported_content');
+  const text = (p as { text?: unknown }).text;
+  if (typeof text !== 'string') throw new ApiError(400, `${at}.text: must be a string`, `${at}.text`, 'invalid_value');
+  return text;
+}
+
 /** A message's content as the template sees it: text parts joined, null kept for assistant turns with tool calls. */
 function contentText(m: RequestMessage, i: number): string | null {
   const c = m.content;
   if (c === undefined || c === null) return null;
   if (typeof c === 'string') return c;
-  return c
-    .map((p, j) => {
-      if (p.type !== 'text') throw new ApiError(400, `messages[${i}].content[${j}].type: only text content parts are supported (got ${JSON.stringify(p.type)})`, `messages[${i}].content[${j}].type`, 'unsupported_content');
-      return p.text ?? '';
-    })
-    .join('');
+  return c.map((p, j) => contentPartText(p, i, j)).join('');
 }
 
 /** The request's messages in the form the chat templates take (developer -> system). */

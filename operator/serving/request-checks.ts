@@ -12,6 +12,7 @@
  * - `tool_choice` naming a function: the function must be one of `tools`.
  * - Content parts: only `{type: "text"}` parts.
  */
+import { contentPartText } from './chat-format.ts';
 import { ApiError } from './protocol.ts';
 
 /** Parameters the server implements (the properties of protocol.ts's ChatCompletionRequest). */
@@ -94,11 +95,6 @@ function checkContentParts(messages: unknown): void {
   if (!Array.isArray(messages)) return;
   messages.forEach((m, i) => {
     const content = (m as { content?: unknown })?.content;
-    if (!Array.isArray(content)) return;
-    content.forEach((p, j) => {
-      const type = (p as { type?: unknown })?.type;
-      if (type !== 'text') throw bad(`messages[${i}].content[${j}].type: only text content parts are supported (got ${JSON.stringify(type)})`, `messages[${i}].content[${j}].type`, 'unsupported_content');
-      if (typeof (p as { text?: unknown }).text !== 'string') throw bad(`messages[${i}].content[${j}].text: must be a string`, `messages[${i}].content[${j}].text`);
-    });
+    if (Array.isArray(content)) content.forEach((p, j) => contentPartText(p, i, j));
   });
 }
