@@ -71,7 +71,7 @@ export function configuredParameters(modelDir: string): number {
 export async function loadServedModel(o: { modelDir: string; adapterDir?: string; backend?: string; maxModelLen?: number }): Promise<LoadedModel> {
   const { pref, reason } = servingPreference(o.backend ?? 'auto', configuredParameters(o.modelDir));
   if (reason) logger.info('serving on wasm', { component: 'serving', reason });
-  const choice = await selectBackend(pref, new Registry());
+  const choice = await selectBackend(pref, new Registry(), '--backend');
   const model = loadModel(o.modelDir);
   if (o.adapterDir) {
     if (!existsSync(path.join(o.adapterDir, 'adapter_config.json'))) throw new Error(`${o.adapterDir}: no adapter_config.json (expected a PEFT LoRA adapter)`);

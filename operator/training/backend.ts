@@ -104,16 +104,16 @@ let queue: Promise<unknown> = Promise.resolve();
 
 /**
  * Selects and initialises the backend. `Auto` (after ENTROPO_TFJS_BACKEND, see autoPreference)
- * walks the order above; a named one must work. Errors name training.backend and why each
- * candidate failed.
+ * walks the order above; a named one must work. Errors name `setting` (the trainer's
+ * training.backend; a policy server's --backend) and why each candidate failed.
  */
-export function selectBackend(pref: BackendPreference = 'Auto', registry: Registry = globalRegistry): Promise<BackendChoice> {
-  const run = queue.then(() => select(pref === 'Auto' ? autoPreference() : pref, registry));
+export function selectBackend(pref: BackendPreference = 'Auto', registry: Registry = globalRegistry, setting = 'training.backend'): Promise<BackendChoice> {
+  const run = queue.then(() => select(pref === 'Auto' ? autoPreference() : pref, registry, setting));
   queue = run.catch(() => undefined);
   return run;
 }
 
-async function select(pref: BackendPreference, registry: Registry): Promise<BackendChoice> {
+async function select(pref: BackendPreference, registry: Registry, setting: string): Promise<BackendChoice> {
   wasmKernelMode(); // a bad ENTROPO_WASM_KERNELS is an error here, not a silent fall-through to cpu
   const candidates = pref === 'Auto' ? ORDER : [NAME_OF[pref]];
   const skipped: BackendChoice['skipped'] = [];
@@ -128,7 +128,7 @@ async function select(pref: BackendPreference, registry: Registry): Promise<Back
       skipped.push({ backend: name, reason: (e as Error).message.split('\n')[0] });
     }
   }
-  throw new Error(`training.backend: no usable tfjs backend (${skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ')})`);
+  throw new Error(`${setting}: no usable tfjs backend (${skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ')})`);
 }
 
 export function currentBackend(): BackendName | undefined {

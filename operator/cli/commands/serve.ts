@@ -79,8 +79,6 @@ export function registerServe(program: Command): void {
         drainSeconds: flags.drainSeconds,
         prefixCacheMiB: flags.prefixCacheMib,
         log,
-      }).catch((e: Error) => {
-        throw servingBackendError(e);
       });
       log.info('policy server listening', { url: server.url, ...server.info, maxBatch: flags.maxBatch });
       process.stdout.write(`${JSON.stringify({ event: 'listening', url: server.url, baseURL: server.baseURL, model: name, ...server.info })}\n`);
@@ -100,13 +98,3 @@ export function registerServe(program: Command): void {
     });
 }
 
-/**
- * The error of a policy server that could not start, with the backend named as `entropo serve`
- * takes it: the trainer's backend selection (training/backend.ts) names its manifest field,
- * `training.backend: no usable tfjs backend (...)`, which here is the `--backend` flag. Other
- * errors are returned as they are.
- */
-export function servingBackendError(e: Error): Error {
-  const renamed = e.message.replace(/(^|: )training\.backend:/, '$1--backend:');
-  return renamed === e.message ? e : new Error(renamed);
-}

@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import OpenAI from 'openai';
 import { writeTinyModel } from '../../helpers/tiny-model.ts';
-import { servingBackendError } from '../../../operator/cli/commands/serve.ts';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'entropo-serve-cli-'));
 test.after.always(() => rmSync(tmp, { recursive: true, force: true }));
@@ -84,13 +83,8 @@ test('entropo serve: a source that is not a model fails with exit 1 naming it', 
 });
 
 test('entropo serve --backend with a tfjs package that is not installed fails naming --backend (not the trainer\'s training.backend)', async (t) => {
-  // The message as such (whatever is installed here).
-  t.is(servingBackendError(new Error('training.backend: no usable tfjs backend (tfjs-node: x)')).message, '--backend: no usable tfjs backend (tfjs-node: x)');
-  t.is(servingBackendError(new Error('cannot load the model: training.backend: no usable tfjs backend (y)')).message, 'cannot load the model: --backend: no usable tfjs backend (y)');
-  const other = new Error('something else');
-  t.is(servingBackendError(other), other);
   // The CLI with a native package this machine lacks (CI installs tfjs-node, never tfjs-node-gpu;
-  // a machine with both gets the message check above only, said in the log).
+  // a machine with both cannot show the error, said in the log).
   const require = createRequire(import.meta.url);
   const absent = ['tfjs-node-gpu', 'tfjs-node'].find((p) => {
     try {
@@ -101,7 +95,8 @@ test('entropo serve --backend with a tfjs package that is not installed fails na
     }
   });
   if (!absent) {
-    t.log('tfjs-node-gpu and tfjs-node are both installed: the CLI path is checked through servingBackendError only');
+    t.log('tfjs-node-gpu and tfjs-node are both installed: no native package is missing to fail with');
+    t.pass();
     return;
   }
   const model = writeTinyModel(path.join(tmp, 'tiny-backend'));
